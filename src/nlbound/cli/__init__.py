@@ -1,0 +1,1 @@
+"""The `nlbound` command line: one module per subcommand."""

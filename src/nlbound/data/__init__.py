@@ -1,0 +1,1 @@
+"""Real and synthetic datasets: MNIST / Fashion-MNIST loading, downsampling, labels, whitening, statistics."""
