@@ -1,1 +1,25 @@
 """Bias-free L-layer leaky-ReLU networks (eqs. 2-3) and their initialisation."""
+
+from nlbound.networks.mlp import (
+    autograd_loss_and_grads,
+    forward,
+    init_weights,
+    layer_shapes,
+    loss_and_grads,
+    pack,
+    phi,
+    stable_rank,
+    unpack,
+)
+
+__all__ = [
+    "autograd_loss_and_grads",
+    "forward",
+    "init_weights",
+    "layer_shapes",
+    "loss_and_grads",
+    "pack",
+    "phi",
+    "stable_rank",
+    "unpack",
+]

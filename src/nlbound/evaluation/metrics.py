@@ -1,0 +1,91 @@
+"""Pure metric functions of Sec. 4-5 and App. B: risks, margin risks, losses, proxies, optimistic bound.
+
+Conventions: y (m,) in {-1, +1}; outputs yhat (m,); inputs x (m, d) row-major whitened, so the
+paper's X~ is x.T, X~ X~^T = x.T @ x = m P and X~^+ = X~^T / m on the range of X~ (P = I when
+X~ has full rank d)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = [
+    "risk",
+    "margin_risk",
+    "continuous_margin_risk",
+    "loss",
+    "loss_x",
+    "assumption_5_1_quantity",
+    "linear_correction",
+    "g2_outputs",
+    "mean_abs_deviation",
+    "optimistic_bound",
+    "round_to_precision",
+]
+
+
+def risk(y: np.ndarray, yhat: np.ndarray) -> float:
+    """Empirical misclassification risk: mean of r(y, yhat) = [y*yhat < 0] (Sec. 4)."""
+    return float(np.mean(y * yhat < 0))
+
+
+def margin_risk(y: np.ndarray, yhat: np.ndarray, gamma: float) -> float:
+    """Empirical margin risk: mean of r_gamma(y, yhat) = [y*yhat < gamma] (Sec. 4)."""
+    return float(np.mean(y * yhat < gamma))
+
+
+def continuous_margin_risk(y: np.ndarray, yhat: np.ndarray, gamma: float) -> float:
+    """Empirical continuous margin risk: mean of r^C_gamma = [y yhat < 0] + (1 - y yhat/gamma)[y yhat in [0, gamma]]
+    (Sec. 4), i.e. clip(1 - y*yhat/gamma, 0, 1)."""
+    return float(np.mean(np.clip(1.0 - (y * yhat) / gamma, 0.0, 1.0)))
+
+
+def loss(y: np.ndarray, yhat: np.ndarray) -> float:
+    """L = ||Y - f(X~)||^2 / 2m, the objective of eq. 4."""
+    r = y - yhat
+    return float(r @ r / (2 * y.shape[0]))
+
+
+def assumption_5_1_quantity(y: np.ndarray, yhat: np.ndarray, x: np.ndarray) -> float:
+    """||(Y - f(X~)) X~^T||_F^2 of Assumption 5.1 (must not exceed its value at t = 0)."""
+    v = (y - yhat) @ x
+    return float(v @ v)
+
+
+def loss_x(y: np.ndarray, yhat: np.ndarray, x: np.ndarray) -> float:
+    """L_X = ||(Y - f(X~)) X~^T||_F^2 / 2m, the "projected" loss of Fig. 7 (taken literally)."""
+    return assumption_5_1_quantity(y, yhat, x) / (2 * y.shape[0])
+
+
+def linear_correction(f_train: np.ndarray, g1_train: np.ndarray, x_train: np.ndarray) -> np.ndarray:
+    """The d-vector w = (f(X~) - g1(X~)) X~^+ of eq. 25, with X~^+ = X~^T/m on the range of X~
+    (exact for whitened data: the rows of x lie in the range, so P w = w)."""
+    return (f_train - g1_train) @ x_train / x_train.shape[0]
+
+
+def g2_outputs(g1: np.ndarray, x: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """g2(x) = g1(x) + w . x (eq. 25) given g1's outputs on x and the correction w."""
+    return g1 + x @ w
+
+
+def mean_abs_deviation(f: np.ndarray, g: np.ndarray) -> float:
+    """(1/m) sum_k |f(x_k) - g(x_k)|, the deviation terms of eq. 1 / eq. 41."""
+    return float(np.mean(np.abs(f - g)))
+
+
+def optimistic_bound(
+    train_margin_risk_f: float, test_cmr_g: float, train_cmr_g: float,
+    test_dev: float, train_dev: float, gamma: float,
+):
+    """Right-hand side of eq. 41 with the expectations estimated on the test set:
+    R^_gamma[f] + (R^C_gamma[g] - R^^C_gamma[g]) + (E|f - g| + (1/m) sum |f - g|) / gamma.
+    Broadcasts over numpy arrays (e.g. trace columns)."""
+    return train_margin_risk_f + (test_cmr_g - train_cmr_g) + (test_dev + train_dev) / gamma
+
+
+def round_to_precision(v: np.ndarray, p: int) -> np.ndarray:
+    """Round to a p-bit float (p = 16: IEEE half, 32: single, 64: unchanged), returned as float64.
+    This is how the proxies' free parameters become the p-bit numbers Lemma 7.2 counts."""
+    dtypes = {16: np.float16, 32: np.float32, 64: np.float64}
+    if p not in dtypes:
+        raise ValueError(f"p == {p}, must be one of 16, 32, 64")
+    return np.asarray(v, dtype=np.float64).astype(dtypes[p]).astype(np.float64)

@@ -1,0 +1,85 @@
+"""Right-hand sides of the gradient flow of eq. 4 on the flat float64 weight vector: the leaky-ReLU
+net (one pass over the data per evaluation) and its linear twin (eps = 0, from data statistics only)."""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+import torch
+
+from nlbound.networks import layer_shapes, loss_and_grads, unpack
+
+__all__ = ["NetFlow", "LinearTwinFlow", "end_to_end"]
+
+_DTYPES = {"float32": torch.float32, "float64": torch.float64}
+
+
+class NetFlow:
+    """theta -> -dL/dtheta for L = ||Y - f^eps_theta(X~)||^2 / 2m; gradients computed in `dtype`
+    (float32 or float64) by the hand-written backward pass, returned as float64."""
+
+    def __init__(self, x: np.ndarray, y: np.ndarray, eps: float, width: int, depth: int,
+                 dtype: str = "float32"):
+        self.dtype = _DTYPES[dtype]
+        self.x = torch.from_numpy(np.ascontiguousarray(x)).to(self.dtype)
+        self.y = torch.from_numpy(np.ascontiguousarray(y)).to(self.dtype)
+        self.eps = float(eps)
+        self.shapes = layer_shapes(x.shape[1], width, depth)
+        self.evals = 0
+        self.last_loss = float("nan")
+
+    def __call__(self, theta: np.ndarray) -> np.ndarray:
+        self.evals += 1
+        w = unpack(torch.from_numpy(theta).to(self.dtype), self.shapes)
+        with torch.no_grad():
+            loss, _, grads = loss_and_grads(w, self.x, self.y, self.eps)
+            g = torch.cat([gr.reshape(-1) for gr in grads])
+        self.last_loss = float(loss)
+        out = g.numpy().astype(np.float64)
+        np.negative(out, out=out)
+        return out
+
+
+def end_to_end(weights: Sequence[np.ndarray]) -> np.ndarray:
+    """The linear map of the eps = 0 net: W_L ... W_1 as a (1, d) row."""
+    m = weights[0]
+    for w in weights[1:]:
+        m = w @ m
+    return m
+
+
+class LinearTwinFlow:
+    """Gradient flow of the linear net (eps = 0) from data statistics only.
+
+    With f = x @ v, v = (W_L...W_1)^T: L = ||y||^2/2m - c.v + v^T S v / 2 with c = x^T y / m (the
+    paper's Y X~^T / m) and S = x^T x / m (= P, the projector on the range of X~, for whitened
+    data; I when X~ has full rank). So dL/dv = S v - c and dL/dW_l = (W_L..W_{l+1})^T (dL/dv)^T
+    (W_{l-1}..W_1)^T: no pass over the data. Matches NetFlow at eps = 0 to rounding."""
+
+    def __init__(self, c: np.ndarray, S: np.ndarray, width: int, depth: int):
+        self.c = np.asarray(c, dtype=np.float64)
+        self.S = np.asarray(S, dtype=np.float64)
+        self.shapes = layer_shapes(self.c.size, width, depth)
+        self.evals = 0
+
+    def __call__(self, theta: np.ndarray) -> np.ndarray:
+        self.evals += 1
+        ws = unpack(theta, self.shapes)
+        L = len(ws)
+        prefix = [None] * L  # prefix[l] = W_l ... W_1 (0-based: W_{l+1}..W_1)
+        acc = ws[0]
+        prefix[0] = acc
+        for l in range(1, L):
+            acc = ws[l] @ acc
+            prefix[l] = acc
+        v = acc.reshape(-1)
+        gv = self.S @ v - self.c  # dL/dv, (d,)
+        out = np.empty_like(theta)
+        grads = unpack(out, self.shapes)
+        suffix = np.ones((1, 1))  # W_L ... W_{l+2} as a row (1, n_{l+1})
+        for l in range(L - 1, -1, -1):
+            right = gv if l == 0 else prefix[l - 1] @ gv  # (W_l..W_1) gv, (n_l,)
+            np.multiply(-suffix.reshape(-1, 1), right.reshape(1, -1), out=grads[l])
+            suffix = suffix @ ws[l]
+        return out

@@ -1,0 +1,296 @@
+"""train(): one gradient-flow run of a nearly-linear net, instrumented, written to a run directory.
+
+p-bit proxies (Lemma 7.2, eq. 28). The bound counts proxies whose free parameters are p-bit
+numbers computed from Y X~^T. We make that literally true: the linear twin theta^0(t) is trained
+(in float64, to a tight tolerance) from c = Y X~^T / m rounded to p bits (float16 for p = 16,
+float32 for p = 32, exact for p = 64), so theta^0(t), g1 = f^eps_theta0 and glin = f^0_theta0 are
+functions of d p-bit numbers (at most 2^{pd} of them); for kappa = 2 the correction d-vector
+w = (f(X~) - g1(X~)) X~^+ of eq. 25 is rounded to p bits as well (2^{2pd} proxies in all).
+All proxy columns of the trace use these rounded parameters; run.json["p_rounding"] records how
+much the rounding moved them (max |g - g_unrounded| on the training set), so one sees it is
+negligible. (S = X~ X~^T / m is used exactly: it is I for full-rank whitened data, and the
+projector P otherwise.)
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import platform
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from nlbound import __version__
+from nlbound._io import atomic_write_columns, atomic_write_json
+from nlbound.evaluation import metrics as M
+from nlbound.networks import forward, init_weights, layer_shapes, pack, stable_rank, unpack
+from nlbound.training.config import RunOptions, TrainConfig
+from nlbound.training.flows import LinearTwinFlow, NetFlow, end_to_end
+from nlbound.training.integrators import get_integrator, integrate_adaptive
+
+__all__ = ["TrainResult", "TrainingDivergedError", "train", "load_run", "recording_times", "t_star_default"]
+
+TWIN_RTOL = 1e-10  # the linear twin costs microseconds per evaluation: integrate it tightly
+DEFAULT_ALPHA = 0.5
+
+
+class TrainingDivergedError(ValueError):
+    """Weights or loss became NaN/inf; the trace recorded so far is kept on disk."""
+
+    def __init__(self, t: float, out_dir: Path | None = None):
+        self.t, self.out_dir = t, out_dir
+        super().__init__(f"training diverged (non-finite weights or loss) at t == {t:g}"
+                         + (f"; partial trace kept in {out_dir}" if out_dir else ""))
+
+
+@dataclass
+class TrainResult:
+    trace: dict  # column name -> np.ndarray, column "t" first
+    info: dict  # the contents of run.json
+    out_dir: Path
+
+
+def t_star_default(beta: float, s: float, depth: int, alpha: float = DEFAULT_ALPHA) -> float | None:
+    """t*_alpha(beta) from nlbound.theory (eq. 15 / eq. 97); None when undefined or not available."""
+    try:
+        from nlbound.theory import t_star
+    except ImportError:
+        t_star = None
+    if t_star is not None:
+        value = float(t_star(alpha, beta, s, depth))
+    elif depth == 2:  # eq. 15, used only until nlbound.theory is available
+        value = math.log(alpha * (s - beta**2) / ((1 - alpha) * beta**2)) / (2 * s)
+    else:
+        return None
+    return value if np.isfinite(value) and value > 0 else None
+
+
+def recording_times(config: TrainConfig, s: float) -> np.ndarray:
+    """Sorted recording times: 0 and t_end always; config.times if given, else 25 log-spaced
+    times over [t_end/1e3, t_end], 25 evenly spaced ones and t*_0.5 when it is below t_end."""
+    t_end = config.t_end
+    times = [0.0, t_end, *config.times]
+    if not config.times:
+        times += list(np.geomspace(t_end / 1e3, t_end, 25)) + list(np.linspace(0, t_end, 26))
+        ts = t_star_default(config.beta, s, config.depth)
+        if ts is not None and ts < t_end:
+            times.append(ts)
+    return np.unique(np.asarray(times, dtype=np.float64))
+
+
+def _train_twin(c: np.ndarray, S: np.ndarray, theta0: np.ndarray, times: np.ndarray, config: TrainConfig):
+    """Weights of the linear twin (same init, eps = 0) at every recording time, from (c, S)."""
+    flow = LinearTwinFlow(c, S, config.width, config.depth)
+    states: list[np.ndarray] = []
+    stats = integrate_adaptive(flow, theta0, times, lambda t, th: states.append(th.copy()),
+                               rtol=TWIN_RTOL, atol=1e-16, h_min=0.0)
+    return states, stats
+
+
+class _Recorder:
+    """Evaluates every trace column at a recorded time and keeps trace.csv current on disk."""
+
+    def __init__(self, config: TrainConfig, ds, twin, twin_exact, out_dir: Path, info: dict):
+        self.cfg, self.out_dir, self.info = config, out_dir, info
+        self.twin, self.twin_exact = twin, twin_exact
+        self.shapes = layer_shapes(ds.x_train.shape[1], config.width, config.depth)
+        self.x_np = {"train": np.ascontiguousarray(ds.x_train, dtype=np.float64),
+                     "test": np.ascontiguousarray(ds.x_test, dtype=np.float64)}
+        self.x = {k: torch.from_numpy(v) for k, v in self.x_np.items()}
+        self.y = {"train": np.asarray(ds.y_train, dtype=np.float64), "test": np.asarray(ds.y_test, dtype=np.float64)}
+        self.S = info.pop("_S")
+        self.columns: dict[str, list] = {}
+        self.rounding = {"g1_train_max_abs_change": 0.0, "glin_train_max_abs_change": 0.0,
+                         "g2_correction_train_max_abs_change": 0.0}
+
+    def _outputs(self, theta: np.ndarray, eps: float, split: str) -> np.ndarray:
+        ws = [torch.from_numpy(np.ascontiguousarray(w)) for w in unpack(theta, self.shapes)]
+        with torch.no_grad():
+            return forward(ws, self.x[split], eps).numpy()
+
+    def _model_columns(self, row: dict, f: dict) -> None:
+        y, g = self.y, self.cfg.gammas
+        row["train_risk"], row["test_risk"] = M.risk(y["train"], f["train"]), M.risk(y["test"], f["test"])
+        row["train_loss"], row["test_loss"] = M.loss(y["train"], f["train"]), M.loss(y["test"], f["test"])
+        row["train_loss_X"] = M.loss_x(y["train"], f["train"], self.x_np["train"])
+        for gamma in g:
+            for split in ("train", "test"):
+                row[f"{split}_margin_risk@{gamma:.6g}"] = M.margin_risk(y[split], f[split], gamma)
+            for split in ("train", "test"):
+                row[f"{split}_cmr@{gamma:.6g}"] = M.continuous_margin_risk(y[split], f[split], gamma)
+
+    def _norm_columns(self, row: dict, theta: np.ndarray) -> None:
+        ws = unpack(theta, self.shapes)
+        for l, w in enumerate(ws, start=1):
+            row[f"W{l}_spec"], row[f"W{l}_fro"] = float(np.linalg.norm(w, 2)), float(np.linalg.norm(w))
+        w1 = ws[0]
+        row["W1X_fro_over_sqrt_m"] = float(math.sqrt(max(np.einsum("ij,jk,ik->", w1, self.S, w1), 0.0)))
+
+    def _proxy_columns(self, row: dict, f: dict, i: int) -> None:
+        eps, p, y, xs = self.cfg.eps, self.cfg.p, self.y, self.x_np
+        theta0 = self.twin[i]
+        v = end_to_end(unpack(theta0, self.shapes)).reshape(-1)
+        g1 = {s: self._outputs(theta0, eps, s) for s in ("train", "test")}
+        glin = {s: xs[s] @ v for s in ("train", "test")}
+        w_exact = M.linear_correction(f["train"], g1["train"], xs["train"])
+        w = M.round_to_precision(w_exact, p)
+        g2 = {s: M.g2_outputs(g1[s], xs[s], w) for s in ("train", "test")}
+        row["lin_train_risk"], row["lin_test_risk"] = M.risk(y["train"], glin["train"]), M.risk(y["test"], glin["test"])
+        row["lin_train_loss"] = M.loss(y["train"], glin["train"])
+        for name, g in (("g1", g1), ("g2", g2), ("glin", glin)):
+            for split in ("train", "test"):
+                row[f"{name}_{split}_dev"] = M.mean_abs_deviation(f[split], g[split])
+            for gamma in self.cfg.gammas:
+                for split in ("train", "test"):
+                    row[f"{name}_{split}_cmr@{gamma:.6g}"] = M.continuous_margin_risk(y[split], g[split], gamma)
+        if self.twin_exact is not None:
+            r = self.rounding
+            t_ex = self.twin_exact[i]
+            g1_ex = self._outputs(t_ex, eps, "train")
+            v_ex = end_to_end(unpack(t_ex, self.shapes)).reshape(-1)
+            r["g1_train_max_abs_change"] = max(r["g1_train_max_abs_change"], float(np.abs(g1_ex - g1["train"]).max()))
+            r["glin_train_max_abs_change"] = max(r["glin_train_max_abs_change"],
+                                                 float(np.abs(xs["train"] @ (v_ex - v)).max()))
+            r["g2_correction_train_max_abs_change"] = max(r["g2_correction_train_max_abs_change"],
+                                                          float(np.abs(xs["train"] @ (w - w_exact)).max()))
+
+    def record(self, i: int, t: float, theta: np.ndarray) -> None:
+        if not np.all(np.isfinite(theta)):
+            raise TrainingDivergedError(t, self.out_dir)
+        f = {s: self._outputs(theta, self.cfg.eps, s) for s in ("train", "test")}
+        if not (np.all(np.isfinite(f["train"])) and np.all(np.isfinite(f["test"]))):
+            raise TrainingDivergedError(t, self.out_dir)
+        row: dict = {"t": float(t)}
+        self._model_columns(row, f)
+        self._norm_columns(row, theta)
+        self._proxy_columns(row, f, i)
+        for k, val in row.items():
+            self.columns.setdefault(k, []).append(val)
+        self.write_trace()
+
+    def write_trace(self) -> None:
+        if self.columns:
+            atomic_write_columns(self.out_dir / "trace.csv", self.columns)
+
+    def trace(self) -> dict:
+        return {k: np.asarray(v, dtype=np.float64) for k, v in self.columns.items()}
+
+
+def _versions() -> dict:
+    import scipy
+
+    return {"nlbound": __version__, "python": platform.python_version(), "numpy": np.__version__,
+            "torch": torch.__version__, "scipy": scipy.__version__}
+
+
+def _load_dataset(config: TrainConfig, options: RunOptions):
+    from nlbound import data
+
+    if config.dataset == "synthetic" and hasattr(data, "synthetic_dataset"):
+        try:
+            return data.load_dataset(config.dataset, config.size, data_dir=options.data_dir,
+                                     cache_dir=options.cache_dir, seed=config.data_seed)
+        except TypeError:
+            pass
+    return data.load_dataset(config.dataset, config.size, data_dir=options.data_dir, cache_dir=options.cache_dir)
+
+
+def _prepare(config: TrainConfig, ds, out_dir: Path):
+    """Initial weights, recording times, linear twins and the static part of run.json."""
+    x = np.asarray(ds.x_train, dtype=np.float64)
+    m, d = x.shape
+    weights0 = init_weights(d, config.width, config.depth, config.beta, rank_one=config.rank_one,
+                            seed=config.init_seed)
+    theta0 = pack(weights0)
+    times = recording_times(config, float(ds.s))
+    S = x.T @ x / m
+    c_exact = x.T @ np.asarray(ds.y_train, dtype=np.float64) / m  # Y X~^T / m
+    c = M.round_to_precision(c_exact, config.p)
+    twin, twin_stats = _train_twin(c, S, theta0, times, config)
+    twin_exact = None if config.p == 64 else _train_twin(c_exact, S, theta0, times, config)[0]
+    info = {
+        **config.as_dict(), "key": config.key(), "out_dir": str(out_dir),
+        "rho": stable_rank(weights0[0]), "s": float(ds.s), "rank": int(ds.rank), "d": d, "m": m,
+        "m_test": int(np.asarray(ds.x_test).shape[0]),
+        "t_star_0.5": t_star_default(config.beta, float(ds.s), config.depth),
+        "twin": {**twin_stats.as_dict(), "source": "statistics c = Y X^T/m, S = X X^T/m"},
+        "p_rounding": {"c_max_abs_change": float(np.abs(c - c_exact).max())},
+        "versions": _versions(), "threads": torch.get_num_threads(), "status": "running",
+        "_S": S,
+    }
+    return theta0, times, twin, twin_exact, info
+
+
+def train(config: TrainConfig, dataset=None, options: RunOptions = RunOptions()) -> TrainResult:
+    """Integrate the gradient flow of eq. 4 for `config`, recording every trace column at the
+    recording times; writes trace.csv and run.json under the run directory and returns them.
+
+    Raises TrainingDivergedError (a ValueError) on NaN/inf, after writing the partial trace with
+    status "diverged"; KeyboardInterrupt likewise leaves status "interrupted" and is re-raised."""
+    if not isinstance(config, TrainConfig):
+        raise ValueError(f"config == {config!r}, must be a TrainConfig")
+    if options.threads is not None:
+        torch.set_num_threads(int(options.threads))
+    ds = dataset if dataset is not None else _load_dataset(config, options)
+    out_dir = Path(options.out_dir if options.out_dir is not None else Path("runs") / config.key()[:12])
+    start = time.perf_counter()
+    theta0, times, twin, twin_exact, info = _prepare(config, ds, out_dir)
+    rec = _Recorder(config, ds, twin, twin_exact, out_dir, info)
+    flow = NetFlow(ds.x_train, ds.y_train, config.eps, config.width, config.depth, config.dtype)
+    pbar = _progress(options.progress, config.t_end)
+    index = iter(range(len(times)))
+
+    def advance(t: float, theta: np.ndarray) -> None:
+        if not np.all(np.isfinite(theta)):
+            raise TrainingDivergedError(t, out_dir)
+        if pbar is not None:
+            pbar.update(min(t, config.t_end) - pbar.n)
+
+    def finish(status: str, stats=None) -> None:
+        info.update(status=status, wall_s=time.perf_counter() - start, grad_evals=flow.evals,
+                    p_rounding={**info["p_rounding"], **rec.rounding}, recorded=len(rec.columns.get("t", [])))
+        if stats is not None:
+            info.update(stats.as_dict())
+        rec.write_trace()
+        atomic_write_json(out_dir / "run.json", info)
+        if pbar is not None:
+            pbar.close()
+
+    try:
+        stats = get_integrator(config.integrator)(
+            flow, theta0, times, lambda t, th: rec.record(next(index), t, th),
+            lr=config.lr, rtol=config.rtol, atol=config.atol, advance=advance)
+    except TrainingDivergedError:
+        finish("diverged")
+        raise
+    except KeyboardInterrupt:
+        finish("interrupted")
+        raise
+    finish("complete", stats)
+    return TrainResult(rec.trace(), info, out_dir)
+
+
+def _progress(enabled: bool, total: float):
+    if not enabled:
+        return None
+    from tqdm import tqdm
+
+    return tqdm(total=total, unit="t", file=sys.stderr, mininterval=0.5,
+                bar_format="{l_bar}{bar}| t={n:.3g}/{total:.3g} [{elapsed}<{remaining}]")
+
+
+def load_run(out_dir) -> TrainResult:
+    """Read a run directory written by train(): trace.csv as float arrays and run.json."""
+    out_dir = Path(out_dir)
+    info = json.loads((out_dir / "run.json").read_text())
+    with open(out_dir / "trace.csv", newline="") as fh:
+        rows = list(csv.reader(fh))
+    header, body = rows[0], rows[1:]
+    trace = {name: np.array([float(r[j]) for r in body], dtype=np.float64) for j, name in enumerate(header)}
+    return TrainResult(trace, info, out_dir)
