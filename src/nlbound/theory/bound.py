@@ -165,26 +165,51 @@ def _log_gamma_interval(c, log_xb, Y):
 
 
 def _log_interval_series(c, xb, log_xb, Y):
-    """xu ≤ 2: ∫ x^{c−1}e^{−x} = xb^c Σ_k (−xb)^k/k! · (e^{(c+k)Y} − 1)/(c+k) (term k=0, c=0: Y).
+    """xu ≤ 2: power series of e^{−x}, each power difference kept relative-accurate with expm1.
 
-    expm1 keeps each difference of powers relative-accurate (short intervals, small t); the
-    alternating sum loses at most a factor e^{xb+xu} ≤ e³.
+    c ≤ 0: ∫ x^{c−1}e^{−x} = xb^c [expm1(cY)/c + Σ_{k≥1} (−1)^k G_k/(k!(c+k))], G_k = xb^k expm1((c+k)Y),
+           G_{k+1} = xu G_k + xb^k (xu − xb)  (expm1(cY)/c := Y at c = 0);
+    c > 0: ∫ x^{c−1}e^{−x} = xu^c Σ_{k≥0} (−xu)^k/k! · F_k/(c+k), F_k = −expm1(−(c+k)Y),
+           F_{k+1} = F_k e^{−Y} − expm1(−Y).
+    Every intermediate is bounded (no overflow for tiny xb / long intervals); the alternating sum
+    loses at most a factor e^{xb+xu} ≤ e³.
     """
+    out = np.empty_like(c)
     with np.errstate(all="ignore"):
-        e0 = np.where(c == 0, Y, np.expm1(c * Y) / np.where(c == 0, 1.0, c))
-        eY = np.exp(Y)
-        em1Y = np.expm1(Y)
-        ek = np.expm1((c + 1.0) * Y)  # E_k = expm1((c+k)Y), k = 1
-        acc = e0.copy()
-        coef = np.ones_like(xb)
-        for k in range(1, 40):
-            coef = coef * (-xb) / k
-            term = coef * ek / (c + k)
-            acc += term
-            if np.all(np.abs(term) <= 1e-17 * np.abs(acc)):
-                break
-            ek = ek * eY + em1Y  # E_{k+1} = E_k e^Y + expm1(Y), all terms positive
-        return c * log_xb + np.log(acc)
+        xu = np.exp(log_xb + Y)
+        n = c <= 0
+        if n.any():
+            cn, xbn, xun, Yn, lxn = c[n], xb[n], xu[n], Y[n], log_xb[n]
+            acc = np.where(cn == 0, Yn, np.expm1(cn * Yn) / np.where(cn == 0, 1.0, cn))
+            g = np.where(Yn < 1.0, xbn * np.expm1((cn + 1.0) * Yn), np.exp(lxn + (cn + 1.0) * Yn) - xbn)
+            xbk = xbn.copy()
+            gap = xbn * np.expm1(Yn)  # xu − xb without cancellation
+            sign_fact = -1.0
+            for k in range(1, 60):
+                term = sign_fact * g / (cn + k)
+                acc += term
+                if np.all(np.abs(term) <= 1e-17 * np.abs(acc)):
+                    break
+                g = xun * g + xbk * gap
+                xbk = xbk * xbn
+                sign_fact = -sign_fact / (k + 1)
+            out[n] = cn * lxn + np.log(acc)
+        p = ~n
+        if p.any():
+            cp, xup, Yp = c[p], xu[p], Y[p]
+            f = -np.expm1(-cp * Yp)
+            acc = f / cp
+            e_Y, em1 = np.exp(-Yp), -np.expm1(-Yp)
+            coef = np.ones_like(cp)
+            for k in range(1, 60):
+                f = f * e_Y + em1
+                coef = coef * (-xup) / k
+                term = coef * f / (cp + k)
+                acc += term
+                if np.all(np.abs(term) <= 1e-17 * np.abs(acc)):
+                    break
+            out[p] = cp * (log_xb[p] + Yp) + np.log(acc)
+    return out
 
 
 def _log_interval_gamma(c, xb, xu, log_xb, Y):
