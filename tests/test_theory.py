@@ -1,0 +1,223 @@
+"""Theorem 5.2 terms: ODE cross-checks, β → 0 limits, paper-inconsistency decisions, properties, validation."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from scipy.integrate import solve_ivp
+
+from nlbound.theory import (
+    beta_bar, bound_terms, deviation_at_t_star, deviation_limit, full_bound, one_bar, s_bar, s_bar_r,
+    s_hat, t_blow, t_star, u_beta, upsilon, v_beta, w,
+)
+
+BASE = dict(d=49, m=60000, depth=2, kappa=2, p=32, delta=0.05, eps=1e-3, beta=1e-3, gamma=1e-6, rho=1.0, s=0.4, t=5.0)
+
+
+def _sbar_rho(L, eps, beta, rho, s):
+    return s_bar_r(rho, L, eps, beta, rho, s)
+
+
+# ----------------------------------------------------------------------------- ODE cross-checks
+
+CASES = [(2, 0.1, 1.0, 0.4, 0.05), (2, 0.3, 2.5, 0.7, 0.2), (3, 0.2, 1.0, 0.5, 0.3), (3, 0.4, 3.0, 0.3, 0.1),
+         (4, 0.1, 1.7, 0.9, 0.4), (5, 0.05, 1.2, 0.6, 0.5)]
+
+
+@pytest.mark.parametrize("L,eps,rho,s,beta", CASES)
+def test_u_dominates_g_system(L, eps, rho, s, beta):
+    """u ≥ g₂ and s̄u ≥ g₁ for the system eq. 35 (L = 2) / eq. 73 (L ≥ 3), with the consistent 1̄."""
+    sb, sr = float(s_bar(L, eps, beta, rho, s)), float(_sbar_rho(L, eps, beta, rho, s))
+    T = 0.9 * float(t_blow(L, eps, beta, rho, s)) if L > 2 else 3.0
+    sol = solve_ivp(lambda t, g: [sb**2 * g[1] ** (L - 1), g[0] * g[1] ** (L - 2)], (0, T), [beta * sr, beta],
+                    rtol=1e-11, atol=1e-14, dense_output=True)
+    ts = np.linspace(0, T, 50)
+    g1, g2 = sol.sol(ts)
+    u = u_beta(ts, L, eps, beta, rho, s)
+    assert np.all(u >= g2 * (1 - 1e-9))
+    assert np.all(sb * u >= g1 * (1 - 1e-9))
+    if rho == 1.0:  # then (s̄u, u) solves the same system from the same point
+        np.testing.assert_allclose(u, g2, rtol=1e-8)
+
+
+@pytest.mark.parametrize("L,eps,rho,s,beta", CASES)
+def test_v_closed_form_vs_ode(L, eps, rho, s, beta):
+    """Closed-form v vs solve_ivp of eq. 62 (L = 2) / eq. 88 (L ≥ 3, consistent 1̄ = 1 + ρβ^L) driven by u."""
+    sb, ob = float(s_bar(L, eps, beta, rho, s)), float(one_bar(L, beta, rho))
+    T = 0.9 * float(t_blow(L, eps, beta, rho, s)) if L > 2 else 3.0
+
+    def rhs(t, v):
+        u = float(u_beta(t, L, eps, beta, rho, s))
+        return [v[0] * ((1 + (L - 1) * rho) * u ** (2 * L - 2) + sb * (L - 1) * u ** (L - 2))
+                + (L - 1) * u ** (L - 1) * (ob + rho * u**L)]  # eq. 88 (= eq. 62 at L = 2)
+
+    ts = np.linspace(0, T, 30)[1:]
+    sol = solve_ivp(rhs, (0, T), [0.0], rtol=1e-11, atol=1e-30, t_eval=ts)
+    exact = v_beta(ts, L, eps, beta, rho, s, lower="beta_bar")
+    np.testing.assert_allclose(exact, sol.y[0], rtol=1e-8)
+    paper = v_beta(ts, L, eps, beta, rho, s)  # with w(β): conservative
+    assert np.all(paper >= exact * (1 - 1e-12))
+    if rho == 1.0:
+        np.testing.assert_allclose(paper, exact, rtol=1e-12)
+
+
+# ----------------------------------------------------------------------------- β → 0 limits
+
+
+@pytest.mark.parametrize("L,r", [(2, 2.0), (2, 1.2), (3, 1.2), (4, 1.1), (6, 1.05)])
+@pytest.mark.parametrize("rho,eps", [(1.0, 1e-3), (1.5, 1e-2), (5.0, 1e-3)])
+@pytest.mark.parametrize("kappa", [1, 2])
+def test_finite_beta_approaches_limit(L, r, rho, eps, kappa):
+    """Eq. 19 (L = 2) / (Φ_κ/L)·eq. 103·ε^κ (L ≥ 3): relative gap O(β²) (measured O(β^L) for L ≥ 3)."""
+    s, q, d = 0.4, 10.0, 49
+    lim = float(deviation_limit(d, L, kappa, eps, rho, s, r, q))
+    assert np.isfinite(lim) and lim > 0
+    gaps = []
+    for beta in (1e-2, 1e-3):
+        fin = float(deviation_at_t_star(d, L, kappa, eps, beta, rho, s, r, q))
+        gaps.append(abs(fin / lim - 1))
+    assert gaps[1] <= 100 * 1e-6 + 1e-12  # C β² with C ≤ 100 at β = 1e-3
+    assert gaps[1] <= gaps[0] / 50 + 1e-12  # decays at least like β^1.7
+
+
+# ----------------------------------------------------------------------------- decisions (ERRATA)
+
+
+def test_sbar_rho_linear_vs_printed_sqrt():
+    """ERRATA 1: our s̄_ρ (ρ linear) ≥ the theorem's ε√ρ version for ρ > 1, equal at ρ = 1."""
+    L, eps, beta, s = np.array([2, 3, 5]), 0.3, 0.1, 0.4
+    for rho in (1.0, 1.5, 5.0):
+        ours = s_bar_r(rho, L, eps, beta, rho, s)
+        bL = rho * beta**L
+        printed = (1 - eps) * (s + bL) + eps * np.sqrt(rho) * (L - 1) * (1 + bL)
+        if rho == 1.0:
+            np.testing.assert_allclose(ours, printed, rtol=1e-15)
+        else:
+            assert np.all(ours > printed)
+
+
+def test_one_bar_uses_rho():
+    """ERRATA 2: 1̄ = 1 + ρβ^L ≥ 1 + β^L (eq. 88's), equal at ρ = 1."""
+    assert one_bar(3, 0.5, 2.0) == 1 + 2 * 0.125
+    assert one_bar(3, 0.5, 1.0) == 1 + 0.125
+
+
+def test_w_beta_le_w_beta_bar():
+    """ERRATA 4: w is increasing and β ≤ β̄, so w(β) ≤ w(β̄) (v with w(β) is conservative)."""
+    for L in (2, 3, 6):
+        for rho in (1.0, 1.5, 5.0):
+            eps, beta, s = 0.2, 0.05, 0.4
+            bb = beta_bar(L, eps, beta, rho, s)
+            assert w(beta, L, eps, beta, rho, s) <= w(bb, L, eps, beta, rho, s)
+            us = np.linspace(0.01, 2, 50)
+            assert np.all(np.diff(w(us, L, eps, beta, rho, s)) > 0)
+
+
+def test_sbar_increasing_in_tau():
+    """s̄_r increases in τ (=ε) for s ≤ 1, so the worst case τ = ε is used; β̄ and u increase too."""
+    taus = np.linspace(0, 1, 101)
+    for L in (2, 3, 5):
+        for s in (0.01, 0.5, 1.0):
+            for rho in (1.0, 3.0):
+                for r in (1.0, rho):
+                    assert np.all(np.diff(s_bar_r(r, L, taus, 0.3, rho, s)) >= -1e-14)
+                assert np.all(np.diff(beta_bar(L, taus, 0.3, rho, s)) >= -1e-14)
+                tb = t_blow(L, 1.0, 0.3, rho, s)
+                assert np.all(np.diff(u_beta(min(1.0, 0.5 * tb), L, taus, 0.3, rho, s)) >= -1e-14)
+
+
+# ----------------------------------------------------------------------------- properties
+
+
+def test_upsilon_hand_value():
+    # κ=2, p=32, d=49, m=60000, δ=0.05: sqrt((2*32*49*ln2 + ln 20)/120000)
+    val = ((2 * 32 * 49 * 0.6931471805599453 + 2.995732273553991) / 120000) ** 0.5
+    assert abs(float(upsilon(49, 60000, 2, 32, 0.05)) - val) < 1e-15
+    assert abs(float(upsilon(49, 60000, 2, 32, 0.05)) - 0.13468184) < 1e-7
+
+
+def _up(x):
+    return bool(np.all(x[1:] >= x[:-1]))  # works with +inf entries
+
+
+def test_monotone_in_t_eps_gamma_d():
+    """Holds: non-decreasing in t, ε, d and 1/γ (all factors are). Checked through the overflow to inf."""
+    r = bound_terms(**{**BASE, "t": np.linspace(0, 30, 200)})
+    assert _up(r["a_priori"]) and _up(r["u"]) and r["a_priori"][-1] == np.inf
+    assert _up(bound_terms(**{**BASE, "eps": np.linspace(0, 1, 100)})["a_priori"])
+    assert _up(bound_terms(**{**BASE, "gamma": np.geomspace(1e-9, 1, 50)[::-1]})["a_priori"])
+    assert _up(bound_terms(**{**BASE, "d": np.arange(1, 200), "m": 60000})["a_priori"])
+    assert _up(bound_terms(**{**BASE, "depth": 3, "t": np.linspace(0, 1e6, 200)})["a_priori"])
+
+
+def test_blow_up_and_overflow_give_inf_not_nan():
+    r = bound_terms(**{**BASE, "depth": 3, "t": [1e9, 1e12]})
+    assert np.all(r["u"] == np.inf) and np.all(r["a_priori"] == np.inf)
+    r = bound_terms(**{**BASE, "t": 1e4})
+    assert r["v"] == np.inf and r["a_priori"] == np.inf and np.isfinite(r["upsilon"])
+    r = bound_terms(**{**BASE, "depth": 3, "t": 1e12, "eps": 0.0})
+    assert r["deviation"] == 0 and r["a_priori"] == r["upsilon"]
+
+
+def test_full_bound_and_shapes():
+    r = bound_terms(**{**BASE, "kappa": np.array([1, 2])[:, None], "t": np.array([0.0, 1.0, 2.0])})
+    assert all(v.shape == (2, 3) and v.dtype == np.float64 for v in r.values())
+    fb = full_bound(0.1, **BASE)
+    assert fb == pytest.approx(0.1 + bound_terms(**BASE)["a_priori"])
+    assert set(r) == {"upsilon", "phi", "s_bar", "s_hat", "beta_bar", "one_bar", "u", "v", "Delta", "deviation", "a_priori"}
+    np.testing.assert_allclose(r["deviation"], r["Delta"] * BASE["eps"] ** np.array([1, 2])[:, None] / BASE["gamma"])
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    L=st.integers(2, 8), kappa=st.sampled_from([1, 2]), eps=st.floats(0, 1), beta=st.floats(1e-12, 10),
+    rho=st.floats(1, 50), s=st.floats(1e-6, 1), t=st.floats(0, 1e8), gamma=st.floats(1e-12, 1e3),
+    d=st.integers(1, 1000), delta=st.floats(1e-6, 0.999),
+)
+def test_never_nan(L, kappa, eps, beta, rho, s, t, gamma, d, delta):
+    r = bound_terms(d, d + 10, L, kappa, 32, delta, eps, beta, gamma, rho, s, np.array([0.0, t * 1e-9, t]))
+    for k, v in r.items():
+        assert not np.any(np.isnan(v)), k
+        assert np.all(v >= 0), k
+
+
+def test_never_nan_big_grid():
+    rng = np.random.default_rng(0)
+    n = 200_000
+    args = dict(d=rng.integers(1, 800, n), m=1000, depth=rng.integers(2, 9, n), kappa=rng.integers(1, 3, n), p=32,
+                delta=0.05, eps=rng.uniform(0, 1, n), beta=10 ** rng.uniform(-8, 1, n), gamma=1e-6,
+                rho=1 + 10 ** rng.uniform(-3, 2, n) * rng.integers(0, 2, n), s=rng.uniform(1e-3, 1, n),
+                t=10 ** rng.uniform(-15, 8, n) * rng.integers(0, 2, n))
+    r = bound_terms(**args)
+    for k, v in r.items():
+        assert not np.any(np.isnan(v)), k
+
+
+# ----------------------------------------------------------------------------- validation
+
+BAD = [("eps", 1.5, "eps == 1.5, must be in [0, 1]"), ("eps", -0.1, "eps == -0.1, must be in [0, 1]"),
+       ("beta", 0.0, "beta == 0, must be in (0, inf)"), ("gamma", -1.0, "gamma == -1, must be in (0, inf)"),
+       ("delta", 1.0, "delta == 1, must be in (0, 1)"), ("kappa", 3, "kappa == 3, must be one of 1, 2"),
+       ("depth", 1, "depth == 1, must be in [2, inf)"), ("depth", 2.5, "depth"), ("d", 0, "d == 0, must be in [1, inf)"),
+       ("m", 10, "m == 10, must be >= d == 49"), ("rho", 0.5, "rho == 0.5, must be in [1, inf)"),
+       ("s", 1.5, "s == 1.5, must be in (0, 1]"), ("s", 0.0, "s == 0, must be in (0, 1]"),
+       ("p", 0.5, "p == 0.5, must be in [1, inf)"), ("t", -1.0, "t == -1, must be in [0, inf)"),
+       ("t", np.inf, "t == inf, must be in [0, inf)"), ("eps", np.nan, "eps == nan"), ("beta", "x", "beta")]
+
+
+@pytest.mark.parametrize("name,value,msg", BAD)
+def test_validation(name, value, msg):
+    with pytest.raises(ValueError, match=msg.replace("(", r"\(").replace(")", r"\)").replace("[", r"\[")):
+        bound_terms(**{**BASE, name: value})
+
+
+def test_t_star_domain():
+    with pytest.raises(ValueError, match="alpha == 1e-07, must be in"):
+        t_star(1e-7, 1e-3, 0.4, 2)
+    with pytest.raises(ValueError, match=r"alpha == 1, must be in \(0, 1\)"):
+        t_star(1.0, 1e-3, 0.4, 2)
+    assert t_star(0.5, 1e-3, 0.4, 2) > 0
+    with pytest.raises(ValueError, match="margin_risk"):
+        full_bound(1.5, **BASE)
