@@ -217,6 +217,10 @@ class _NumpyOnlyUnpickler(pickle.Unpickler):
             except ImportError:  # pragma: no cover - numpy 1.x
                 from numpy.core.multiarray import _reconstruct
             return _reconstruct
+        if (module, name) == ("_codecs", "encode"):  # protocol-2 pickles written by Python 3 store bytes this way
+            import _codecs
+
+            return _codecs.encode
         raise pickle.UnpicklingError(f"refusing to load {module}.{name}: only numpy arrays are expected")
 
 
