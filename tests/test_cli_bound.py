@@ -1,0 +1,71 @@
+"""`nlbound bound`: table, JSON lines, cartesian product, t*_alpha, and one-line errors with exit 2."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from nlbound.cli.main import main
+from nlbound.theory import bound_terms, t_star
+
+BASE = ["bound", "--d", "49", "--m", "60000", "--beta", "0.001", "--eps", "0.001", "--rho", "1", "--s", "0.4",
+        "--gamma", "1e-6"]
+
+
+def _json(capsys, argv):
+    assert main(BASE + argv + ["--json"]) == 0
+    return [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+
+
+def test_json_rows_product_and_values(capsys):
+    rows = _json(capsys, ["--kappa", "1,2", "--t", "0,1,5", "--depth", "2,3", "--margin-risk", "0.1"])
+    assert len(rows) == 12
+    keys = {"d", "m", "depth", "kappa", "p", "delta", "eps", "beta", "gamma", "rho", "s", "t", "margin_risk",
+            "upsilon", "phi", "s_bar", "s_hat", "beta_bar", "one_bar", "u", "v", "Delta", "deviation", "a_priori", "bound"}
+    assert set(rows[0]) == keys
+    for r in rows:
+        ref = bound_terms(r["d"], r["m"], r["depth"], r["kappa"], r["p"], r["delta"], r["eps"], r["beta"], r["gamma"],
+                          r["rho"], r["s"], r["t"])
+        for k, v in ref.items():
+            assert r[k] == pytest.approx(float(v), rel=1e-15)
+        assert r["bound"] == pytest.approx(0.1 + r["a_priori"])
+
+
+def test_alpha_gives_t_star(capsys):
+    rows = _json(capsys, ["--alpha", "0.5", "--kappa", "1,2"])
+    assert rows[0]["alpha"] == 0.5 and rows[0]["t"] == pytest.approx(float(t_star(0.5, 1e-3, 0.4, 2)), rel=1e-15)
+
+
+def test_overflow_is_null_and_listed(capsys):
+    rows = _json(capsys, ["--t", "1e4"])
+    assert rows[0]["a_priori"] is None and "a_priori" in rows[0]["overflow"] and rows[0]["upsilon"] > 0
+
+
+def test_table(capsys):
+    assert main(BASE + ["--alpha", "0.5", "--kappa", "1,2", "--t" if False else "--depth", "2"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0].startswith("# ") and "a_priori" in out[1] and len(out) == 4
+    assert main(BASE + ["--t", "1e4"]) == 0
+    assert "inf" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("flag,value,msg", [
+    ("--eps", "1.5", "--eps == 1.5, must be in [0, 1]"), ("--eps", "abc", "--eps == 'abc', must be a number"),
+    ("--beta", "0", "--beta == 0, must be in (0, inf)"), ("--gamma", "0", "--gamma == 0, must be in (0, inf)"),
+    ("--delta", "1", "--delta == 1, must be in (0, 1)"), ("--kappa", "3", "--kappa == 3, must be one of 1, 2"),
+    ("--depth", "1", "--depth == 1, must be in [2, inf)"), ("--depth", "2.5", "--depth == 2.5, must be an integer"),
+    ("--d", "0", "--d == 0, must be in [1, inf)"), ("--m", "10", "--m == 10, must be >= --d == 49"),
+    ("--rho", "0.5", "--rho == 0.5, must be in [1, inf)"), ("--s", "1.5", "--s == 1.5, must be in (0, 1]"),
+    ("--p", "0", "--p == 0, must be in [1, inf)"), ("--t", "-1", "--t == -1, must be in [0, inf)"),
+    ("--alpha", "1", "--alpha == 1, must be in (0, 1)"), ("--alpha", "1e-9", "--alpha == 1e-09, must be in (beta^L/s, 1)"),
+    ("--eps", "0.1,nan", "--eps == nan"), ("--margin-risk", "2", "--margin-risk == 2, must be in [0, 1]"),
+])
+def test_bad_input_one_line_exit_2(capsys, flag, value, msg):
+    argv = BASE + [flag, value] + ([] if flag in ("--t", "--alpha") else ["--t", "1"])
+    argv = [a for a in argv]
+    # later flags override earlier ones in argparse
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and msg in err and "Traceback" not in err
