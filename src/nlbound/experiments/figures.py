@@ -1,0 +1,167 @@
+"""The paper's Figures 1-9 declared as experiments: their training runs and bound parameters.
+
+Every run records the same canonical set of margin thresholds for its beta (`gammas_for`), so a
+run that two figures need has one TrainConfig, one cache key and is trained once. Horizons are
+multiples of t*_0.5(beta) (eq. 15 / 97) computed from the dataset's s, rounded to 3 digits.
+To change a parameter, edit the builder of that figure; to add a figure, add a builder to
+`BUILDERS`, a plot function to `nlbound.experiments.panels.PLOTS`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any, Callable
+
+from nlbound.experiments.spec import BoundVariant, Experiment, RunSpec, gamma_value
+
+ALPHA = 0.5
+QS = (1.0, 10.0, 100.0)
+OPT_GAMMAS = (1e-3, 1e-2, 0.1, 0.3)  # optimistic bound (Figs. 8-9): several gammas, min and max shown
+BASE = dict(
+    dataset="mnist", size=7, depth=2, width=64, eps=1e-3, beta=1e-3, rank_one=False,
+    init_seed=0, data_seed=0, integrator="adaptive", dtype="float32",
+)
+RTOL = {False: 1e-5, True: 1e-4}  # full / quick
+HORIZON = {"theorem": 3.0, "deep": 4.0, "optimistic": 8.0}  # multiples of t*_0.5
+QUICK_HORIZON = {"theorem": 1.5, "deep": 2.0, "optimistic": 3.0}
+
+
+def gammas_for(beta: float) -> tuple[float, ...]:
+    """The canonical margin thresholds recorded for a run with init scale beta."""
+    vals = {gamma_value(rule, q, beta, ALPHA) for rule in ("beta2", "alpha") for q in QS}
+    return tuple(sorted(vals | set(OPT_GAMMAS)))
+
+
+@dataclass
+class Context:
+    """How builders turn parameters into configs: not part of any result."""
+
+    quick: bool = False
+    make_config: Callable[..., Any] | None = None  # (**fields) -> TrainConfig
+    s_of: Callable[[str, int], float] | None = None  # (dataset, size) -> s = ||Y X~+||
+    t_star: Callable[..., float] | None = None  # (alpha, beta, s, depth) -> t*; default nlbound.theory
+
+    def config(self, horizon: str, **fields: Any) -> Any:
+        f = {**BASE, **fields}
+        table = QUICK_HORIZON if self.quick else HORIZON
+        s = (self.s_of or _real_s)(f["dataset"], int(f["size"]))
+        t_star = self.t_star or _real_t_star
+        t_end = float(f"{table[horizon] * float(t_star(ALPHA, f['beta'], s, f['depth'])):.3g}")
+        f.setdefault("t_end", t_end)
+        f.setdefault("rtol", RTOL[self.quick])
+        f.setdefault("gammas", gammas_for(f["beta"]))
+        return (self.make_config or _real_config)(**f)
+
+
+def _real_config(**fields: Any) -> Any:
+    from nlbound.training import TrainConfig
+
+    return TrainConfig(**fields)
+
+
+def _real_t_star(alpha: float, beta: float, s: float, depth: int) -> float:
+    from nlbound.theory import t_star
+
+    return float(t_star(alpha, beta, s, depth))
+
+
+@lru_cache(maxsize=None)
+def _real_s(dataset: str, size: int) -> float:
+    from nlbound.data import load_dataset
+
+    return float(load_dataset(dataset, size=size).s)
+
+
+def _theorem_bounds(kappas=(2,), ps=(32,), rules=("beta2",), terms=("full",)) -> tuple[BoundVariant, ...]:
+    out = []
+    for kappa in kappas:
+        for p in ps:
+            for rule in rules:
+                for term in terms:
+                    for q in QS:
+                        g = "β²" if rule == "beta2" else "α"
+                        label = f"κ={kappa} p={p} γ={g}/{q:g}" + ("" if term == "full" else f" {term}")
+                        out.append(BoundVariant(label, kappa=kappa, p=p, gamma_rule=rule, q=q, terms=term))
+    return tuple(out)
+
+
+def fig1(ctx: Context) -> Experiment:
+    betas = (1e-3, 1e-1) if ctx.quick else (1e-3, 1e-2, 3e-2, 1e-1)
+    runs = tuple(RunSpec(f"β={b:g}", ctx.config("theorem", beta=b)) for b in betas)
+    return Experiment("fig1", "Fig. 1: 7×7 MNIST, L=2, κ=2, ε=0.001, γ=β²/q; bound vs β",
+                      runs, _theorem_bounds(), quick=ctx.quick)
+
+
+def fig2(ctx: Context) -> Experiment:
+    runs = (RunSpec("β=ε=0.001", ctx.config("theorem")),)
+    return Experiment("fig2", "Fig. 2: 7×7 MNIST, L=2, β=ε=0.001; κ=1 vs κ=2",
+                      runs, _theorem_bounds(kappas=(1, 2)), quick=ctx.quick)
+
+
+def fig3(ctx: Context) -> Experiment:
+    runs = (RunSpec("default init", ctx.config("theorem", eps=0.01)),
+            RunSpec("ρ=1 (rank one)", ctx.config("theorem", eps=0.01, rank_one=True)))
+    return Experiment("fig3", "Fig. 3: 7×7 MNIST, L=2, β=0.001, ε=0.01, κ=2; ρ and p",
+                      runs, _theorem_bounds(ps=(16, 32)), quick=ctx.quick)
+
+
+def fig4(ctx: Context) -> Experiment:
+    runs = (RunSpec("ε=0.01", ctx.config("theorem", eps=0.01)),
+            RunSpec("ε=0.1", ctx.config("theorem", eps=0.1)))
+    return Experiment("fig4", "Fig. 4: 7×7 MNIST, L=2, β=0.001, κ=2; components of the bound",
+                      runs, _theorem_bounds(terms=("full", "no_upsilon", "no_deviation")), quick=ctx.quick)
+
+
+def fig5(ctx: Context) -> Experiment:
+    sizes = (7, 14) if ctx.quick else (7, 14, 28)
+    runs = tuple(RunSpec(f"{k}×{k}", ctx.config("theorem", size=k, rank_one=True)) for k in sizes)
+    return Experiment("fig5", "Fig. 5: MNIST, L=2, β=ε=0.001, κ=2, p=16, ρ=1; image size",
+                      runs, _theorem_bounds(ps=(16,)), quick=ctx.quick)
+
+
+def fig6(ctx: Context) -> Experiment:
+    depths = (2, 3) if ctx.quick else (2, 3, 4)
+    runs = tuple(RunSpec(f"L={L}", ctx.config("deep" if L > 2 else "theorem", depth=L, rank_one=True))
+                 for L in depths)
+    return Experiment("fig6", "Fig. 6: 7×7 MNIST, β=ε=0.001, κ=2, p=16, ρ=1; depth",
+                      runs, _theorem_bounds(ps=(16,), rules=("beta2", "alpha")), quick=ctx.quick,
+                      notes="ERRATA 8: γ=β²/q makes the last term vanish like β^(L−2) for L ≥ 3; "
+                            "γ=α/q (Sec. 5.3, ν=1) is the fair depth comparison and is plotted in the "
+                            "bottom row.")
+
+
+def fig7(ctx: Context) -> Experiment:
+    epss = (1e-3, 1.0) if ctx.quick else (1e-3, 1e-2, 1e-1, 1.0)
+    runs = tuple(RunSpec(f"β={b:g} ε={e:g}", ctx.config("theorem", beta=b, eps=e), group=f"β={b:g}")
+                 for b in (1e-3, 1e-1) for e in epss)
+    return Experiment("fig7", "Fig. 7: 7×7 MNIST, L=2; L(0)−L(t) (solid), L_X(0)−L_X(t) (dashed)",
+                      runs, quick=ctx.quick)
+
+
+def fig8(ctx: Context) -> Experiment:
+    runs = (RunSpec("ε=0.1", ctx.config("optimistic", size=14, eps=0.1)),)
+    return Experiment("fig8", "Fig. 8: 14×14 MNIST, L=2, β=0.001, ε=0.1; optimistic bound (eq. 41)",
+                      runs, optimistic_gammas=OPT_GAMMAS, quick=ctx.quick)
+
+
+def fig9(ctx: Context) -> Experiment:
+    epss = (0.1, 0.4) if ctx.quick else (0.1, 0.2, 0.4, 0.7, 1.0)
+    runs = tuple(RunSpec(f"ε={e:g}", ctx.config("optimistic", size=14, eps=e)) for e in epss)
+    return Experiment("fig9", "Fig. 9: 14×14 MNIST, L=2, β=0.001; optimistic κ=2 bound over ε",
+                      runs, optimistic_gammas=OPT_GAMMAS, quick=ctx.quick)
+
+
+BUILDERS: dict[str, Callable[[Context], Experiment]] = {
+    f.__name__: f for f in (fig1, fig2, fig3, fig4, fig5, fig6, fig7, fig8, fig9)
+}
+
+
+def build(names: list[str], ctx: Context) -> list[Experiment]:
+    """Declared experiments for figure names ("all" = every figure); unknown name -> ValueError."""
+    if "all" in names:
+        names = list(BUILDERS)
+    bad = [n for n in names if n not in BUILDERS]
+    if bad:
+        raise ValueError(f"figure == {bad[0]!r}, must be one of all, {', '.join(BUILDERS)}")
+    return [BUILDERS[n](ctx) for n in dict.fromkeys(names)]

@@ -1,0 +1,112 @@
+"""`reproduce`: declare the figures, train what the cache lacks, plot, evaluate the claims."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from nlbound._io import atomic_write_json
+from nlbound.experiments.claims import evaluate_claims, soundness
+from nlbound.experiments.figures import Context, build
+from nlbound.experiments.panels import PLOTS, Inputs
+from nlbound.experiments.plotting import render
+from nlbound.experiments.report import write_report
+from nlbound.experiments.runner import run_all, run_walls
+from nlbound.experiments.spec import Experiment, Output
+from nlbound.experiments.traces import load_run_dir
+
+BaselineFn = Callable[[str, int, "str | None"], dict[str, float]]
+
+
+def estimated_cost(config: Any) -> float:
+    """Relative training cost of a run (the progress bar's unit): per-evaluation cost grows with
+    the input dimension, the number of evaluations with eps (harder flows) and depth."""
+    per_eval = {7: 1.0, 14: 2.5, 28: 8.0}.get(int(config.size), float(config.size) ** 2 / 49)
+    evals = (1.0 + 4.0 * float(config.eps)) * (1.0 + 1.5 * (int(config.depth) - 2))
+    return per_eval * evals * (1.0 if config.integrator == "adaptive" else 20.0)
+
+
+def real_baselines(dataset: str, size: int, data_dir: str | None) -> dict[str, float]:
+    """App. B baselines from nlbound.data.dataset_statistics: the optimal linear model's train MSE
+    and risk, and the zero model's loss (= 1/2 for ±1 labels)."""
+    from nlbound.data import dataset_statistics, load_dataset
+
+    st = dataset_statistics(load_dataset(dataset, size, data_dir=data_dir))
+    return {"lin_train_loss": float(st["linear_train_mse"]), "lin_train_risk": float(st["linear_train_risk"]),
+            "lin_test_risk": float(st["linear_test_risk"]), "zero_loss": 0.5}
+
+
+@dataclass
+class Reproduction:
+    """The outcome of one invocation (for the CLI and tests)."""
+
+    experiments: list[Experiment]
+    figures: dict[str, dict[str, Path]]
+    claims: list[Any]
+    soundness: dict[str, Any]
+    meta: dict[str, Any] = field(default_factory=dict)
+
+
+def _baselines_for(exps: list[Experiment], fn: BaselineFn, data_dir: str | None) -> dict:
+    wanted = {(r.config.dataset, int(r.config.size)) for e in exps if e.optimistic_gammas for r in e.runs}
+    return {k: fn(k[0], k[1], data_dir) for k in sorted(wanted)}
+
+
+def reproduce(
+    names: list[str],
+    output: Output,
+    *,
+    quick: bool = False,
+    ctx: Context | None = None,
+    train_fn: Callable | None = None,
+    baselines_fn: BaselineFn | None = None,
+    report_path: Path | None = None,
+    preamble: str = "",
+) -> Reproduction:
+    """Run (or reuse) every run the named figures need, then render them and the claims table."""
+    ctx = ctx or Context(quick=quick)
+    exps = build(names, ctx)
+    configs = [c for e in exps for c in e.configs()]
+    cache = Path(output.cache_dir)
+    already = {c.key() for c in configs if (cache / c.key()).is_dir()}
+    start = time.perf_counter()
+    dirs = run_all(configs, cache, train_fn=train_fn, processes=output.processes, data_dir=output.data_dir,
+                   progress=output.progress, cost=estimated_cost)
+    wall = time.perf_counter() - start
+    baselines = _baselines_for(exps, baselines_fn or real_baselines, output.data_dir)
+    out = Path(output.out_dir)
+    inputs, figures = {}, {}
+    for e in exps:
+        runs = {r.label: load_run_dir(dirs[r.config.key()]) for r in e.runs}
+        inputs[e.name] = Inputs(e, runs, baselines)
+        figures[e.name] = render(PLOTS[e.name](inputs[e.name]), out / "figures")
+    claims, sound = evaluate_claims(inputs), soundness(inputs)
+    walls = run_walls(dirs.values())
+    meta = {"quick": quick, "figures": [e.name for e in exps], "experiments": {e.name: e.key() for e in exps},
+            "wall_s": wall, "trained": len(dirs) - len(already & set(dirs)), "cached": len(already & set(dirs)),
+            "processes": output.processes, "sum_run_s": sum(walls.values()), "run_wall_s": walls,
+            "baselines": {f"{k[0]}-{k[1]}": v for k, v in baselines.items()}}
+    atomic_write_json(out / "runs.json", _run_table(exps, walls))
+    write_report(out, claims, sound, meta, report_path=report_path, preamble=preamble)
+    return Reproduction(exps, figures, claims, sound, meta)
+
+
+def _run_table(exps: list[Experiment], walls: dict[str, float]) -> dict[str, Any]:
+    """Which cached run each figure used, with its configuration and training time."""
+    table: dict[str, Any] = {}
+    for e in exps:
+        for r in e.runs:
+            k = r.config.key()
+            entry = table.setdefault(k, {"config": _config_dict(r.config), "wall_s": walls.get(k), "used_by": []})
+            entry["used_by"].append(f"{e.name}:{r.label}")
+    return table
+
+
+def _config_dict(config: Any) -> dict[str, Any]:
+    if hasattr(config, "as_dict"):
+        return config.as_dict()
+    import dataclasses
+
+    return dataclasses.asdict(config)

@@ -1,0 +1,120 @@
+"""Declared experiments: what determines a figure (runs + bound parameters), hashed stably."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+GAMMA_RULES = ("beta2", "alpha", "fixed")
+TERMS = ("full", "no_upsilon", "no_deviation")
+
+
+def stable_hash(obj: Any) -> str:
+    """sha256 of a canonical JSON form (sorted keys, floats by repr): equal inputs, equal hashes."""
+    text = json.dumps(_canonical(obj, top=True), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def _canonical(obj: Any, top: bool = False) -> Any:
+    if not top and hasattr(obj, "key") and callable(obj.key) and not isinstance(obj, dict):
+        return {"__key__": obj.key()}  # a TrainConfig is identified by its own cache key
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        return {f.name: _canonical(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
+    if isinstance(obj, dict):
+        return {str(k): _canonical(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_canonical(v) for v in obj]
+    if isinstance(obj, float):
+        return repr(obj) if not math.isfinite(obj) else float(repr(obj))
+    if hasattr(obj, "item"):  # numpy scalar
+        return _canonical(obj.item())
+    return obj
+
+
+@dataclass(frozen=True)
+class BoundVariant:
+    """One curve of Theorem 5.2 evaluated post hoc on a trace (no retraining needed).
+
+    gamma = beta**2 / q ("beta2", Fig. 1), alpha / q ("alpha", Sec. 5.3, nu = 1) or q itself
+    ("fixed"). `terms` drops a component for Fig. 4.
+    """
+
+    label: str
+    kappa: int = 2
+    p: int = 32
+    delta: float = 0.05
+    gamma_rule: str = "beta2"
+    q: float = 1.0
+    alpha: float = 0.5
+    terms: str = "full"
+
+    def __post_init__(self) -> None:
+        if self.kappa not in (1, 2):
+            raise ValueError(f"kappa == {self.kappa}, must be one of 1, 2")
+        if self.gamma_rule not in GAMMA_RULES:
+            raise ValueError(f"gamma_rule == {self.gamma_rule!r}, must be one of {', '.join(GAMMA_RULES)}")
+        if self.terms not in TERMS:
+            raise ValueError(f"terms == {self.terms!r}, must be one of {', '.join(TERMS)}")
+
+    def gamma(self, beta: float) -> float:
+        return gamma_value(self.gamma_rule, self.q, beta, self.alpha)
+
+
+def gamma_value(rule: str, q: float, beta: float, alpha: float = 0.5) -> float:
+    """The margin threshold of a rule; the same float everywhere, so trace columns match."""
+    if rule == "beta2":
+        return beta**2 / q
+    if rule == "alpha":
+        return alpha / q
+    return float(q)
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """A training run of a figure: its TrainConfig (the cache key) and how the figure names it."""
+
+    label: str
+    config: Any  # nlbound.training.TrainConfig (duck-typed: frozen, .key())
+    group: str = ""  # e.g. the panel a run belongs to
+
+
+@dataclass(frozen=True)
+class Experiment:
+    """Everything that determines a figure's result. Paths, logging, processes do not belong here."""
+
+    name: str
+    title: str
+    runs: tuple[RunSpec, ...]
+    bounds: tuple[BoundVariant, ...] = ()
+    optimistic_gammas: tuple[float, ...] = ()
+    alpha: float = 0.5
+    quick: bool = False
+    notes: str = ""
+    params: tuple[tuple[str, Any], ...] = field(default=())  # extra declared constants
+
+    def key(self) -> str:
+        return stable_hash(self)
+
+    def configs(self) -> list[Any]:
+        return [r.config for r in self.runs]
+
+    def run(self, label: str) -> RunSpec:
+        for r in self.runs:
+            if r.label == label:
+                return r
+        raise KeyError(f"{self.name} has no run {label!r}")
+
+
+@dataclass(frozen=True)
+class Output:
+    """What does not change results: where to write, where the run cache lives, how to run."""
+
+    out_dir: str = "results"
+    cache_dir: str = "runs"
+    processes: int = 2
+    progress: bool = True
+    data_dir: str | None = None

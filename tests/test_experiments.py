@@ -1,0 +1,246 @@
+"""Declared experiments, the cached runner, plotting, bounds, claims and report on synthetic traces."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from nlbound.experiments import claims as C
+from nlbound.experiments.bounds import bound_curve, optimistic_bound
+from nlbound.experiments.figures import BUILDERS, Context, build, gammas_for
+from nlbound.experiments.panels import PLOTS, Inputs
+from nlbound.experiments.plotting import render
+from nlbound.experiments.reproduce import reproduce
+from nlbound.experiments.runner import run_all
+from nlbound.experiments.spec import BoundVariant, Experiment, Output, RunSpec
+from nlbound.experiments.traces import RunData, load_run_dir
+from nlbound.training import TrainConfig
+
+from test_experiments_support import (
+    BASE, CountingTrain, ctx, fake_baselines, fake_train, read_json, synthetic_trace, write_run,
+)
+
+
+def _inputs(exp: Experiment, tmp_path: Path) -> Inputs:
+    runs = {}
+    for r in exp.runs:
+        d = tmp_path / r.config.key()
+        write_run(r.config, d)
+        runs[r.label] = load_run_dir(d)
+    return Inputs(exp, runs, {("mnist", 14): dict(BASE)})
+
+
+# --- declarations --------------------------------------------------------------------------------
+
+def test_experiment_hashes_are_stable_and_distinct():
+    a = build(["all"], ctx(quick=False))
+    b = build(["all"], ctx(quick=False))
+    assert [e.key() for e in a] == [e.key() for e in b]
+    keys = {e.key() for e in a}
+    assert len(keys) == len(BUILDERS)
+    quick = {e.key() for e in build(["all"], ctx(quick=True))}
+    assert not keys & quick
+    e = a[0]
+    changed = Experiment(e.name, e.title, e.runs, e.bounds[:-1], quick=e.quick)
+    assert changed.key() != e.key()
+
+
+def test_shared_runs_dedupe_across_figures():
+    exps = build(["all"], ctx(quick=False))
+    cfgs = [c for e in exps for c in e.configs()]
+    keys = {c.key() for c in cfgs}
+    assert len(keys) < len(cfgs)  # e.g. fig1 beta=1e-3 is fig2's run and fig7's (beta, eps) = (1e-3, 1e-3)
+    f1, f2 = build(["fig1", "fig2"], ctx(quick=False))
+    assert f2.runs[0].config.key() in {r.config.key() for r in f1.runs}
+
+
+def test_every_bound_gamma_is_recorded():
+    for e in build(["all"], ctx(quick=False)):
+        for r in e.runs:
+            gs = {f"{g:.6g}" for g in r.config.gammas}
+            assert {f"{v.gamma(r.config.beta):.6g}" for v in e.bounds} <= gs
+            assert {f"{g:.6g}" for g in e.optimistic_gammas} <= gs
+    assert len(gammas_for(1e-3)) == len(set(gammas_for(1e-3)))
+
+
+def test_unknown_figure_is_a_value_error():
+    with pytest.raises(ValueError, match="fig10.*must be one of all, fig1"):
+        build(["fig10"], ctx())
+
+
+# --- runner --------------------------------------------------------------------------------------
+
+def _configs(n: int) -> list[TrainConfig]:
+    return [TrainConfig(beta=1e-3 * (i + 1), t_end=5.0, gammas=(1e-2,)) for i in range(n)]
+
+
+def test_runner_caches_and_dedupes(tmp_path):
+    cfgs = _configs(3)
+    fake = CountingTrain()
+    dirs = run_all(cfgs + cfgs[:1], tmp_path, train_fn=fake, processes=1, progress=False)
+    assert len(fake.calls) == 3 and len(dirs) == 3
+    assert all((d / "trace.csv").exists() and (d / "runner.json").exists() for d in dirs.values())
+    again = CountingTrain()
+    run_all(cfgs, tmp_path, train_fn=again, processes=1, progress=False)
+    assert again.calls == []
+
+
+def test_interrupted_sweep_resumes(tmp_path):
+    cfgs = _configs(4)
+    broken = CountingTrain(interrupt_at=3)
+    with pytest.raises(KeyboardInterrupt):
+        run_all(cfgs, tmp_path, train_fn=broken, processes=1, progress=False)
+    assert len(list(tmp_path.iterdir())) == 2  # two finished runs, no half-written one
+    resumed = CountingTrain()
+    run_all(cfgs, tmp_path, train_fn=resumed, processes=1, progress=False)
+    assert len(resumed.calls) == 2 and set(resumed.calls).isdisjoint(broken.calls[:2])
+    assert broken.calls[2] in resumed.calls
+
+
+def test_runner_parallel_processes(tmp_path):
+    cfgs = _configs(3)
+    dirs = run_all(cfgs, tmp_path, train_fn=fake_train, processes=2, progress=False)
+    assert all((d / "run.json").exists() for d in dirs.values())
+
+
+# --- bounds --------------------------------------------------------------------------------------
+
+def _one_run(tmp_path, **kw) -> RunData:
+    cfg = TrainConfig(t_end=20.0, gammas=gammas_for(1e-3), **kw)
+    write_run(cfg, tmp_path)
+    return load_run_dir(tmp_path)
+
+
+def test_theorem_bound_matches_bound_terms(tmp_path):
+    from nlbound.theory import bound_terms
+
+    run = _one_run(tmp_path, eps=0.01)
+    v = BoundVariant("x", kappa=2, p=16, gamma_rule="beta2", q=10.0)
+    c = bound_curve(run, v)
+    gamma = 1e-3**2 / 10
+    ref = bound_terms(d=49, m=60000, depth=2, kappa=2, p=16, delta=0.05, eps=0.01, beta=1e-3, gamma=gamma,
+                      rho=5.0, s=0.6, t=run.t)
+    margin = run.trace[f"train_margin_risk@{gamma:.6g}"]
+    np.testing.assert_allclose(c["bound"], margin + ref["upsilon"] + ref["deviation"])
+    no_up = bound_curve(run, BoundVariant("y", p=16, q=10.0, terms="no_upsilon"))
+    np.testing.assert_allclose(no_up["bound"], margin + ref["deviation"])
+
+
+def test_optimistic_bound_direct(tmp_path):
+    run = _one_run(tmp_path, eps=0.1)
+    g = 1e-2
+    tr = run.trace
+    for proxy in ("g1", "g2", "glin"):
+        got = optimistic_bound(run, proxy, g)["bound"]
+        for k in range(len(run.t)):  # eq. 41 term by term at each recorded time
+            want = (tr["train_margin_risk@0.01"][k] + tr[f"{proxy}_test_cmr@0.01"][k]
+                    - tr[f"{proxy}_train_cmr@0.01"][k] + (tr[f"{proxy}_test_dev"][k] + tr[f"{proxy}_train_dev"][k]) / g)
+            assert got[k] == pytest.approx(want, rel=1e-12)
+    with pytest.raises(ValueError, match="proxy"):
+        optimistic_bound(run, "g3", g)
+
+
+# --- plotting ------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("name", list(PLOTS))
+def test_each_figure_renders_png_pdf_csv(tmp_path, name):
+    exp = BUILDERS[name](ctx(quick=True))
+    paths = render(PLOTS[name](_inputs(exp, tmp_path / "runs")), tmp_path / "figs")
+    for ext in ("png", "pdf", "csv"):
+        assert paths[ext].exists() and paths[ext].stat().st_size > 100
+    header = paths["csv"].read_text().splitlines()[0]
+    assert header == "panel,panel_title,series,x,y"
+
+
+# --- claims --------------------------------------------------------------------------------------
+
+def _fig(name: str, tmp_path: Path, traces: dict | None = None) -> dict[str, Inputs]:
+    exp = BUILDERS[name](ctx(quick=False))
+    inp = _inputs(exp, tmp_path)
+    for label, fn in (traces or {}).items():
+        run = inp.runs[label]
+        inp.runs[label] = RunData(fn(dict(run.trace)), run.info)
+    return {name: inp}
+
+
+def test_c8_holds_and_fails(tmp_path):
+    figs = _fig("fig7", tmp_path / "a")
+    assert C.c8(figs).holds is True
+
+    def bump(tr):
+        tr["train_loss_X"] = tr["train_loss_X"].copy()
+        tr["train_loss_X"][-1] = tr["train_loss_X"][0] * 1.01  # L_X rises above L_X(0)
+        return tr
+
+    label = BUILDERS["fig7"](ctx(quick=False)).runs[-1].label
+    bad = _fig("fig7", tmp_path / "b", {label: bump})
+    cl = C.c8(bad)
+    assert cl.holds is False and cl.measured["min_relative_decrease"][label] == pytest.approx(-0.01, rel=1e-3)
+
+
+def test_c1_and_soundness_on_known_traces(tmp_path):
+    figs = _fig("fig1", tmp_path / "a")  # synthetic margin risk ~0.13 at the end; beta=0.1 deviation huge?
+    cl = C.c1(figs)
+    assert cl.holds is (all(v["B"] < 0.5 for v in cl.measured.values()))
+    # make every margin risk 1: the bound can't be < 0.5, C1 fails
+    ones = {r.label: (lambda tr: {k: (np.ones_like(v) if k.startswith("train_margin_risk") else v)
+                                  for k, v in tr.items()})
+            for r in BUILDERS["fig1"](ctx(quick=False)).runs}
+    assert C.c1(_fig("fig1", tmp_path / "b", ones)).holds is False
+    sound = C.soundness(_fig("fig1", tmp_path / "c"))
+    assert sound["theorem"]["total"] == 4 * 3 and sound["theorem"]["sound"] == 12  # bound >= margin > test
+
+
+def test_c3_ratio(tmp_path):
+    cl = C.c3(_fig("fig2", tmp_path))
+    assert cl.measured["ratio"] > 0 and cl.holds is (cl.measured["ratio"] >= 2)
+
+
+def test_c9_phases_hold_and_fail(tmp_path):
+    figs = _fig("fig8", tmp_path / "a")
+    cl = C.c9(figs)
+    assert cl.measured["g2"]["points"] > 0
+    # g2 deviation tiny -> bound ~ margin risk < 0.5 in phase 2; g1 deviation 100x larger
+    assert cl.holds is True
+
+    def blow_g2(tr):
+        tr["g2_test_dev"] = np.full_like(tr["t"], 10.0)
+        return tr
+
+    assert C.c9(_fig("fig8", tmp_path / "b", {"ε=0.1": blow_g2})).holds is False
+
+
+def test_claims_not_evaluated_without_their_figure():
+    cls = C.evaluate_claims({})
+    assert [c.id for c in cls] == [f"C{i}" for i in range(1, 11)]
+    assert all(c.holds is None for c in cls)
+
+
+# --- end to end with a fake trainer --------------------------------------------------------------
+
+def test_reproduce_end_to_end_with_fake_trainer(tmp_path):
+    out, cache = tmp_path / "results", tmp_path / "runs"
+    res = reproduce(["fig2", "fig7", "fig8"], Output(str(out), str(cache), processes=1, progress=False),
+                    quick=True, ctx=ctx(quick=True), train_fn=fake_train, baselines_fn=fake_baselines,
+                    report_path=tmp_path / "REPRODUCTION.md", preamble="# draft\n")
+    for name in ("fig2", "fig7", "fig8"):
+        assert (out / "figures" / f"{name}.png").exists()
+    payload = read_json(out / "claims.json")
+    assert [c["id"] for c in payload["claims"]] == [f"C{i}" for i in range(1, 11)]
+    assert payload["meta"]["trained"] == res.meta["trained"] > 0
+    md = (tmp_path / "REPRODUCTION.md").read_text()
+    assert md.startswith("# draft") and "results/figures/fig2.png" in md and "| C8 |" in md
+    # second invocation: everything from the cache
+    res2 = reproduce(["fig2"], Output(str(out), str(cache), processes=1, progress=False), quick=True,
+                     ctx=ctx(quick=True), train_fn=CountingTrain(interrupt_at=1), baselines_fn=fake_baselines)
+    assert res2.meta["trained"] == 0
+
+
+def test_synthetic_trace_has_architecture_columns():
+    cfg = TrainConfig(gammas=(0.01,))
+    tr = synthetic_trace(cfg)
+    for col in ("t", "train_risk", "test_risk", "train_loss", "train_loss_X", "train_margin_risk@0.01",
+                "g2_test_cmr@0.01", "glin_train_dev"):
+        assert col in tr
