@@ -184,14 +184,20 @@ def _log_interval_series(c, xb, log_xb, Y):
             g = np.where(Yn < 1.0, xbn * np.expm1((cn + 1.0) * Yn), np.exp(lxn + (cn + 1.0) * Yn) - xbn)
             xbk = xbn.copy()
             gap = xbn * np.expm1(Yn)  # xu − xb without cancellation
-            sign_fact = -1.0
+            sign_fact = np.full_like(xbn, -1.0)
+            idx = np.arange(cn.size)  # still-unconverged elements (compacted as they converge)
+            cc, xuc = cn, xun
             for k in range(1, 60):
-                term = sign_fact * g / (cn + k)
-                acc += term
-                if np.all(np.abs(term) <= 1e-17 * np.abs(acc)):
+                term = sign_fact * g / (cc + k)
+                acc[idx] += term
+                keep = np.abs(term) > 1e-17 * np.abs(acc[idx])
+                if not keep.any():
                     break
-                g = xun * g + xbk * gap
-                xbk = xbk * xbn
+                idx, g, xbk, gap, sign_fact, cc, xuc, xbc = (
+                    idx[keep], g[keep], xbk[keep], gap[keep], sign_fact[keep], cc[keep], xuc[keep],
+                    (xbn if k == 1 else xbc)[keep])
+                g = xuc * g + xbk * gap
+                xbk = xbk * xbc
                 sign_fact = -sign_fact / (k + 1)
             out[n] = cn * lxn + np.log(acc)
         p = ~n
@@ -201,13 +207,18 @@ def _log_interval_series(c, xb, log_xb, Y):
             acc = f / cp
             e_Y, em1 = np.exp(-Yp), -np.expm1(-Yp)
             coef = np.ones_like(cp)
+            idx = np.arange(cp.size)
+            cc, xuc = cp, xup
             for k in range(1, 60):
                 f = f * e_Y + em1
-                coef = coef * (-xup) / k
-                term = coef * f / (cp + k)
-                acc += term
-                if np.all(np.abs(term) <= 1e-17 * np.abs(acc)):
+                coef = coef * (-xuc) / k
+                term = coef * f / (cc + k)
+                acc[idx] += term
+                keep = np.abs(term) > 1e-17 * np.abs(acc[idx])
+                if not keep.any():
                     break
+                idx, f, e_Y, em1, coef, cc, xuc = (idx[keep], f[keep], e_Y[keep], em1[keep], coef[keep],
+                                                   cc[keep], xuc[keep])
             out[p] = cp * (log_xb[p] + Yp) + np.log(acc)
     return out
 
