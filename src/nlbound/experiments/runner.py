@@ -41,7 +41,6 @@ def is_done(cache_dir: str | os.PathLike, config: Any) -> bool:
 
 def default_train(config: Any, out_dir: Path, data_dir: str | None) -> None:
     """Train one config on its real dataset with nlbound.training, writing trace.csv + run.json."""
-    from nlbound.data import load_dataset
     from nlbound.training import RunOptions, train
 
     dataset = _dataset(config.dataset, int(config.size), data_dir)
@@ -79,6 +78,11 @@ def _execute(train_fn: TrainFn, config: Any, cache_dir: str, data_dir: str | Non
 
 
 def _worker_init() -> None:
+    import warnings
+
+    # known, once-per-process notices that would break the progress bar; they are in run.json / docs
+    warnings.filterwarnings("ignore", message=".*NumPy array is not writable.*")
+    warnings.filterwarnings("ignore", message=".*whitening acts on their.*")
     try:
         import torch
 
