@@ -69,3 +69,28 @@ def test_bad_input_one_line_exit_2(capsys, flag, value, msg):
     assert main(argv) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and msg in err and "Traceback" not in err
+
+
+def test_json_integer_inputs_are_integers(capsys):
+    rows = _json(capsys, ["--t", "1", "--p", "16,2.5", "--kappa", "1", "--depth", "3"])
+    for k in ("d", "m", "depth", "kappa"):
+        assert type(rows[0][k]) is int and type(rows[1][k]) is int
+    assert type(rows[0]["p"]) is int and rows[0]["p"] == 16
+    assert type(rows[1]["p"]) is float and rows[1]["p"] == 2.5
+
+
+@pytest.mark.parametrize("fmt", [["--json"], []])
+def test_broken_pipe_is_quiet(fmt):
+    """`nlbound bound ... | head -1`: no BrokenPipeError traceback, exit status 0."""
+    import subprocess
+    import sys
+
+    ts = ",".join(str(i) for i in range(3000))
+    cmd = [sys.executable, "-c", "import sys; from nlbound.cli.main import main; sys.exit(main())"]
+    proc = subprocess.Popen(cmd + BASE + ["--t", ts] + fmt, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    first = proc.stdout.readline()
+    proc.stdout.close()  # the reader goes away, like `head -1`
+    err = proc.stderr.read().decode()
+    proc.stderr.close()
+    assert proc.wait(timeout=60) == 0 and first
+    assert "Traceback" not in err and "BrokenPipe" not in err, err

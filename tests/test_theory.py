@@ -221,3 +221,36 @@ def test_t_star_domain():
     assert t_star(0.5, 1e-3, 0.4, 2) > 0
     with pytest.raises(ValueError, match="margin_risk"):
         full_bound(1.5, **BASE)
+
+
+def test_threads_do_not_change_the_result():
+    """bound_terms splits large inputs into blocks evaluated on worker threads: bitwise the same."""
+    rng = np.random.default_rng(3)
+    n = 150_000
+    args = dict(d=rng.integers(1, 800, n), m=60000, depth=rng.integers(2, 9, n), kappa=rng.integers(1, 3, n), p=32,
+                delta=0.05, eps=rng.uniform(0, 1, n), beta=10 ** rng.uniform(-8, 0.5, n), gamma=1e-6,
+                rho=rng.choice([1.0, 1.5, 5.0], n), s=rng.uniform(0.05, 1, n), t=10 ** rng.uniform(-9, 3, n))
+    r1 = bound_terms(**args, workers=1)
+    r2 = bound_terms(**args, workers=2)
+    for k in r1:
+        np.testing.assert_array_equal(r1[k], r2[k], err_msg=k)
+
+
+def test_series_terms_per_element_suffice():
+    """The series branch uses K(x_u) terms per element (bound.py, _XMAX): compare each K-bin against
+    the same series with 40 terms (x_u <= 2, both signs of c, short and long intervals)."""
+    from nlbound.theory import bound as B
+
+    rng = np.random.default_rng(4)
+    n = 20_000
+    for c in (-2 / 3, -0.5, -1 / 3, 0.0, 1 / 3, 0.5, 2 / 3, 1.0):
+        xu = np.concatenate([10 ** rng.uniform(-20, np.log10(2.0), n), B._XMAX, np.nextafter(B._XMAX, 0)])
+        xu = np.minimum(xu, 2.0)
+        Y = 10 ** rng.uniform(-12, 2, xu.size)
+        lxb = np.log(xu) - Y
+        xb = np.exp(lxb)
+        xu = np.exp(lxb + Y)
+        kern = B._series_neg if c <= 0 else B._series_pos
+        ref = kern(c, 40, xb, lxb, Y, xu)
+        got = B._log_interval_series(np.full(xu.size, c), xb, lxb, Y)
+        np.testing.assert_allclose(got, ref, rtol=0, atol=2e-15)

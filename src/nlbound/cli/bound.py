@@ -13,6 +13,7 @@ import argparse
 import itertools
 import json
 import math
+import os
 import sys
 
 import numpy as np
@@ -35,6 +36,7 @@ INPUTS = {
     "rho": (None, "sqrt of the stable rank of W1(0), >= 1 (1 for a rank-one input layer)"),
     "s": (None, "s = ||Y X~^+||, in (0, 1] (a dataset statistic)"),
 }
+INTEGER_INPUTS = ("d", "m", "depth", "kappa")  # written as JSON integers (p too when integer-valued)
 OUTPUTS = ["upsilon", "phi", "s_bar", "s_hat", "beta_bar", "one_bar", "u", "v", "Delta", "deviation", "a_priori"]
 TABLE_OUTPUTS = ["upsilon", "u", "v", "Delta", "deviation", "a_priori"]
 
@@ -103,11 +105,12 @@ def run(args: argparse.Namespace) -> int:
     out_keys = OUTPUTS + (["bound"] if "bound" in terms else [])
     n = grid.shape[0]
     if args.json:
+        lines = []
         for i in range(n):
             row, over = {}, []
             for k in in_keys:
                 v = float(cols[k][i])
-                row[k] = int(v) if k in ("d", "m", "depth", "kappa") else v
+                row[k] = int(v) if k in INTEGER_INPUTS or (k == "p" and v.is_integer()) else v
             for k in out_keys:
                 v = float(terms[k][i])
                 if v == math.inf:
@@ -116,16 +119,34 @@ def run(args: argparse.Namespace) -> int:
                 row[k] = v
             if over:
                 row["overflow"] = over
-            sys.stdout.write(json.dumps(row, allow_nan=False) + "\n")
-        return 0
+            lines.append(json.dumps(row, allow_nan=False) + "\n")
+        return _write("".join(lines))
     varying = [k for k in names if len(lists[k]) > 1]
     fixed = [k for k in names if len(lists[k]) == 1]
-    sys.stdout.write("# " + " ".join(f"{k}={_fmt(lists[k][0])}" for k in fixed) + "\n")
+    text = ["# " + " ".join(f"{k}={_fmt(lists[k][0])}" for k in fixed) + "\n"]
     head = varying + (["alpha"] if tname == "alpha" else []) + ["t"] + (["margin_risk"] if "margin_risk" in cols else []) \
         + TABLE_OUTPUTS + (["bound"] if "bound" in terms else [])
     table = [[_fmt(float((cols[k] if k in cols else terms[k])[i])) for k in head] for i in range(n)]
     widths = [max(len(h), *(len(r[j]) for r in table)) for j, h in enumerate(head)]
-    sys.stdout.write("  ".join(h.rjust(wd) for h, wd in zip(head, widths)) + "\n")
+    text.append("  ".join(h.rjust(wd) for h, wd in zip(head, widths)) + "\n")
     for r in table:
-        sys.stdout.write("  ".join(c.rjust(wd) for c, wd in zip(r, widths)) + "\n")
+        text.append("  ".join(c.rjust(wd) for c, wd in zip(r, widths)) + "\n")
+    return _write("".join(text))
+
+
+def _write(text: str) -> int:
+    """Write to stdout; a closed pipe (`nlbound bound ... | head -1`) ends quietly with status 0.
+
+    Standard recipe: after BrokenPipeError, point stdout at /dev/null so that the interpreter's
+    final flush does not raise again (and print "Exception ignored ... BrokenPipeError")."""
+    try:
+        sys.stdout.write(text)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        try:
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+            os.close(devnull)
+        except (OSError, ValueError):  # stdout without a file descriptor (e.g. captured)
+            pass
     return 0

@@ -9,16 +9,33 @@ import numpy as np
 from nlbound._validate import _fmt, check_choice, check_in_range, check_integer
 
 
+def _interval(lo, hi, lo_open, hi_open) -> str:
+    return (("(" if lo_open else "[") + ("-inf" if lo is None else _fmt(lo)) + ", "
+            + ("inf" if hi is None else _fmt(hi)) + (")" if hi_open or hi is None else "]"))
+
+
 def real(name: str, value: Any, lo: float | None = None, hi: float | None = None, *,
          lo_open: bool = False, hi_open: bool = False) -> np.ndarray:
-    """Check every element lies in the interval (NaN and +-inf always rejected); return float64 array."""
-    check_in_range(name, value, lo, hi, lo_open=lo_open, hi_open=hi_open)
-    arr = np.asarray(value, dtype=np.float64)
-    if not np.all(np.isfinite(arr)):
+    """Check every element lies in the interval (NaN and +-inf always rejected); return float64 array.
+
+    Same messages as check_in_range (first NaN/out-of-range element, in flat order), then the first
+    infinite one; vectorised without copies for float64 input (validation of 10^6 points: ~ms).
+    """
+    arr = np.asarray(value)
+    if arr.dtype.kind not in "biuf":
+        check_in_range(name, value, lo, hi, lo_open=lo_open, hi_open=hi_open)  # raises: not a real number
+    arr = np.asarray(arr, dtype=np.float64)
+    ok = np.ones(arr.shape, dtype=bool) if lo is None else ((arr > lo) if lo_open else (arr >= lo))
+    if hi is not None:
+        ok &= (arr < hi) if hi_open else (arr <= hi)
+    elif lo is None:
+        ok &= ~np.isnan(arr)
+    if not ok.all():
+        v = arr.reshape(-1)[np.argmin(ok.reshape(-1))]
+        raise ValueError(f"{name} == {_fmt(v)}, must be in {_interval(lo, hi, lo_open, hi_open)}")
+    if not np.isfinite(arr).all():  # only +-inf can be left
         v = arr.reshape(-1)[np.argmax(~np.isfinite(arr.reshape(-1)))]
-        interval = (("(" if lo_open else "[") + ("-inf" if lo is None else _fmt(lo)) + ", "
-                    + ("inf" if hi is None else _fmt(hi)) + (")" if hi_open or hi is None else "]"))
-        raise ValueError(f"{name} == {_fmt(v)}, must be in {interval}")
+        raise ValueError(f"{name} == {_fmt(v)}, must be in {_interval(lo, hi, lo_open, hi_open)}")
     return arr
 
 
@@ -49,7 +66,14 @@ def validate(*, d=None, m=None, depth=None, kappa=None, p=None, delta=None, eps=
     if depth is not None:
         out["depth"] = integer("depth", depth, 2)
     if kappa is not None:
-        check_choice("kappa", kappa, [1, 2])
+        ka = np.asarray(kappa)
+        if ka.dtype.kind in "biuf" and ka.size > 1:  # vectorised check_choice (same message)
+            kf = ka.astype(np.float64)
+            bad = ~((kf == 1) | (kf == 2))
+            if bad.any():
+                check_choice("kappa", ka.reshape(-1)[np.argmax(bad.reshape(-1))], [1, 2])
+        else:
+            check_choice("kappa", kappa, [1, 2])
         out["kappa"] = np.asarray(kappa, dtype=np.float64)
     if p is not None:
         out["p"] = real("p", p, 1)
