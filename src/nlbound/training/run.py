@@ -63,7 +63,10 @@ def t_star_default(beta: float, s: float, depth: int, alpha: float = DEFAULT_ALP
     except ImportError:
         t_star = None
     if t_star is not None:
-        value = float(t_star(alpha, beta, s, depth))
+        try:
+            value = float(t_star(alpha, beta, s, depth))
+        except ValueError:  # alpha outside (beta^L/s, 1): t* undefined
+            return None
     elif depth == 2:  # eq. 15, used only until nlbound.theory is available
         value = math.log(alpha * (s - beta**2) / ((1 - alpha) * beta**2)) / (2 * s)
     else:
