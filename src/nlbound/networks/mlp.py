@@ -72,38 +72,53 @@ def phi(h: torch.Tensor, eps: float) -> torch.Tensor:
     return torch.nn.functional.leaky_relu(h, 1.0 - eps)
 
 
-def forward(weights: Sequence[torch.Tensor], x: torch.Tensor, eps: float) -> torch.Tensor:
-    """f^eps_theta(x) of eq. 2 for row-major inputs x (m, d); returns (m,)."""
+def forward(weights: Sequence[torch.Tensor], x: torch.Tensor, eps: float,
+            work: dict | None = None) -> torch.Tensor:
+    """f^eps_theta(x) of eq. 2 for row-major inputs x (m, d); returns (m,).
+
+    `work` (optional, any dict kept between calls) holds preallocated activation buffers: fresh
+    30 MB temporaries per call cost page faults comparable to the matmuls themselves."""
     a = x
-    for w in weights[:-1]:
-        a = phi(a @ w.T, eps)
+    for l, w in enumerate(weights[:-1]):
+        a = torch.nn.functional.leaky_relu_(_mm(a, w.T, work, ("h", l)), 1.0 - eps)
     return (a @ weights[-1].T).reshape(-1)
 
 
+def _mm(a: torch.Tensor, b: torch.Tensor, work: dict | None, key) -> torch.Tensor:
+    """a @ b, written into the buffer work[key] (allocated on first use) when work is given."""
+    if work is None:
+        return a @ b
+    shape = (a.shape[0], b.shape[1])
+    buf = work.get(key)
+    if buf is None or buf.shape != shape or buf.dtype != a.dtype:
+        buf = work[key] = torch.empty(shape, dtype=a.dtype)
+    return torch.mm(a, b, out=buf)
+
+
 def loss_and_grads(
-    weights: Sequence[torch.Tensor], x: torch.Tensor, y: torch.Tensor, eps: float
+    weights: Sequence[torch.Tensor], x: torch.Tensor, y: torch.Tensor, eps: float, work: dict | None = None
 ) -> tuple[torch.Tensor, torch.Tensor, list[torch.Tensor]]:
     """Loss ||Y - f(X)||^2 / 2m, outputs f(X) (m,) and dLoss/dW_l, by a hand-written backward pass.
 
     Activations are kept post-nonlinearity only: for eps < 1 the slope 1 - eps > 0 preserves signs,
     and for eps = 1 (ReLU) a > 0 <=> h > 0, so leaky_relu_backward(self_is_result=True) is exact.
-    """
+    The backward pass overwrites dLoss/d(activation) with dLoss/d(pre-activation) in place.
+    `work`: optional dict of reusable buffers (see forward)."""
     m = x.shape[0]
     slope = 1.0 - eps
     acts = [x]
-    for w in weights[:-1]:
-        h = acts[-1] @ w.T
-        acts.append(torch.nn.functional.leaky_relu_(h, slope))
+    for l, w in enumerate(weights[:-1]):
+        acts.append(torch.nn.functional.leaky_relu_(_mm(acts[-1], w.T, work, ("h", l)), slope))
     out = (acts[-1] @ weights[-1].T).reshape(-1)
     resid = out - y
     loss = resid.dot(resid) / (2 * m)
-    e = (resid / m).reshape(-1, 1)  # dLoss/df, (m, 1)
+    e = resid.mul_(1.0 / m).reshape(-1, 1)  # dLoss/df, (m, 1)
     grads: list[torch.Tensor] = [None] * len(weights)  # type: ignore[list-item]
     grads[-1] = e.T @ acts[-1]
     delta = e
     for l in range(len(weights) - 1, 0, -1):
-        g = delta @ weights[l]  # (m, n_l)
-        delta = torch.ops.aten.leaky_relu_backward(g, acts[l], slope, True)
+        g = _mm(delta, weights[l], work, ("g", l))  # dLoss/d(a_l), (m, n_l)
+        delta = torch.ops.aten.leaky_relu_backward.grad_input(g, acts[l], slope, True, grad_input=g)
         grads[l - 1] = delta.T @ acts[l - 1]
     return loss, out, grads
 

@@ -22,18 +22,19 @@ class NetFlow:
     def __init__(self, x: np.ndarray, y: np.ndarray, eps: float, width: int, depth: int,
                  dtype: str = "float32"):
         self.dtype = _DTYPES[dtype]
-        self.x = torch.from_numpy(np.ascontiguousarray(x)).to(self.dtype)
-        self.y = torch.from_numpy(np.ascontiguousarray(y)).to(self.dtype)
+        self.x = torch.from_numpy(np.require(x, np.float64, ["C", "W"])).to(self.dtype)
+        self.y = torch.from_numpy(np.require(y, np.float64, ["C", "W"])).to(self.dtype)
         self.eps = float(eps)
         self.shapes = layer_shapes(x.shape[1], width, depth)
         self.evals = 0
         self.last_loss = float("nan")
+        self.work: dict = {}  # reusable activation buffers
 
     def __call__(self, theta: np.ndarray) -> np.ndarray:
         self.evals += 1
         w = unpack(torch.from_numpy(theta).to(self.dtype), self.shapes)
         with torch.no_grad():
-            loss, _, grads = loss_and_grads(w, self.x, self.y, self.eps)
+            loss, _, grads = loss_and_grads(w, self.x, self.y, self.eps, self.work)
             g = torch.cat([gr.reshape(-1) for gr in grads])
         self.last_loss = float(loss)
         out = g.numpy().astype(np.float64)

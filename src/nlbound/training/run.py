@@ -103,19 +103,20 @@ class _Recorder:
         self.cfg, self.out_dir, self.info = config, out_dir, info
         self.twin, self.twin_exact = twin, twin_exact
         self.shapes = layer_shapes(ds.x_train.shape[1], config.width, config.depth)
-        self.x_np = {"train": np.ascontiguousarray(ds.x_train, dtype=np.float64),
-                     "test": np.ascontiguousarray(ds.x_test, dtype=np.float64)}
+        self.x_np = {"train": np.require(ds.x_train, np.float64, ["C", "W"]),  # writable: torch shares it
+                     "test": np.require(ds.x_test, np.float64, ["C", "W"])}
         self.x = {k: torch.from_numpy(v) for k, v in self.x_np.items()}
         self.y = {"train": np.asarray(ds.y_train, dtype=np.float64), "test": np.asarray(ds.y_test, dtype=np.float64)}
         self.S = info.pop("_S")
         self.columns: dict[str, list] = {}
+        self.work = {"train": {}, "test": {}}  # reusable forward buffers per split
         self.rounding = {"g1_train_max_abs_change": 0.0, "glin_train_max_abs_change": 0.0,
                          "g2_correction_train_max_abs_change": 0.0}
 
     def _outputs(self, theta: np.ndarray, eps: float, split: str) -> np.ndarray:
         ws = [torch.from_numpy(np.ascontiguousarray(w)) for w in unpack(theta, self.shapes)]
         with torch.no_grad():
-            return forward(ws, self.x[split], eps).numpy()
+            return forward(ws, self.x[split], eps, self.work[split]).numpy().copy()
 
     def _model_columns(self, row: dict, f: dict) -> None:
         y, g = self.y, self.cfg.gammas
@@ -193,15 +194,11 @@ def _versions() -> dict:
 
 
 def _load_dataset(config: TrainConfig, options: RunOptions):
-    from nlbound import data
+    """The dataset named by config: (dataset, size, data_seed) via nlbound.data.load_dataset."""
+    from nlbound.data import load_dataset
 
-    if config.dataset == "synthetic" and hasattr(data, "synthetic_dataset"):
-        try:
-            return data.load_dataset(config.dataset, config.size, data_dir=options.data_dir,
-                                     cache_dir=options.cache_dir, seed=config.data_seed)
-        except TypeError:
-            pass
-    return data.load_dataset(config.dataset, config.size, data_dir=options.data_dir, cache_dir=options.cache_dir)
+    return load_dataset(config.dataset, config.size, data_dir=options.data_dir, cache_dir=options.cache_dir,
+                        seed=config.data_seed)
 
 
 def _prepare(config: TrainConfig, ds, out_dir: Path):
