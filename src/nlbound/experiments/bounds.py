@@ -17,7 +17,8 @@ def run_params(run: RunData) -> dict:
         "d": int(run.get("rank")),
         "m": int(run.get("m")),
         "s": float(run.get("s")),
-        "rho": float(run.get("rho")),
+        # ||W||_F / ||W|| >= 1 exactly; a rank-one W1(0) measures 1 - 1e-16 in floating point
+        "rho": max(1.0, float(run.get("rho"))),
         "depth": int(run.get("depth")),
         "eps": float(run.get("eps")),
         "beta": float(run.get("beta")),

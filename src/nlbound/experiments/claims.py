@@ -204,7 +204,7 @@ def phase2_fraction(run: RunData, proxy: str, gammas, base) -> dict[str, Any]:
     fracs = {g: float(np.mean(optimistic_bound(run, proxy, g)["bound"][window] < VACUOUS)) if window.any()
              else float("nan") for g in gammas}
     best = max(fracs.values(), default=float("nan"))
-    return {"t1": _r(t1), "t2": _r(t2), "points": int(window.sum()), "best_fraction": best,
+    return {"t1": _r(t1) if np.isfinite(t1) else None, "t2": _r(t2) if np.isfinite(t2) else None, "points": int(window.sum()), "best_fraction": best,
             "phase3_reached": bool(np.isfinite(t2))}
 
 
