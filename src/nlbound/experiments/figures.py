@@ -17,7 +17,7 @@ from nlbound.experiments.spec import BoundVariant, Experiment, RunSpec, gamma_va
 
 ALPHA = 0.5
 QS = (1.0, 10.0, 100.0)
-OPT_GAMMAS = (1e-3, 1e-2, 0.1, 0.3)  # optimistic bound (Figs. 8-9): several gammas, min and max shown
+OPT_GAMMAS = (1e-7, 1e-5, 1e-3, 1e-2, 0.1, 0.3)  # optimistic bound (Figs. 8-9): several gammas, min and max shown
 BASE = dict(
     dataset="mnist", size=7, depth=2, width=64, eps=1e-3, beta=1e-3, rank_one=False,
     init_seed=0, data_seed=0, integrator="adaptive", dtype="float32",

@@ -134,10 +134,10 @@ def _optimistic_panel(fig: FigureData, inp: Inputs, label: str, proxy: str, titl
     fig.add(i, "train risk", run.t, run.col("train_risk"), color="black", style="--")
     fig.add(i, "test MSE", run.t, run.col("test_loss"), color="purple")
     fig.add(i, "train MSE", run.t, run.col("train_loss"), color="purple", style="--")
-    shades = ["#1b7837", "#5aae61", "#a6dba0", "#d9f0d3"]
+    shades = ["#00441b", "#1b7837", "#5aae61", "#7fbf7b", "#a6dba0", "#d9f0d3"]
     for k, g in enumerate(inp.exp.optimistic_gammas):
         c = optimistic_bound(run, proxy, g)
-        fig.add(i, f"bound {proxy} γ={g:g}", c["t"], c["bound"], color=shades[k % 4])
+        fig.add(i, f"bound {proxy} γ={g:g}", c["t"], c["bound"], color=shades[k % len(shades)])
 
 
 def plot_fig8(inp: Inputs) -> FigureData:
