@@ -61,10 +61,10 @@ def atomic_write_columns(path: str | os.PathLike, columns: Mapping[str, Sequence
 
 
 def _csv_cell(v: Any) -> Any:
+    if hasattr(v, "item") and getattr(v, "ndim", None) == 0:  # numpy scalar -> Python scalar
+        v = v.item()
     if isinstance(v, float):
-        return repr(v)  # round-trips float64 exactly
-    if hasattr(v, "item"):  # numpy scalar
-        return _csv_cell(v.item())
+        return repr(float(v))  # round-trips float64 exactly ("0.1", "inf", "nan")
     return v
 
 
