@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 from pathlib import Path
 
 import numpy as np
@@ -11,7 +12,7 @@ from nlbound.experiments import claims as C
 from nlbound.experiments.bounds import bound_curve, optimistic_bound
 from nlbound.experiments.figures import BUILDERS, Context, build, gammas_for
 from nlbound.experiments.panels import PLOTS, Inputs
-from nlbound.experiments.plotting import render
+from nlbound.experiments.plotting import draw, render
 from nlbound.experiments.reproduce import reproduce
 from nlbound.experiments.runner import run_all
 from nlbound.experiments.spec import BoundVariant, Experiment, Output, RunSpec
@@ -152,6 +153,52 @@ def test_each_figure_renders_png_pdf_csv(tmp_path, name):
         assert paths[ext].exists() and paths[ext].stat().st_size > 100
     header = paths["csv"].read_text().splitlines()[0]
     assert header == "panel,panel_title,series,x,y"
+
+
+BOUND_FIGS = ["fig1", "fig2", "fig3", "fig4", "fig5", "fig6", "fig8", "fig9"]
+
+
+@pytest.mark.parametrize("name", BOUND_FIGS)
+def test_bound_panels_are_linear_0_1_and_csv_unclipped(tmp_path, name):
+    exp = BUILDERS[name](ctx(quick=True))
+    fig = PLOTS[name](_inputs(exp, tmp_path / "runs"))
+    bound_panels = [i for i, p in enumerate(fig.panels) if "bound" in p.ylabel]
+    assert bound_panels
+    mfig = draw(fig)
+    try:
+        axes = mfig.axes
+        for i in bound_panels:
+            ax = axes[i]
+            lo, hi = ax.get_ylim()
+            assert ax.get_yscale() == "linear" and ax.get_xscale() == "log"
+            assert lo == 0.0 and 1.0 <= hi <= 1.1 and "clipped" in ax.get_ylabel()
+            if name != "fig8" and name != "fig9":
+                assert any(line.get_ydata()[0] == 0.5 for line in ax.get_lines())  # random guess
+    finally:
+        import matplotlib.pyplot as plt
+        plt.close(mfig)
+    with open(render(fig, tmp_path / "figs")["csv"], newline="") as f:
+        rows = [r for r in csv.DictReader(f) if "line:" not in r["series"]]
+    assert len(rows) == sum(len(ln.x) for ln in fig.lines)  # every point, none dropped
+    drawn_max = max(float(np.nanmax(ln.y)) for ln in fig.lines if ln.panel in bound_panels)
+    csv_max = max(float(r["y"]) for r in rows if int(r["panel"]) in bound_panels)
+    assert csv_max == pytest.approx(drawn_max)  # unclipped
+
+
+def test_bound_values_above_the_top_stay_in_the_csv(tmp_path):
+    exp = BUILDERS["fig1"](ctx(quick=True))
+    fig = PLOTS["fig1"](_inputs(exp, tmp_path / "runs"))
+    fig.lines[-1].y = fig.lines[-1].y * 0 + 1e30  # a bound that exploded
+    rows = render(fig, tmp_path / "figs")["csv"].read_text().splitlines()
+    assert any(r.endswith(",1e+30") for r in rows)
+
+
+def test_fig4_three_columns_and_fig6_errata_note(tmp_path):
+    f4 = PLOTS["fig4"](_inputs(BUILDERS["fig4"](ctx(quick=True)), tmp_path / "a"))
+    assert f4.ncols == 3 and [p.title.split(": ")[1] for p in f4.panels[:3]] == \
+        ["full bound", "without Υ_κ", "without Δε^κ/γ"]
+    f6 = PLOTS["fig6"](_inputs(BUILDERS["fig6"](ctx(quick=True)), tmp_path / "b"))
+    assert "ERRATA 8" in f6.note
 
 
 # --- claims --------------------------------------------------------------------------------------

@@ -1,4 +1,9 @@
-"""Figure data (panels of labelled lines) and its rendering to PNG, PDF and a tidy CSV (Agg)."""
+"""Figure data (panels of labelled lines) and its rendering to PNG, PDF and a tidy CSV (Agg).
+
+The CSV holds every line's data as given (unclipped); only the drawing clips to a panel's ylim.
+A panel's legend goes to `Panel.legend`: "figure" (one shared, de-duplicated legend below the
+panels), "outside" (right of the axes), "none", or a matplotlib location inside the axes.
+"""
 
 from __future__ import annotations
 
@@ -37,6 +42,7 @@ class Panel:
     ylim: tuple[float, float] | None = None
     hlines: list[tuple[float, str, str, str]] = field(default_factory=list)  # y, label, color, style
     vlines: list[tuple[float, str]] = field(default_factory=list)  # x, label
+    legend: str = "figure"  # "figure", "outside", "none" or a matplotlib loc ("lower left", ...)
 
 
 @dataclass
@@ -46,6 +52,7 @@ class FigureData:
     panels: list[Panel]
     lines: list[Line]
     ncols: int = 0  # 0: all panels in one row
+    note: str = ""  # a small footnote under the figure
 
     def add(self, panel: int, label: str, x, y, **kw) -> None:
         self.lines.append(Line(panel, label, np.asarray(x, float), np.asarray(y, float), **kw))
@@ -66,17 +73,8 @@ def figure_rows(fig: FigureData) -> list[tuple]:
 def render(fig: FigureData, out_dir: str | Path) -> dict[str, Path]:
     """Draw `fig` and write out_dir/<name>.png, .pdf and .csv (atomically); returns the paths."""
     out = Path(out_dir)
-    n = len(fig.panels)
-    ncols = fig.ncols or n
-    nrows = -(-n // ncols)
-    mfig, axes = plt.subplots(nrows, ncols, figsize=(4.2 * ncols, 3.4 * nrows), squeeze=False)
+    mfig = draw(fig)
     try:
-        for i, panel in enumerate(fig.panels):
-            _draw_panel(axes[i // ncols][i % ncols], panel, [ln for ln in fig.lines if ln.panel == i])
-        for j in range(n, nrows * ncols):
-            axes[j // ncols][j % ncols].axis("off")
-        mfig.suptitle(fig.title, fontsize=10)
-        mfig.tight_layout()
         paths = {}
         for ext in ("png", "pdf"):
             buf = io.BytesIO()
@@ -89,7 +87,62 @@ def render(fig: FigureData, out_dir: str | Path) -> dict[str, Path]:
     return paths
 
 
+def draw(fig: FigureData):
+    """The matplotlib figure of `fig` (the caller closes it): panels, shared legend, footnote."""
+    n = len(fig.panels)
+    ncols = fig.ncols or n
+    nrows = -(-n // ncols)
+    shared = _shared_legend_entries(fig)
+    leg_rows = -(-len(shared) // min(ncols * 2, 6)) if shared else 0
+    foot_h = 0.2 * leg_rows + (0.35 if fig.note else 0.0) + 0.1  # inches below the panels
+    width = 4.2 * ncols  # an "outside" legend uses the empty slot to its right
+    height = 3.4 * nrows + foot_h
+    mfig, axes = plt.subplots(nrows, ncols, figsize=(width, height), squeeze=False)
+    for i, panel in enumerate(fig.panels):
+        _draw_panel(axes[i // ncols][i % ncols], panel, [ln for ln in fig.lines if ln.panel == i])
+    for j in range(n, nrows * ncols):
+        axes[j // ncols][j % ncols].axis("off")
+    mfig.suptitle(fig.title, fontsize=10)
+    if fig.note:
+        mfig.text(0.01, 0.005, fig.note, fontsize=7, ha="left", va="bottom", wrap=True, color="0.25")
+    if shared:
+        mfig.legend([h for h, _ in shared.values()], list(shared), loc="lower center", fontsize=7,
+                    ncol=min(ncols * 2, 6, len(shared)), frameon=False,
+                    bbox_to_anchor=(0.5, 0.3 / height if fig.note else 0.0))
+    mfig.tight_layout(rect=(0, foot_h / height, 1, 1 - 0.25 / height))
+    return mfig
+
+
+def _shared_legend_entries(fig: FigureData) -> dict[str, tuple]:
+    """label -> (proxy artist, label) for every line of a panel whose legend is "figure", first wins."""
+    from matplotlib.lines import Line2D
+
+    out: dict[str, tuple] = {}
+    for ln in fig.lines:
+        if ln.legend and fig.panels[ln.panel].legend == "figure" and ln.label not in out:
+            out[ln.label] = (Line2D([], [], ls=ln.style, color=ln.color, lw=ln.width), ln.label)
+    for p in fig.panels:
+        if p.legend != "figure":
+            continue
+        for y, lab, color, style in p.hlines:
+            out.setdefault(lab, (Line2D([], [], ls=style, color=color, lw=1.0), lab))
+        for x, lab in p.vlines:
+            out.setdefault(lab, (Line2D([], [], ls=":", color="0.5", lw=1.0), lab))
+    return out
+
+
+def _drawn_y(panel: Panel, y: np.ndarray) -> np.ndarray:
+    """y as drawn: on a linear panel with a ylim, values far outside it are pinned just beyond it
+    (so a line leaves the panel at the right place without huge coordinates); the data is unchanged."""
+    if panel.ylim is None or panel.yscale != "linear":
+        return y
+    lo, hi = panel.ylim
+    span = hi - lo
+    return np.clip(y, lo - span, hi + span)
+
+
 def _draw_panel(ax, panel: Panel, lines: list[Line]) -> None:
+    xs = []
     for ln in lines:
         x, y = ln.x, ln.y
         ok = np.isfinite(x) & np.isfinite(y)
@@ -97,7 +150,9 @@ def _draw_panel(ax, panel: Panel, lines: list[Line]) -> None:
             ok &= x > 0
         if panel.yscale == "log":
             ok &= y > 0
-        ax.plot(x[ok], y[ok], ln.style, color=ln.color, lw=ln.width, label=ln.label if ln.legend else None)
+        xs.append(x[ok])
+        ax.plot(x[ok], _drawn_y(panel, y[ok]), ln.style, color=ln.color, lw=ln.width,
+                label=ln.label if ln.legend else None)
     for y, lab, color, style in panel.hlines:
         ax.axhline(y, color=color, ls=style, lw=1.0, label=lab)
     for x, lab in panel.vlines:
@@ -105,11 +160,22 @@ def _draw_panel(ax, panel: Panel, lines: list[Line]) -> None:
             ax.axvline(x, color="0.5", ls=":", lw=1.0, label=lab)
     ax.set_xscale(panel.xscale)
     ax.set_yscale(panel.yscale)
+    allx = np.concatenate(xs) if xs else np.array([])
+    if allx.size and allx.min() < allx.max():
+        ax.set_xlim(allx.min(), allx.max())  # the recorded t range (t > 0 on a log axis)
     if panel.ylim:
         ax.set_ylim(*panel.ylim)
     ax.set_title(panel.title, fontsize=9)
     ax.set_xlabel(panel.xlabel)
-    ax.set_ylabel(panel.ylabel)
+    ax.set_ylabel(panel.ylabel, fontsize=9)
     ax.grid(alpha=0.3)
-    if ax.get_legend_handles_labels()[0]:
-        ax.legend(fontsize=6, loc="best")
+    _panel_legend(ax, panel.legend)
+
+
+def _panel_legend(ax, where: str) -> None:
+    if where in ("figure", "none") or not ax.get_legend_handles_labels()[0]:
+        return
+    if where == "outside":
+        ax.legend(fontsize=6, loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0.0)
+    else:
+        ax.legend(fontsize=6, loc=where)
