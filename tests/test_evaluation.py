@@ -6,7 +6,7 @@ import torch
 
 from nlbound.evaluation import (
     assumption_5_1_quantity, continuous_margin_risk, g2_outputs, linear_correction, loss, loss_x, margin_risk,
-    mean_abs_deviation, optimistic_bound, risk, round_to_precision,
+    margin_summary, mean_abs_deviation, optimistic_bound, risk, round_to_precision,
 )
 from nlbound.networks import forward, init_weights
 
@@ -92,3 +92,17 @@ def test_round_to_precision():
     assert np.abs(round_to_precision(v, 16) - v).max() < 1e-3
     with pytest.raises(ValueError, match="p == 8"):
         round_to_precision(v, 8)
+
+
+def test_margin_summary_equals_the_single_gamma_functions():
+    rng = np.random.default_rng(0)
+    y = np.sign(rng.standard_normal(1000))
+    f = np.concatenate([rng.standard_normal(500) * 1e-3, rng.standard_normal(497), [0.0, -0.0, 1e-3]])
+    gammas = (1e-6, 1e-4, 1e-3, 1e-2, 1.0)
+    r, mr, cmr = margin_summary(y, f, gammas)
+    assert r == risk(y, f)
+    for j, g in enumerate(gammas):
+        assert mr[j] == margin_risk(y, f, g)
+        assert cmr[j] == pytest.approx(continuous_margin_risk(y, f, g), rel=1e-13, abs=1e-16)
+    r, mr, cmr = margin_summary(Y, F, (0.1,))  # y*f = 0.5, -0.2, 0, 0.05
+    assert (r, mr[0], cmr[0]) == (0.25, 0.75, pytest.approx((1 + 1 + 0.5) / 4))

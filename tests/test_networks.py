@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from nlbound.networks import (
-    autograd_loss_and_grads, forward, init_weights, layer_shapes, loss_and_grads, pack, stable_rank, unpack,
+    autograd_loss_and_grads, forward, forward_many, init_weights, layer_shapes, loss_and_grads, pack, stable_rank, unpack,
 )
 
 
@@ -58,6 +58,17 @@ def test_eps1_is_relu_network():
     x = torch.randn(10, 5, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
     ref = torch.relu(torch.relu(x @ ws[0].T) @ ws[1].T) @ ws[2].T
     torch.testing.assert_close(forward(ws, x, 1.0), ref.reshape(-1), rtol=0, atol=1e-15)
+
+
+@pytest.mark.parametrize("depth", [2, 3])
+def test_forward_many_matches_forward_blockwise(depth):
+    """K nets at once, in row blocks that do not divide m, equal separate forward() calls."""
+    x = torch.randn(23, 5, generator=torch.Generator().manual_seed(3), dtype=torch.float64)
+    models = [_weights(L=depth, seed=s) for s in (1, 2, 3)]
+    out = forward_many(models, x, 0.3, block=7)
+    assert out.shape == (3, 23)
+    for k, ws in enumerate(models):
+        torch.testing.assert_close(out[k], forward(ws, x, 0.3), rtol=1e-14, atol=1e-17)
 
 
 @pytest.mark.parametrize("depth", [2, 3, 4])

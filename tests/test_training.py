@@ -81,6 +81,35 @@ def test_adaptive_matches_small_step_gd_and_gd_has_order_one():
     assert np.all(np.abs(orders - 1) < 0.15), orders
 
 
+def test_every_adaptive_method_and_norm_follows_the_flow():
+    flow, th0 = _flow_setup(eps=0.5)
+    times = [1.0, 3.0]
+    ref = [_out(flow, r) for r in _solve(flow, th0, times, rtol=1e-8, atol=1e-15, h_min=0.0, method="dopri5")]
+    for method in ("bs3", "dopri5", "auto"):
+        for norm in ("global", "componentwise"):
+            log: list = []
+            states = _solve(flow, th0, times, rtol=1e-4, atol=1e-12, h_min=0.0, method=method, norm=norm,
+                            step_log=log)
+            for th, f_ref in zip(states, ref):
+                assert np.abs(_out(flow, th) - f_ref).max() / np.abs(f_ref).max() < 3e-4, (method, norm)  # ~ rtol
+            assert log and {m for *_, m in log} <= ({method} if method != "auto" else {"bs3", "dopri5"})
+
+
+def test_adaptive_stats_work_cap_and_dense_output():
+    flow, th0 = _flow_setup(eps=0.5)
+    rec: list = []
+    stats = get_integrator("adaptive")(flow, th0, [0.0, 0.37, 2.0], lambda t, th: rec.append(t), rtol=1e-6,
+                                       method="bs3")
+    d = stats.as_dict()
+    assert rec == [0.0, 0.37, 2.0]
+    assert d["grad_evals"] == 1 + 3 * (d["steps"] + d["rejected_steps"]) == d["evals_per_method"]["bs3"] + 1
+    assert d["method"] == "bs3" and d["error_norm"] == "global"
+    with pytest.raises(RuntimeError, match="max_grad_evals=20 at t="):
+        get_integrator("adaptive")(flow, th0, [5.0], lambda t, th: None, rtol=1e-8, max_grad_evals=20)
+    with pytest.raises(ValueError, match="method == 'rk4'"):
+        get_integrator("adaptive")(flow, th0, [1.0], lambda t, th: None, method="rk4")
+
+
 @pytest.mark.parametrize("depth", [2, 3])
 def test_linear_twin_from_statistics_matches_full_data_flow(depth):
     x, y = DS.x_train, DS.y_train

@@ -3,6 +3,7 @@
 from nlbound.evaluation.metrics import (
     assumption_5_1_quantity,
     continuous_margin_risk,
+    margin_summary,
     g2_outputs,
     linear_correction,
     loss,
@@ -17,6 +18,7 @@ from nlbound.evaluation.metrics import (
 __all__ = [
     "assumption_5_1_quantity",
     "continuous_margin_risk",
+    "margin_summary",
     "g2_outputs",
     "linear_correction",
     "loss",

@@ -12,6 +12,7 @@ __all__ = [
     "risk",
     "margin_risk",
     "continuous_margin_risk",
+    "margin_summary",
     "loss",
     "loss_x",
     "assumption_5_1_quantity",
@@ -37,6 +38,23 @@ def continuous_margin_risk(y: np.ndarray, yhat: np.ndarray, gamma: float) -> flo
     """Empirical continuous margin risk: mean of r^C_gamma = [y yhat < 0] + (1 - y yhat/gamma)[y yhat in [0, gamma]]
     (Sec. 4), i.e. clip(1 - y*yhat/gamma, 0, 1)."""
     return float(np.mean(np.clip(1.0 - (y * yhat) / gamma, 0.0, 1.0)))
+
+
+def margin_summary(y: np.ndarray, yhat: np.ndarray, gammas) -> tuple[float, np.ndarray, np.ndarray]:
+    """(risk, margin risks r_gamma, continuous margin risks r^C_gamma) for every gamma at once, from one
+    pass over the margins z = y*yhat: only the margins in [0, max gamma) need more than a count.
+    Equal to risk / margin_risk exactly and to continuous_margin_risk up to float64 rounding."""
+    z = np.multiply(y, yhat)
+    m = z.shape[0]
+    gammas = np.asarray(gammas, dtype=np.float64)
+    neg = int(np.count_nonzero(z < 0))
+    band = z[(z >= 0) & (z < gammas.max())]
+    mr, cmr = np.empty(gammas.size), np.empty(gammas.size)
+    for j, g in enumerate(gammas):
+        b = band[band < g]
+        mr[j] = (neg + b.size) / m
+        cmr[j] = (neg + float(np.sum(1.0 - b / g))) / m
+    return neg / m, mr, cmr
 
 
 def loss(y: np.ndarray, yhat: np.ndarray) -> float:

@@ -3,6 +3,7 @@
 from nlbound.networks.mlp import (
     autograd_loss_and_grads,
     forward,
+    forward_many,
     init_weights,
     layer_shapes,
     loss_and_grads,
@@ -15,6 +16,7 @@ from nlbound.networks.mlp import (
 __all__ = [
     "autograd_loss_and_grads",
     "forward",
+    "forward_many",
     "init_weights",
     "layer_shapes",
     "loss_and_grads",

@@ -16,6 +16,7 @@ __all__ = [
     "unpack",
     "phi",
     "forward",
+    "forward_many",
     "loss_and_grads",
     "autograd_loss_and_grads",
 ]
@@ -82,6 +83,31 @@ def forward(weights: Sequence[torch.Tensor], x: torch.Tensor, eps: float,
     for l, w in enumerate(weights[:-1]):
         a = torch.nn.functional.leaky_relu_(_mm(a, w.T, work, ("h", l)), 1.0 - eps)
     return (a @ weights[-1].T).reshape(-1)
+
+
+def forward_many(models: Sequence[Sequence[torch.Tensor]], x: torch.Tensor, eps: float, *,
+                 block: int = 4096, work: dict | None = None) -> torch.Tensor:
+    """Outputs (K, m) of K nets (weight lists W_1..W_L with scalar output) on the same inputs x (m, d).
+
+    Row blocks of `block` samples are pushed through every net in turn, so the activations stay in
+    cache (no 30 MB temporaries per layer) and each block of x is read from memory once for all K
+    nets. Same arithmetic as forward() up to the blocking of the matrix products (float rounding)."""
+    m = x.shape[0]
+    out = torch.empty((len(models), m), dtype=x.dtype)
+    work = {} if work is None else work
+    for r0 in range(0, m, block):
+        xb = x[r0:r0 + block]
+        rows = xb.shape[0]
+        for k, weights in enumerate(models):
+            a = xb
+            for l, w in enumerate(weights[:-1]):
+                key = ("blk", l)
+                buf = work.get(key)
+                if buf is None or buf.shape != (block, w.shape[0]) or buf.dtype != x.dtype:
+                    buf = work[key] = torch.empty((block, w.shape[0]), dtype=x.dtype)
+                a = torch.nn.functional.leaky_relu_(torch.mm(a, w.T, out=buf[:rows]), 1.0 - eps)
+            torch.mv(a, weights[-1].reshape(-1), out=out[k, r0:r0 + rows])
+    return out
 
 
 def _mm(a: torch.Tensor, b: torch.Tensor, work: dict | None, key) -> torch.Tensor:
