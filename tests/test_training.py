@@ -217,6 +217,21 @@ def test_interrupt_keeps_partial_trace(tmp_path, monkeypatch):
     assert res.info["status"] == "interrupted" and len(res.trace["t"]) >= 1
 
 
+def test_integrator_failure_keeps_partial_trace_with_status(tmp_path, monkeypatch):
+    def capped(name):
+        def run(fun, theta0, times, record, **kw):
+            record(0.0, theta0)
+            raise RuntimeError("adaptive integrator exceeded max_grad_evals=1 at t=0.5")
+        return run
+
+    monkeypatch.setattr(run_module, "get_integrator", capped)
+    with pytest.raises(RuntimeError, match="max_grad_evals"):
+        train(CFG, DS, RunOptions(out_dir=tmp_path / "f"))
+    res = load_run(tmp_path / "f")
+    assert res.info["status"] == "failed" and "max_grad_evals=1" in res.info["error"]
+    assert list(res.trace["t"]) == [0.0]
+
+
 def test_config_key_stable_and_sensitive_to_every_field():
     key = CFG.key()
     assert len(key) == 64 and key == TrainConfig(**CFG.as_dict()).key()

@@ -254,7 +254,12 @@ def train(config: TrainConfig, dataset=None, options: RunOptions = RunOptions())
     recording times; writes trace.csv and run.json under the run directory and returns them.
 
     Raises TrainingDivergedError (a ValueError) on NaN/inf, after writing the partial trace with
-    status "diverged"; KeyboardInterrupt likewise leaves status "interrupted" and is re-raised."""
+    status "diverged"; KeyboardInterrupt likewise leaves status "interrupted" and a RuntimeError
+    (the integrator's work cap) status "failed" with run.json["error"], and is re-raised.
+
+    Integrator (adaptive): method_for_eps(eps) -- Bogacki-Shampine 3(2) for eps >= 0.1, else
+    Dormand-Prince 5(4) with a switch to 3(2) if its steps stall -- with the global error norm; run.json
+    gets steps, rejected_steps, forced_steps, evals_per_method, steps_per_method, switch_time."""
     if not isinstance(config, TrainConfig):
         raise ValueError(f"config == {config!r}, must be a TrainConfig")
     if options.threads is not None:
@@ -293,6 +298,10 @@ def train(config: TrainConfig, dataset=None, options: RunOptions = RunOptions())
         raise
     except KeyboardInterrupt:
         finish("interrupted")
+        raise
+    except RuntimeError as exc:  # e.g. the adaptive integrator's work cap (max_grad_evals)
+        info["error"] = str(exc)
+        finish("failed")
         raise
     finish("complete", stats)
     return TrainResult(rec.trace(), info, out_dir)
