@@ -147,7 +147,7 @@ def bench_flow(eps: float, rtol: float, ref_rtol: float, scale: float = 1.0) -> 
             d_gd, d_fast = dev(gd, i), dev(fast, i)
             print(f"| {eps} | {label} ({times[i]:.2f}) | {gd_evals[i]} | {gd_walls[i]:.1f} | {d_gd:.1e} | {r:.3g} | "
                   f"{ev} | {wall:.2f} | {d_fast:.1e} | {gd_walls[i] / wall:.0f}x | {gd_evals[i] / ev:.0f}x | "
-                  f"{d_gd / d_fast:.0f}x |")
+                  f"{d_gd / d_fast:.2g}x |")
     print(f"(end of section: {_load()})")
     return lines
 
