@@ -145,10 +145,11 @@ def _run_parallel(pending, train_fn, cache, data_dir, processes, cost, bar) -> N
             for f in finished:
                 bar.done(cost(futures[f]), f.result())
     except BaseException:
+        procs = list((getattr(pool, "_processes", None) or {}).values())  # before shutdown clears it
         for f in futures:
             f.cancel()
         pool.shutdown(wait=False, cancel_futures=True)
-        for proc in list(getattr(pool, "_processes", {}).values()):
+        for proc in procs:
             proc.terminate()  # our own worker processes, by handle
         raise
     pool.shutdown(wait=True)
