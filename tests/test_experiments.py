@@ -106,6 +106,17 @@ def test_runner_parallel_processes(tmp_path):
     assert all((d / "run.json").exists() for d in dirs.values())
 
 
+def test_interrupted_parallel_sweep_raises_cleanly_and_resumes(tmp_path):
+    from test_experiments_support import interrupting_train
+
+    cfgs = _configs(3)
+    bad = cfgs[0].replace(eps=0.5)
+    with pytest.raises(KeyboardInterrupt):
+        run_all([bad, *cfgs], tmp_path, train_fn=interrupting_train, processes=2, progress=False)
+    dirs = run_all(cfgs, tmp_path, train_fn=fake_train, processes=2, progress=False)
+    assert all((d / "run.json").exists() for d in dirs.values())
+
+
 # --- bounds --------------------------------------------------------------------------------------
 
 def _one_run(tmp_path, **kw) -> RunData:
