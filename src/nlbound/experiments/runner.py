@@ -169,7 +169,7 @@ class _Progress:
             from tqdm import tqdm
 
             self.bar = tqdm(
-                total=round(self.total_cost, 3), unit="cost", file=sys.stderr, dynamic_ncols=True,
+                total=self.total_cost, unit="cost", file=sys.stderr, dynamic_ncols=True,
                 desc=f"runs {already}/{total_runs}",
                 bar_format="{desc} |{bar}| {percentage:3.0f}% [{elapsed}<{remaining}]",
             )
@@ -179,7 +179,7 @@ class _Progress:
         self.walls.append(wall)
         if self.bar is not None:
             self.bar.set_description_str(f"runs {self.runs_done}/{self.total_runs}")
-            self.bar.update(round(cost, 3))
+            self.bar.update(min(cost, self.bar.total - self.bar.n))  # no overshoot from float sums
 
     def close(self) -> None:
         if self.bar is not None:
