@@ -302,3 +302,15 @@ def test_synthetic_trace_has_architecture_columns():
     for col in ("t", "train_risk", "test_risk", "train_loss", "train_loss_X", "train_margin_risk@0.01",
                 "g2_test_cmr@0.01", "glin_train_dev"):
         assert col in tr
+
+
+def test_trace_reader_rejects_non_numbers_instead_of_nan(tmp_path):
+    from nlbound.experiments.traces import read_trace
+
+    good = tmp_path / "good.csv"
+    good.write_text("t,train_risk\n0.0,0.5\n1.0,inf\n")
+    assert read_trace(good)["train_risk"].tolist() == [0.5, float("inf")]
+    bad = tmp_path / "bad.csv"
+    bad.write_text("t,train_risk\n0.0,np.float64(0.5)\n")
+    with pytest.raises(ValueError, match="must be a number"):
+        read_trace(bad)

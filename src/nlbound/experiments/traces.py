@@ -58,12 +58,10 @@ def read_trace(path: str | Path) -> dict[str, np.ndarray]:
 
 
 def _num(v: str) -> float:
-    if v.startswith("np.float"):  # repr of a numpy scalar under numpy 2 (tolerated, not produced)
-        v = v[v.index("(") + 1 : v.rindex(")")]
     try:
         return float(v)
     except ValueError:
-        return float("nan")
+        raise ValueError(f"trace.csv cell == {v!r}, must be a number") from None
 
 
 def load_run_dir(path: str | Path) -> RunData:

@@ -57,19 +57,12 @@ class TrainResult:
 
 
 def t_star_default(beta: float, s: float, depth: int, alpha: float = DEFAULT_ALPHA) -> float | None:
-    """t*_alpha(beta) from nlbound.theory (eq. 15 / eq. 97); None when undefined or not available."""
+    """t*_alpha(beta) from nlbound.theory (eq. 15 / eq. 97); None where it is undefined."""
+    from nlbound.theory import t_star
+
     try:
-        from nlbound.theory import t_star
-    except ImportError:
-        t_star = None
-    if t_star is not None:
-        try:
-            value = float(t_star(alpha, beta, s, depth))
-        except ValueError:  # alpha outside (beta^L/s, 1): t* undefined
-            return None
-    elif depth == 2:  # eq. 15, used only until nlbound.theory is available
-        value = math.log(alpha * (s - beta**2) / ((1 - alpha) * beta**2)) / (2 * s)
-    else:
+        value = float(t_star(alpha, beta, s, depth))
+    except ValueError:  # alpha outside (beta^L/s, 1): t* undefined
         return None
     return value if np.isfinite(value) and value > 0 else None
 
