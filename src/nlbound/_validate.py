@@ -1,71 +1,168 @@
-"""Validation of user input at the public boundary, with scikit-learn-style messages."""
+"""Declarative parameter constraints (scikit-learn's `_parameter_constraints` style) and their checker.
+
+One home for validation: each public function or dataclass declares a table
+``{"eps": Interval(Real, 0, 1, closed="both"), "kappa": Options(1, 2), ...}`` and calls
+``validate_params(table, values)``. A violation raises :class:`ParameterError` (a ValueError)
+whose message reads ``"eps == 1.5, must be in [0, 1]"``; the CLI renames the parameter to its
+flag with :meth:`ParameterError.renamed` (``"--eps == 1.5, must be in [0, 1]"``) instead of
+editing message text. Arrays are checked elementwise (vectorised; the first bad element in flat
+order is named). Real intervals reject NaN always and ±inf unless ``finite=False``.
+"""
 
 from __future__ import annotations
 
-from typing import Any, Iterable
+from dataclasses import dataclass
+from numbers import Integral, Real
+from typing import Any, Iterable, Mapping
 
 import numpy as np
 
+__all__ = [
+    "Integral", "Real", "Interval", "Options", "ParameterError", "validate_params", "check_param",
+    "check_in_range", "check_integer", "check_choice",
+]  # fmt: skip
+
 
 def _fmt(v: Any) -> str:
-    return repr(v) if isinstance(v, str) else f"{v:g}" if isinstance(v, (int, float, np.floating, np.integer)) else str(v)
+    if isinstance(v, str):
+        return repr(v)
+    if isinstance(v, (bool, np.bool_)):
+        return str(bool(v))
+    if isinstance(v, (int, float, np.floating, np.integer)):
+        return f"{v:g}"
+    return str(v)
 
 
-def check_in_range(
-    name: str,
-    value: Any,
-    lo: float | None = None,
-    hi: float | None = None,
-    *,
-    lo_open: bool = False,
-    hi_open: bool = False,
-) -> None:
-    """Raise ValueError "name == v, must be in [lo, hi]" unless every element of value lies in range.
+class ParameterError(ValueError):
+    """A parameter outside its declared constraint: ``"{name} == {value}, must be {allowed}"``."""
 
-    NaN is always rejected. `value` may be a scalar or an array (every element is checked).
+    def __init__(self, name: str, value: Any, allowed: str):
+        self.name, self.value, self.allowed = name, value, allowed
+        super().__init__(f"{name} == {_fmt(value)}, must be {allowed}")
+
+    def renamed(self, name: str) -> "ParameterError":
+        """The same violation reported under another name (a CLI flag such as ``--until``)."""
+        return ParameterError(name, self.value, self.allowed.replace(f"{self.name} ==", f"{name} =="))
+
+
+@dataclass(frozen=True)
+class Interval:
+    """Numbers of `kind` (Real or Integral) in an interval; None for an unbounded side.
+
+    closed: "both", "left", "right" or "neither". finite: reject ±inf even where the interval is
+    unbounded (the default: an infinite β, t or learning rate is never meaningful).
     """
-    arr = np.asarray(value)
-    if arr.dtype.kind not in "biuf":
-        raise ValueError(f"{name} == {value!r}, must be a real number")
-    interval = (
-        ("(" if lo_open else "[")
-        + ("-inf" if lo is None else _fmt(lo))
-        + ", "
-        + ("inf" if hi is None else _fmt(hi))
-        + (")" if hi_open or hi is None else "]")
-    )
-    flat = arr.reshape(-1).astype(float)
-    bad = np.isnan(flat)
-    if lo is not None:
-        bad |= (flat <= lo) if lo_open else (flat < lo)
-    if hi is not None:
-        bad |= (flat >= hi) if hi_open else (flat > hi)
-    if bad.any():
-        v = flat[np.argmax(bad)]
-        raise ValueError(f"{name} == {_fmt(v)}, must be in {interval}")
+
+    kind: type
+    lo: float | None
+    hi: float | None
+    closed: str = "both"
+    finite: bool = True
+
+    def __post_init__(self) -> None:
+        if self.kind not in (Real, Integral):
+            raise TypeError("Interval kind must be numbers.Real or numbers.Integral")
+        if self.closed not in ("both", "left", "right", "neither"):
+            raise TypeError(f"closed == {self.closed!r}")
+
+    @property
+    def description(self) -> str:
+        left = "[" if self.closed in ("both", "left") and self.lo is not None else "("
+        right = "]" if self.closed in ("both", "right") and self.hi is not None else ")"
+        lo = "-inf" if self.lo is None else _fmt(self.lo)
+        hi = "inf" if self.hi is None else _fmt(self.hi)
+        return f"in {left}{lo}, {hi}{right}"
+
+    def bad_mask(self, arr: np.ndarray) -> np.ndarray:
+        """Boolean mask of elements violating the interval (arr already float64)."""
+        ok = ~np.isnan(arr)
+        if self.lo is not None:
+            ok &= (arr >= self.lo) if self.closed in ("both", "left") else (arr > self.lo)
+        if self.hi is not None:
+            ok &= (arr <= self.hi) if self.closed in ("both", "right") else (arr < self.hi)
+        if self.finite:
+            ok &= np.isfinite(arr)
+        return ~ok
+
+    def check(self, name: str, value: Any) -> np.ndarray:
+        arr = np.asarray(value)
+        if arr.dtype.kind not in "biuf":
+            raise ParameterError(name, value, "a real number" if self.kind is Real else "an integer")
+        arr = np.asarray(arr, dtype=np.float64)
+        if self.kind is Integral:
+            notint = ~np.isfinite(arr) | (np.floor(arr) != arr)
+            if notint.any():
+                raise ParameterError(name, arr.reshape(-1)[np.argmax(notint.reshape(-1))], "an integer")
+        bad = self.bad_mask(arr)
+        if bad.any():
+            raise ParameterError(name, arr.reshape(-1)[np.argmax(bad.reshape(-1))], self.description)
+        return arr
 
 
-def check_integer(name: str, value: Any, lo: int | None = None, hi: int | None = None) -> None:
-    """Raise ValueError unless every element of value is an integer within [lo, hi]."""
-    arr = np.asarray(value)
-    if arr.dtype.kind not in "biuf" or (
-        arr.dtype.kind == "f" and not np.all(np.isfinite(arr) & (np.floor(arr) == arr))
-    ):
-        raise ValueError(f"{name} == {value!r}, must be an integer")
-    check_in_range(name, arr, lo, hi)
+@dataclass(frozen=True, init=False)
+class Options:
+    """One of a finite set of values (strings or numbers)."""
+
+    choices: tuple
+
+    def __init__(self, *choices: Any):
+        object.__setattr__(self, "choices", tuple(choices))
+
+    @property
+    def description(self) -> str:
+        return "one of " + ", ".join(map(str, self.choices))
+
+    def check(self, name: str, value: Any) -> Any:
+        if isinstance(value, str) or not isinstance(value, (np.ndarray, list, tuple)):
+            values = [value]
+        else:
+            values = np.asarray(value).reshape(-1).tolist()
+        if all(isinstance(c, (int, float)) and not isinstance(c, bool) for c in self.choices):
+            arr = np.asarray(value)
+            if arr.dtype.kind in "biuf":
+                arr = arr.astype(np.float64)
+                bad = ~np.isin(arr, np.asarray(self.choices, dtype=np.float64))
+                if bad.any():
+                    raise ParameterError(name, arr.reshape(-1)[np.argmax(bad.reshape(-1))], self.description)
+                return arr
+        for v in values:
+            if isinstance(v, bool) or v not in self.choices:
+                raise ParameterError(name, v, self.description)
+        return value
 
 
-def check_choice(name: str, value: Any, choices: Iterable[Any]) -> None:
-    choices = list(choices)
-    for v in np.asarray(value).reshape(-1).tolist() if not isinstance(value, str) else [value]:
-        if v not in choices:
-            raise ValueError(f"{name} == {_fmt(v)}, must be one of {', '.join(map(str, choices))}")
+def check_param(name: str, value: Any, constraint: Any) -> Any:
+    """Check one value against one constraint (Interval, Options); return the checked value."""
+    return constraint.check(name, value)
 
 
-def check_finite(name: str, value: Any) -> None:
-    arr = np.asarray(value, dtype=float)
-    if not np.all(np.isfinite(arr)):
-        raise ValueError(f"{name} contains non-finite values")
+def validate_params(constraints: Mapping[str, Any], values: Mapping[str, Any], *, skip_none: bool = True) -> dict:
+    """Check every value named in `values` against its entry of `constraints`.
+
+    Returns a dict of the checked values (float64 arrays for numeric constraints). A name without a
+    constraint is a TypeError (a programming error, never silently accepted); a None value is
+    skipped when `skip_none`.
+    """
+    out = {}
+    for name, value in values.items():
+        if name not in constraints:
+            raise TypeError(f"no constraint declared for parameter {name!r}")
+        if value is None and skip_none:
+            continue
+        out[name] = constraints[name].check(name, value)
+    return out
 
 
-__all__ = ["check_in_range", "check_integer", "check_choice", "check_finite"]
+# Thin forms kept for one-off checks (same messages as the declarative table).
+def check_in_range(name: str, value: Any, lo: float | None = None, hi: float | None = None, *,
+                   lo_open: bool = False, hi_open: bool = False, finite: bool = True) -> np.ndarray:
+    closed = {(False, False): "both", (False, True): "left", (True, False): "right", (True, True): "neither"}
+    return Interval(Real, lo, hi, closed[(lo_open, hi_open)], finite).check(name, value)
+
+
+def check_integer(name: str, value: Any, lo: int | None = None, hi: int | None = None) -> np.ndarray:
+    return Interval(Integral, lo, hi, "both").check(name, value)
+
+
+def check_choice(name: str, value: Any, choices: Iterable[Any]) -> Any:
+    return Options(*choices).check(name, value)
