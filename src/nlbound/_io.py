@@ -39,8 +39,8 @@ def _umask() -> int:
     return mask
 
 
-def _dir_problem(path: Path) -> str | None:
-    """Why a directory cannot be made or written at `path`, or None. No lasting side effect."""
+def _dir_problem(path: Path, writable: bool = True) -> str | None:
+    """Why a directory cannot be made (or written, if `writable`) at `path`, or None. No lasting side effect."""
     if path.exists() and not path.is_dir():
         return f"{path} is a file, not a directory"
     base = path
@@ -50,6 +50,8 @@ def _dir_problem(path: Path) -> str | None:
         base = base.parent
     if not base.is_dir():
         return f"{base} is a file, so no directory can be made under it"
+    if not writable and base == path:
+        return None
     try:  # the real test (os.access says yes to root on a read-only file system)
         tempfile.TemporaryFile(dir=base).close()
     except OSError as exc:
@@ -57,13 +59,14 @@ def _dir_problem(path: Path) -> str | None:
     return None
 
 
-def check_output_dir(path: str | os.PathLike, name: str) -> Path:
+def check_output_dir(path: str | os.PathLike, name: str, *, writable: bool = True) -> Path:
     """Check, before any work, that `path` is or can become a writable directory.
 
     ValueError in one line naming `name` (a CLI flag such as ``--out``) when `path` is an existing
-    file, lies under a file, or the nearest existing directory on its way is not writable."""
+    file, lies under a file, or the nearest existing directory on its way is not writable. With
+    `writable` False an existing directory is accepted as it is (a cache that may only be read)."""
     path = Path(path).expanduser()
-    problem = _dir_problem(path)
+    problem = _dir_problem(path, writable)
     if problem:
         raise ValueError(f"{name} == {str(path)!r}: {problem}")
     return path
