@@ -117,6 +117,14 @@ def test_reproduce_output_faults_before_any_work(tmp_path, a_file, monkeypatch, 
     assert needle.format(**fmt) in one_error_line(capsys.readouterr().err, "reproduce")
 
 
+def test_reproduce_runs_env_that_is_a_file(tmp_path, a_file, monkeypatch, capsys):
+    monkeypatch.setattr(reproduce_module, "reproduce", lambda *a, **k: pytest.fail("work started"))
+    monkeypatch.setenv("NLBOUND_RUNS", str(a_file))
+    assert main(["reproduce", "fig2", "--out", str(tmp_path / "o")]) == 2
+    line = one_error_line(capsys.readouterr().err, "reproduce")
+    assert f"$NLBOUND_RUNS (or ./runs) == '{a_file}': {a_file} is a file, not a directory" in line
+
+
 def test_reproduce_out_file_subprocess(tmp_path, a_file):
     proc = nlbound(["reproduce", "fig1", "--out", str(a_file), "--cache", str(tmp_path / "runs")], tmp_path)
     assert proc.returncode == 2 and "--out == " in one_error_line(proc.stderr, "reproduce")

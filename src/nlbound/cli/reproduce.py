@@ -44,11 +44,11 @@ def run(args: argparse.Namespace) -> int:
     out = Path(args.out or ("results-quick" if args.quick else "results"))
     cache = Path(args.cache or _default_cache())
     if cache.resolve() == out.resolve() or out.resolve() in cache.resolve().parents:
-        raise ValueError(f"cache == {str(cache)!r}, must not lie inside the output directory {str(out)!r}")
+        raise ValueError(f"--cache == {str(cache)!r}, must not lie inside the output directory {str(out)!r}")
     report = Path(args.report) if args.report else None
     if report is None and not args.quick and "all" in names and args.out is None:
         report = Path("REPRODUCTION.md")
-    _check_paths(out, cache, report)
+    _check_paths(out, cache, report, cache_name="--cache" if args.cache else "$NLBOUND_RUNS (or ./runs)")
 
     from nlbound.experiments.reproduce import reproduce
     from nlbound.experiments.spec import Output
@@ -67,11 +67,11 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _check_paths(out: Path, cache: Path, report: Path | None) -> None:
+def _check_paths(out: Path, cache: Path, report: Path | None, cache_name: str) -> None:
     """Every output path, before any training (the plots come only after all of it)."""
     check_output_dir(out, "--out")
     check_output_dir(out / "figures", "--out")
-    check_output_dir(cache, "--cache")
+    check_output_dir(cache, cache_name)
     if report is not None:
         check_output_file(report, "--report")
 
