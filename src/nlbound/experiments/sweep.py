@@ -209,7 +209,8 @@ def _field_error(table: str, key: str, fields: tuple[str, ...]) -> str | None:
     if key in NOT_IN_SPEC:
         return f"[{table}] {key}: not allowed, {NOT_IN_SPEC[key]}"
     if key not in fields:
-        return f"[{table}] {key}: unknown field{_did_you_mean(key, fields)}; TrainConfig fields: {', '.join(fields)}"
+        allowed = [f for f in fields if f not in NOT_IN_SPEC]
+        return f"[{table}] {key}: unknown field{_did_you_mean(key, allowed)}; TrainConfig fields: {', '.join(allowed)}"
     if table == "sweep" and key in FIXED_ONLY:
         return f"[sweep] {key}: cannot be swept, set it in [fixed]"
     return None
@@ -309,15 +310,11 @@ def _parse_horizon(table: dict, present: bool, err: _Errors) -> Horizon:
         err.add("missing table [horizon]: give t_star_multiple (with optional alpha) or t_end")
         return Horizon(t_star_multiple=1.0)
     h = _parse_scalars("horizon", table, _HORIZON, Horizon, err)
-    if (h.t_star_multiple is None) == (h.t_end is None) and _all_valid(table, _HORIZON):
+    if ("t_star_multiple" in table) == ("t_end" in table):
         err.add("[horizon] needs exactly one of t_star_multiple, t_end")
     if h.t_end is not None and "alpha" in table:
         err.add("[horizon] alpha: only used with t_star_multiple")
     return h
-
-
-def _all_valid(table: dict, constraints: dict) -> bool:
-    return all(k in constraints for k in table)
 
 
 def _parse_scalars(name: str, table: dict, constraints: dict, cls: type, err: _Errors,
