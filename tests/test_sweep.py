@@ -159,3 +159,31 @@ def test_running_times_reads_partial_traces(tmp_path):
     (tmp_path / "def.partial-13").mkdir()  # started, nothing recorded yet
     (tmp_path / "abc").mkdir()  # finished runs are not running
     assert running_times(tmp_path) == {"abc": 1.5}
+
+
+def test_progress_shows_the_running_runs_t(tmp_path):
+    import time
+
+    from nlbound.training import TrainConfig
+
+    config = TrainConfig(dataset="synthetic", t_end=5.0)
+
+    def slow_train(cfg, out_dir, data_dir):
+        (Path(out_dir) / "trace.csv").write_text("t,train_risk\n0.0,0.5\n2.5,0.25\n")
+        time.sleep(0.6)
+
+    class Recorder:
+        def __init__(self):
+            self.finished, self.texts = [], []
+
+        def done(self, cfg, wall):
+            self.finished.append((cfg, wall))
+
+        def running(self, text):
+            self.texts.append(text)
+
+    rec = Recorder()
+    LocalBackend(processes=1, poll_s=0.05).execute([config], slow_train, str(tmp_path), None, rec)
+    assert "t=2.5/5" in rec.texts and rec.texts[-1] == ""  # cleared once nothing runs
+    assert [c for c, _ in rec.finished] == [config] and rec.finished[0][1] >= 0.6
+    assert (tmp_path / config.key() / "trace.csv").exists() and not list(tmp_path.glob("*.partial-*"))

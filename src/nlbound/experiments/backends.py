@@ -74,6 +74,7 @@ def _watching(cache_dir: str, pending: Sequence[Any], report: Report, poll_s: fl
     finally:
         stop.set()
         thread.join()
+        report.running("")  # nothing is running any more
 
 
 _LOCAL = {"processes": Interval(Integral, 1, None, closed="left"),
