@@ -92,6 +92,9 @@ def test_margin_risk_is_the_trace_column(swept):
     col = f"train_margin_risk@{0.01**2 / 10:.6g}"
     assert [float(r["margin_risk"]) for r in mine] == [float(r[col]) for r in trace]
     assert [float(r["test_risk"]) for r in mine] == [float(r["test_risk"]) for r in trace]
+    t_star = res.runs[2].t_star  # eq. 15 at beta = 0.01 and this run's s
+    assert [float(r["t_over_t_star"]) for r in mine] == pytest.approx([float(r["t"]) / t_star for r in mine])
+    assert float(mine[-1]["t"]) == res.runs[2].config.t_end == float(f"{t_star:.3g}")
 
 
 def test_summary_is_the_union_bound_minimum(swept):
