@@ -18,6 +18,7 @@ SUBCOMMANDS = {
     "bound": ("nlbound.cli.bound", "evaluate Theorem 5.2 over a grid of parameters"),
     "train": ("nlbound.cli.train", "train a nearly-linear network by gradient flow"),
     "reproduce": ("nlbound.cli.reproduce", "reproduce the paper's figures on real MNIST"),
+    "sweep": ("nlbound.cli.sweep", "a sweep defined in a TOML spec, local or on Ray; bound tables per run"),
 }
 
 
