@@ -11,12 +11,12 @@ import pytest
 from nlbound.experiments import claims as C
 from nlbound.experiments.bounds import bound_curve, optimistic_bound
 from nlbound.experiments.figures import BUILDERS, Context, build, gammas_for
-from nlbound.experiments.panels import PLOTS, Inputs
+from nlbound.experiments.panels import PLOTS
 from nlbound.experiments.plotting import draw, render
 from nlbound.experiments.reproduce import reproduce
 from nlbound.experiments.runner import run_all
 from nlbound.experiments.spec import BoundVariant, Experiment, Output, RunSpec
-from nlbound.experiments.traces import RunData, load_run_dir
+from nlbound.experiments.traces import Inputs, RunData, load_run_dir
 from nlbound.training import TrainConfig
 
 from test_experiments_support import (
@@ -305,7 +305,7 @@ def test_synthetic_trace_has_architecture_columns():
 
 
 def test_trace_reader_rejects_non_numbers_instead_of_nan(tmp_path):
-    from nlbound.experiments.traces import read_trace
+    from nlbound.training.rundir import read_trace
 
     good = tmp_path / "good.csv"
     good.write_text("t,train_risk\n0.0,0.5\n1.0,inf\n")
