@@ -71,6 +71,24 @@ def test_unknown_figure_is_a_value_error():
         build(["fig10"], ctx())
 
 
+@pytest.mark.parametrize("kw,match", [
+    (dict(kappa=3), "kappa == 3, must be one of 1, 2"), (dict(delta=1.0), r"delta == 1, must be in \(0, 1\)"),
+    (dict(gamma_rule="beta"), "gamma_rule == 'beta', must be one of beta2, alpha, fixed"),
+    (dict(q=0.0), "q == 0"), (dict(terms="none"), "terms == 'none'"), (dict(alpha=float("nan")), "alpha == nan"),
+])
+def test_bound_variant_constraints(kw, match):
+    with pytest.raises(ValueError, match=match):
+        BoundVariant("v", **kw)
+
+
+def test_output_and_figures_names():
+    from nlbound.experiments.figures import FIGURES
+
+    assert FIGURES == tuple(f"fig{i}" for i in range(1, 10))
+    with pytest.raises(ValueError, match=r"processes == 0, must be in \[1, 64\]"):
+        Output(processes=0)
+
+
 # --- runner --------------------------------------------------------------------------------------
 
 def _configs(n: int) -> list[TrainConfig]:

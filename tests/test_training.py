@@ -253,10 +253,29 @@ def test_config_key_stable_and_sensitive_to_every_field():
     ("rtol", 0.0, "rtol == 0"), ("t_end", 0.0, "t_end == 0"), ("gammas", (0.1, -1.0), "gammas == -1"),
     ("p", 8, "p == 8, must be one of 16, 32, 64"), ("dtype", "float16", "dtype == 'float16'"),
     ("integrator", "euler", "integrator == 'euler'"), ("dataset", "cifar", "dataset == 'cifar'"),
+    # finite values and caps (config.LIMITS): inf, 1e300 and 100000-wide nets are refused up front
+    ("width", 100000, r"width == 100000, must be in \[1, 4096\]"), ("beta", float("inf"), r"beta == inf"),
+    ("beta", 1e300, r"beta == 1e\+300, must be in \(0, 10\]"), ("t_end", float("inf"), "t_end == inf"),
+    ("t_end", 1e300, r"t_end == 1e\+300, must be in \(0, 1e\+09\]"), ("lr", float("inf"), "lr == inf"),
+    ("eps", float("nan"), "eps == nan"), ("size", 5, "size == 5, must be one of 1, 2, 4, 7, 14, 28"),
+    ("depth", 17, r"depth == 17, must be in \[2, 16\]"), ("init_seed", 2**40, r"init_seed == 1.09951e\+12"),
+    ("rtol", 1e-15, r"rtol == 1e-15, must be in \[1e-12, 1\]"), ("times", (31.0,), r"times == 31, must be in \[0, 30\]"),
+    ("gammas", (), r"number of gammas == 0, must be in \[1, 100\]"), ("rank_one", "yes", "rank_one == 'yes'"),
 ])
 def test_bad_config_raises_value_error_naming_field(field, value, match):
     with pytest.raises(ValueError, match=match):
         TrainConfig(**{field: value})
+
+
+def test_gd_step_must_fit_the_horizon_and_the_step_cap():
+    """A step longer than t_end would take zero steps (never reported as success); more than
+    LIMITS["gd_steps"] steps is refused up front."""
+    with pytest.raises(ValueError, match=r"lr == 1, must be in \[5e-09, 0.5\]"):
+        TrainConfig(integrator="gd", lr=1.0, t_end=0.5)
+    with pytest.raises(ValueError, match=r"lr == 1e-09, must be in \[5e-09, 0.5\]"):
+        TrainConfig(integrator="gd", lr=1e-9, t_end=0.5)
+    assert TrainConfig(integrator="gd", lr=0.5, t_end=0.5).lr == 0.5
+    assert TrainConfig(integrator="adaptive", lr=1.0, t_end=0.5).lr == 1.0  # lr is unused by adaptive
 
 
 def test_cli_json_and_error_exit(tmp_path, monkeypatch, capsys):
