@@ -205,7 +205,11 @@ def _run_parallel(pending, train_fn, cache, data_dir, processes, bar) -> None:
             f.cancel()
         pool.shutdown(wait=False, cancel_futures=True)
         for proc in procs:
-            proc.terminate()  # our own worker processes, by handle
+            proc.terminate()  # our own worker processes, by handle: train() marks its run interrupted
+        for proc in procs:
+            proc.join(timeout=30)
+            if proc.is_alive():
+                proc.kill()
         raise
     pool.shutdown(wait=True)
 
