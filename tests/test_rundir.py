@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 import torch
 
+from nlbound._validate import ParameterError
 from nlbound.training import RunOptions, TrainConfig, load_run, train
 from nlbound.training.rundir import RunDirError, RunDirLock, RunDirLockedError, read_run, run_dir
 from toy_data import toy_dataset
@@ -120,10 +121,20 @@ def test_lock_is_exclusive_in_one_process_and_released(tmp_path):
 def test_out_dir_that_is_a_file_is_one_clear_error(tmp_path):
     f = tmp_path / "file"
     f.write_text("x")
-    with pytest.raises(RunDirError, match="must be a directory"):
+    with pytest.raises(ParameterError, match=r"out_dir == '.*file', must be a directory \(it is a file\)"):
         train(QUICK, DS, RunOptions(out_dir=f))
-    with pytest.raises(RunDirError, match="cannot be written"):
+    with pytest.raises(ParameterError, match=r"must be a directory \(it lies under the file .*file\)") as err:
         train(QUICK, DS, RunOptions(out_dir=f / "under"))
+    assert str(err.value.renamed("--out")).startswith("--out == ")
+    locked = tmp_path / "ro"
+    locked.mkdir()
+    locked.chmod(0o500)
+    try:
+        if not os.access(locked, os.W_OK):  # (root ignores permissions)
+            with pytest.raises(ParameterError, match=r"must be a writable directory \(Permission denied\)"):
+                train(QUICK, DS, RunOptions(out_dir=locked / "run"))
+    finally:
+        locked.chmod(0o700)
 
 
 def test_dataset_must_match_the_config():

@@ -35,6 +35,8 @@ from typing import Any
 
 import numpy as np
 
+from nlbound._validate import ParameterError
+
 __all__ = [
     "TRACE_FILE", "INFO_FILE", "STATUSES", "RunDirError", "RunDirLockedError", "run_dir", "RunDirLock",
     "temporary_dir", "publish", "read_trace", "read_info", "check_run", "read_run", "pid_alive",
@@ -123,30 +125,40 @@ class RunDirLock:
 
 
 def _open_dir_file(path: Path, out_dir: Path) -> int:
-    """Open (create) a file next to the run directory; filesystem problems become RunDirError."""
-    if out_dir.exists() and not out_dir.is_dir():
-        raise RunDirError(f"out_dir == {str(out_dir)!r}, must be a directory (it is a file)")
+    """Open (create) a file next to the run directory. An unusable out_dir is a ParameterError
+    named "out_dir" (the CLI reports it under its flag with renamed("--out"))."""
+    _check_out_dir(out_dir)
     try:
         out_dir.parent.mkdir(parents=True, exist_ok=True)
         return os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
     except OSError as exc:
-        raise RunDirError(f"out_dir == {str(out_dir)!r} cannot be written: {exc.strerror or exc}") from None
+        raise ParameterError("out_dir", str(out_dir), f"a writable directory ({exc.strerror or exc})") from None
+
+
+def _check_out_dir(out_dir: Path) -> None:
+    if out_dir.exists() and not out_dir.is_dir():
+        raise ParameterError("out_dir", str(out_dir), "a directory (it is a file)")
+    for parent in out_dir.parents:
+        if parent.exists():
+            if not parent.is_dir():
+                raise ParameterError("out_dir", str(out_dir), f"a directory (it lies under the file {parent})")
+            return
 
 
 def temporary_dir(out_dir: Path) -> Path:
     """A fresh `<out>.tmp-<pid>` (call with the lock held: leftovers of killed writers are removed)."""
-    for stale in list(out_dir.parent.glob(f"{glob_escape(out_dir.name)}.tmp-*")) + \
-            list(out_dir.parent.glob(f".{glob_escape(out_dir.name)}.old-*")):
+    for stale in list(out_dir.parent.glob(f"{_glob_escape(out_dir.name)}.tmp-*")) + \
+            list(out_dir.parent.glob(f".{_glob_escape(out_dir.name)}.old-*")):
         shutil.rmtree(stale, ignore_errors=True)
     tmp = _sibling(out_dir, f".tmp-{os.getpid()}")
     try:
         tmp.mkdir()
     except OSError as exc:
-        raise RunDirError(f"out_dir == {str(out_dir)!r} cannot be written: {exc.strerror or exc}") from None
+        raise ParameterError("out_dir", str(out_dir), f"a writable directory ({exc.strerror or exc})") from None
     return tmp
 
 
-def glob_escape(name: str) -> str:
+def _glob_escape(name: str) -> str:
     return re.sub(r"([\[\]*?])", r"[\1]", name)
 
 
