@@ -11,12 +11,12 @@ import pytest
 from nlbound.experiments import claims as C
 from nlbound.experiments.bounds import bound_curve, optimistic_bound
 from nlbound.experiments.figures import BUILDERS, Context, build, gammas_for
-from nlbound.experiments.panels import PLOTS, Inputs
+from nlbound.experiments.panels import PLOTS
 from nlbound.experiments.plotting import draw, render
 from nlbound.experiments.reproduce import reproduce
 from nlbound.experiments.runner import run_all
 from nlbound.experiments.spec import BoundVariant, Experiment, Output, RunSpec
-from nlbound.experiments.traces import RunData, load_run_dir
+from nlbound.experiments.traces import Inputs, RunData, load_run_dir
 from nlbound.training import TrainConfig
 
 from test_experiments_support import (
@@ -69,6 +69,24 @@ def test_every_bound_gamma_is_recorded():
 def test_unknown_figure_is_a_value_error():
     with pytest.raises(ValueError, match="fig10.*must be one of all, fig1"):
         build(["fig10"], ctx())
+
+
+@pytest.mark.parametrize("kw,match", [
+    (dict(kappa=3), "kappa == 3, must be one of 1, 2"), (dict(delta=1.0), r"delta == 1, must be in \(0, 1\)"),
+    (dict(gamma_rule="beta"), "gamma_rule == 'beta', must be one of beta2, alpha, fixed"),
+    (dict(q=0.0), "q == 0"), (dict(terms="none"), "terms == 'none'"), (dict(alpha=float("nan")), "alpha == nan"),
+])
+def test_bound_variant_constraints(kw, match):
+    with pytest.raises(ValueError, match=match):
+        BoundVariant("v", **kw)
+
+
+def test_output_and_figures_names():
+    from nlbound.experiments.figures import FIGURES
+
+    assert FIGURES == tuple(f"fig{i}" for i in range(1, 10))
+    with pytest.raises(ValueError, match=r"processes == 0, must be in \[1, 64\]"):
+        Output(processes=0)
 
 
 # --- runner --------------------------------------------------------------------------------------
@@ -305,7 +323,7 @@ def test_synthetic_trace_has_architecture_columns():
 
 
 def test_trace_reader_rejects_non_numbers_instead_of_nan(tmp_path):
-    from nlbound.experiments.traces import read_trace
+    from nlbound.training.rundir import read_trace
 
     good = tmp_path / "good.csv"
     good.write_text("t,train_risk\n0.0,0.5\n1.0,inf\n")

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from nlbound.cli.main import main
-from nlbound.experiments.backends import LocalBackend, running_times
+from nlbound.experiments.backends import LocalBackend
 from nlbound.experiments.sweep import load_spec, run_sweep
 
 SPEC = """
@@ -156,37 +156,20 @@ def test_cli_prints_count_first_then_summary_and_plots(swept, tmp_path, capsys):
     assert (out / "summary.csv").read_bytes() == res.paths["summary"].read_bytes()
 
 
-def test_running_times_reads_partial_traces(tmp_path):
-    (tmp_path / "abc.partial-12").mkdir()
-    (tmp_path / "abc.partial-12" / "trace.csv").write_text("t,train_risk\n0.0,0.5\n1.5,0.25\n")
-    (tmp_path / "def.partial-13").mkdir()  # started, nothing recorded yet
-    (tmp_path / "abc").mkdir()  # finished runs are not running
-    assert running_times(tmp_path) == {"abc": 1.5}
-
-
-def test_progress_shows_the_running_runs_t(tmp_path):
-    import time
-
+def test_local_backend_reports_each_finished_run(tmp_path):
+    from nlbound.experiments.runner import default_train
     from nlbound.training import TrainConfig
 
-    config = TrainConfig(dataset="synthetic", t_end=5.0)
-
-    def slow_train(cfg, out_dir, data_dir):
-        (Path(out_dir) / "trace.csv").write_text("t,train_risk\n0.0,0.5\n2.5,0.25\n")
-        time.sleep(0.6)
+    config = TrainConfig(dataset="synthetic", width=8, t_end=0.5, eps=0.1)
 
     class Recorder:
         def __init__(self):
-            self.finished, self.texts = [], []
+            self.finished = []
 
         def done(self, cfg, wall):
             self.finished.append((cfg, wall))
 
-        def running(self, text):
-            self.texts.append(text)
-
     rec = Recorder()
-    LocalBackend(processes=1, poll_s=0.05).execute([config], slow_train, str(tmp_path), None, rec)
-    assert "t=2.5/5" in rec.texts and rec.texts[-1] == ""  # cleared once nothing runs
-    assert [c for c, _ in rec.finished] == [config] and rec.finished[0][1] >= 0.6
+    LocalBackend(processes=1).execute([config], default_train, str(tmp_path), None, rec)
+    assert [c for c, _ in rec.finished] == [config] and rec.finished[0][1] > 0
     assert (tmp_path / config.key() / "trace.csv").exists() and not list(tmp_path.glob("*.partial-*"))

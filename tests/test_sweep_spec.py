@@ -82,7 +82,7 @@ def test_every_mistake_is_reported_once():
         "[fixed] t_end: not allowed, it is set by [horizon]",
         "[sweep] eps == [], must be a non-empty list",
         "[sweep] beta.log == 0, must be in (0, inf)",
-        "[sweep] depth == 1, must be in [2, inf)",
+        "[sweep] depth == 1, must be in [2, 16]",
         "[sweep] init_seed == 3, must be a non-empty list",
         "[horizon] t_star_multiple == -1, must be in (0, inf)",
     ]

@@ -12,10 +12,10 @@ from nlbound.cli.main import main as cli_main
 from nlbound.networks import init_weights, pack, unpack
 from nlbound.training import (
     INTEGRATORS, LinearTwinFlow, NetFlow, RunOptions, TrainConfig, TrainingDivergedError, get_integrator,
-    load_run, train, train_many,
+    load_run, train,
 )
 from nlbound.training import run as run_module
-from nlbound.training.toy import toy_dataset
+from toy_data import toy_dataset
 
 torch.set_num_threads(1)  # tiny problems: threads only add synchronisation overhead
 DS = toy_dataset(m=400, d=6, m_test=200, seed=0)
@@ -197,7 +197,7 @@ def test_divergence_keeps_partial_trace(tmp_path):
                       times=(0.5, 1.0, 200.0))
     with pytest.raises(TrainingDivergedError, match="diverged .* at t =="):
         train(cfg, DS, RunOptions(out_dir=tmp_path / "d"))
-    res = load_run(tmp_path / "d")
+    res = load_run(tmp_path / "d", complete=False)
     assert res.info["status"] == "diverged"
     assert 1 <= len(res.trace["t"]) < 4 and res.trace["t"][0] == 0
 
@@ -213,7 +213,7 @@ def test_interrupt_keeps_partial_trace(tmp_path, monkeypatch):
     monkeypatch.setattr(NetFlow, "__call__", flaky)
     with pytest.raises(KeyboardInterrupt):
         train(CFG, DS, RunOptions(out_dir=tmp_path / "i"))
-    res = load_run(tmp_path / "i")
+    res = load_run(tmp_path / "i", complete=False)
     assert res.info["status"] == "interrupted" and len(res.trace["t"]) >= 1
 
 
@@ -227,7 +227,7 @@ def test_integrator_failure_keeps_partial_trace_with_status(tmp_path, monkeypatc
     monkeypatch.setattr(run_module, "get_integrator", capped)
     with pytest.raises(RuntimeError, match="max_grad_evals"):
         train(CFG, DS, RunOptions(out_dir=tmp_path / "f"))
-    res = load_run(tmp_path / "f")
+    res = load_run(tmp_path / "f", complete=False)
     assert res.info["status"] == "failed" and "max_grad_evals=1" in res.info["error"]
     assert list(res.trace["t"]) == [0.0]
 
@@ -253,23 +253,35 @@ def test_config_key_stable_and_sensitive_to_every_field():
     ("rtol", 0.0, "rtol == 0"), ("t_end", 0.0, "t_end == 0"), ("gammas", (0.1, -1.0), "gammas == -1"),
     ("p", 8, "p == 8, must be one of 16, 32, 64"), ("dtype", "float16", "dtype == 'float16'"),
     ("integrator", "euler", "integrator == 'euler'"), ("dataset", "cifar", "dataset == 'cifar'"),
+    # finite values and caps (config.LIMITS): inf, 1e300 and 100000-wide nets are refused up front
+    ("width", 100000, r"width == 100000, must be in \[1, 4096\]"), ("beta", float("inf"), r"beta == inf"),
+    ("beta", 1e300, r"beta == 1e\+300, must be in \(0, 10\]"), ("t_end", float("inf"), "t_end == inf"),
+    ("t_end", 1e300, r"t_end == 1e\+300, must be in \(0, 1000000000\]"), ("lr", float("inf"), "lr == inf"),
+    ("eps", float("nan"), "eps == nan"), ("size", 5, "size == 5, must be one of 1, 2, 4, 7, 14, 28"),
+    ("depth", 17, r"depth == 17, must be in \[2, 16\]"), ("init_seed", 2**40, r"init_seed == 1099511627776"),
+    ("rtol", 1e-15, r"rtol == 1e-15, must be in \[1e-12, 1\]"), ("times", (31.0,), r"times == 31, must be in \[0, 30\]"),
+    ("gammas", (), r"number of gammas == 0, must be in \[1, 100\]"), ("rank_one", "yes", "rank_one == 'yes'"),
 ])
 def test_bad_config_raises_value_error_naming_field(field, value, match):
     with pytest.raises(ValueError, match=match):
         TrainConfig(**{field: value})
 
 
-def test_train_many_in_processes(tmp_path):
-    cfgs = [CFG.replace(t_end=3.0, eps=e) for e in (0.1, 0.4)]
-    res = train_many(cfgs, RunOptions(out_dir=tmp_path), processes=2, dataset=DS)
-    assert [r.info["eps"] for r in res] == [0.1, 0.4]
-    assert all((tmp_path / c.key()[:12] / "trace.csv").exists() for c in cfgs)
-    one = train(cfgs[1], DS, RunOptions(out_dir=tmp_path / "single"))
-    np.testing.assert_array_equal(one.trace["train_loss"], res[1].trace["train_loss"])
+def test_gd_step_must_fit_the_horizon_and_the_step_cap():
+    """A step longer than t_end would take zero steps (never reported as success); more than
+    LIMITS["gd_steps"] steps is refused up front."""
+    with pytest.raises(ValueError, match=r"lr == 1, must be in \[5e-09, 0.5\]"):
+        TrainConfig(integrator="gd", lr=1.0, t_end=0.5)
+    with pytest.raises(ValueError, match=r"lr == 1e-09, must be in \[5e-09, 0.5\]"):
+        TrainConfig(integrator="gd", lr=1e-9, t_end=0.5)
+    assert TrainConfig(integrator="gd", lr=0.5, t_end=0.5).lr == 0.5
+    assert TrainConfig(integrator="adaptive", lr=1.0, t_end=0.5).lr == 1.0  # lr is unused by adaptive
 
 
 def test_cli_json_and_error_exit(tmp_path, monkeypatch, capsys):
-    monkeypatch.setattr(run_module, "_load_dataset", lambda config, options: DS)
+    import nlbound.data
+
+    monkeypatch.setattr(nlbound.data, "load_dataset", lambda *a, **k: DS)
     rc = cli_main(["train", "--dataset", "synthetic", "--width", "8", "--beta", "0.05", "--eps", "0.1",
                    "--until", "tstar", "--out", str(tmp_path / "cli"), "--json", "--no-progress"])
     assert rc == 0

@@ -28,8 +28,10 @@ def _fmt(v: Any) -> str:
         return repr(v)
     if isinstance(v, (bool, np.bool_)):
         return str(bool(v))
-    if isinstance(v, (int, float, np.floating, np.integer)):
-        return f"{v:g}"
+    if isinstance(v, (int, np.integer)):
+        return str(int(v))
+    if isinstance(v, (float, np.floating)):
+        return str(int(v)) if float(v).is_integer() and abs(v) < 1e15 else f"{v:g}"
     return str(v)
 
 

@@ -11,74 +11,29 @@ driver and every worker node; workers write their runs into it themselves.
 
 from __future__ import annotations
 
-import threading
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
-from contextlib import contextmanager
 from dataclasses import dataclass
 from multiprocessing import get_context
 from pathlib import Path
-from typing import Any, Callable, Iterator, Protocol, Sequence
+from typing import Any, Callable, Protocol, Sequence
 
 from nlbound._validate import Integral, Interval, Real, validate_params
 from nlbound.experiments.runner import _execute, _worker_init
 
-__all__ = ["LocalBackend", "RayBackend", "Report", "make_backend", "running_times", "ray_available"]
+__all__ = ["LocalBackend", "RayBackend", "Report", "make_backend", "ray_available"]
 
 TrainFn = Callable[[Any, Path, "str | None"], None]
 BACKENDS = ("local", "ray")
 
 
 class Report(Protocol):
-    """What a backend tells the driver: a run finished (with its wall seconds); runs in progress."""
+    """What a backend tells the driver: a run finished (with its wall seconds). Runs in progress
+    are shown by the runner's progress bar from the trainers' progress files in the cache."""
 
     def done(self, config: Any, wall: float) -> None: ...
 
-    def running(self, text: str) -> None: ...
 
-
-def running_times(cache_dir: str | Path) -> dict[str, float]:
-    """The latest recorded t of every run in progress in the cache, read from its partial trace.csv
-    (train() rewrites it atomically every few seconds), so any backend's workers can be watched."""
-    out: dict[str, float] = {}
-    for partial in Path(cache_dir).glob("*.partial-*"):
-        t = _last_t(partial / "trace.csv")
-        if t is not None:
-            key = partial.name.split(".partial-")[0]
-            out[key] = max(t, out.get(key, t))
-    return out
-
-
-def _last_t(path: Path) -> float | None:
-    try:
-        lines = path.read_text().splitlines()[1:]
-        return max(float(line.split(",", 1)[0]) for line in lines if line) if lines else None
-    except (OSError, ValueError):  # vanished (renamed when finished) or not written yet
-        return None
-
-
-@contextmanager
-def _watching(cache_dir: str, pending: Sequence[Any], report: Report, poll_s: float) -> Iterator[None]:
-    """While the block runs, show the running runs' t / t_end on the progress bar every poll_s."""
-    t_end = {c.key(): float(c.t_end) for c in pending}
-    stop = threading.Event()
-
-    def loop() -> None:
-        while not stop.wait(poll_s):
-            times = running_times(cache_dir)
-            report.running(" ".join(f"t={t:.3g}/{t_end[k]:.3g}" for k, t in sorted(times.items()) if k in t_end))
-
-    thread = threading.Thread(target=loop, name="nlbound-watch", daemon=True)
-    thread.start()
-    try:
-        yield
-    finally:
-        stop.set()
-        thread.join()
-        report.running("")  # nothing is running any more
-
-
-_LOCAL = {"processes": Interval(Integral, 1, None, closed="left"),
-          "poll_s": Interval(Real, 0, None, closed="neither")}
+_LOCAL = {"processes": Interval(Integral, 1, None, closed="left")}
 
 
 @dataclass(frozen=True)
@@ -86,19 +41,17 @@ class LocalBackend:
     """This machine: `processes` spawned worker processes, one run each at a time (1: this process)."""
 
     processes: int = 2
-    poll_s: float = 1.0
 
     def __post_init__(self) -> None:
-        validate_params(_LOCAL, {"processes": self.processes, "poll_s": self.poll_s})
+        validate_params(_LOCAL, {"processes": self.processes})
 
     def execute(self, pending: Sequence[Any], train_fn: TrainFn, cache_dir: str, data_dir: str | None,
                 report: Report) -> None:
-        with _watching(cache_dir, pending, report, self.poll_s):
-            if self.processes <= 1 or len(pending) <= 1:
-                for c in pending:
-                    report.done(c, _execute(train_fn, c, cache_dir, data_dir))
-            else:
-                self._pool(pending, train_fn, cache_dir, data_dir, report)
+        if self.processes <= 1 or len(pending) <= 1:
+            for c in pending:
+                report.done(c, _execute(train_fn, c, cache_dir, data_dir))
+        else:
+            self._pool(pending, train_fn, cache_dir, data_dir, report)
 
     def _pool(self, pending, train_fn, cache_dir, data_dir, report) -> None:
         pool = ProcessPoolExecutor(max_workers=min(self.processes, len(pending)), mp_context=get_context("spawn"),
@@ -114,7 +67,11 @@ class LocalBackend:
             procs = list((getattr(pool, "_processes", None) or {}).values())  # before shutdown clears it
             pool.shutdown(wait=False, cancel_futures=True)
             for proc in procs:
-                proc.terminate()  # our own worker processes, by handle
+                proc.terminate()  # our own worker processes, by handle: train() marks its run interrupted
+            for proc in procs:
+                proc.join(timeout=30)
+                if proc.is_alive():
+                    proc.kill()
             raise
         pool.shutdown(wait=True)
 
@@ -167,8 +124,7 @@ class RayBackend:
                 raise ValueError(f"num_cpus == {self.num_cpus:g}, must be at most the cluster's {cpus:g} CPUs")
             task = ray.remote(num_cpus=self.num_cpus, max_retries=self.max_retries)(_ray_run)
             refs = {task.remote(train_fn, c, cache_dir, data_dir): c for c in pending}
-            with _watching(cache_dir, pending, report, self.poll_s):
-                self._drain(ray, refs, report)
+            self._drain(ray, refs, report)
         finally:
             if started:
                 ray.shutdown()

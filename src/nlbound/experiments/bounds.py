@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from nlbound.evaluation import metrics as M
 from nlbound.experiments.spec import BoundVariant
 from nlbound.experiments.traces import RunData, gamma_col
 
@@ -72,9 +73,9 @@ def optimistic_bound(run: RunData, proxy: str, gamma: float) -> dict[str, np.nda
     if proxy not in PROXIES:
         raise ValueError(f"proxy == {proxy!r}, must be one of {', '.join(PROXIES)}")
     margin = run.col(gamma_col("train_margin_risk", gamma))
-    gap = run.col(gamma_col(f"{proxy}_test_cmr", gamma)) - run.col(gamma_col(f"{proxy}_train_cmr", gamma))
-    deviation = run.col(f"{proxy}_test_dev") + run.col(f"{proxy}_train_dev")
+    test_cmr, train_cmr = run.col(gamma_col(f"{proxy}_test_cmr", gamma)), run.col(gamma_col(f"{proxy}_train_cmr", gamma))
+    test_dev, train_dev = run.col(f"{proxy}_test_dev"), run.col(f"{proxy}_train_dev")
     return {
-        "t": run.t, "margin_risk": margin, "gap": gap, "deviation": deviation,
-        "bound": margin + gap + deviation / gamma,
+        "t": run.t, "margin_risk": margin, "gap": test_cmr - train_cmr, "deviation": test_dev + train_dev,
+        "bound": M.optimistic_bound(margin, test_cmr, train_cmr, test_dev, train_dev, gamma),  # eq. 41
     }

@@ -15,8 +15,7 @@ from typing import Any, Callable
 import numpy as np
 
 from nlbound.experiments.bounds import bound_curve, optimistic_bound
-from nlbound.experiments.panels import Inputs
-from nlbound.experiments.traces import RunData
+from nlbound.experiments.traces import Inputs, RunData
 
 VACUOUS = 0.5  # random-guess risk
 PHASE_TOL = 0.01  # risk / loss tolerance when locating the phases of App. B

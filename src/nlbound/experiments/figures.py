@@ -161,6 +161,7 @@ def fig9(ctx: Context) -> Experiment:
 BUILDERS: dict[str, Callable[[Context], Experiment]] = {
     f.__name__: f for f in (fig1, fig2, fig3, fig4, fig5, fig6, fig7, fig8, fig9)
 }
+FIGURES: tuple[str, ...] = tuple(BUILDERS)  # the figure names, from the builders (the CLI lists these)
 
 
 def build(names: list[str], ctx: Context) -> list[Experiment]:
@@ -169,5 +170,5 @@ def build(names: list[str], ctx: Context) -> list[Experiment]:
         names = list(BUILDERS)
     bad = [n for n in names if n not in BUILDERS]
     if bad:
-        raise ValueError(f"figure == {bad[0]!r}, must be one of all, {', '.join(BUILDERS)}")
+        raise ValueError(f"figure == {bad[0]!r}, must be one of all, {', '.join(FIGURES)}")
     return [BUILDERS[n](ctx) for n in dict.fromkeys(names)]

@@ -7,16 +7,13 @@ and t*_0.5 marked, one colour per q and one linestyle per variant, one legend un
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Any, Callable
-
-import numpy as np
 
 from nlbound.experiments.bounds import bound_curve, optimistic_bound, t_star_of
 from nlbound.experiments.figures import QS
 from nlbound.experiments.plotting import FigureData, Panel
 from nlbound.experiments.spec import Experiment
-from nlbound.experiments.traces import RunData
+from nlbound.experiments.traces import Inputs, RunData
 
 Q_COLORS = {1.0: "tab:green", 10.0: "tab:olive", 100.0: "tab:cyan"}
 TINY = 1e-8  # Fig. 7: added to make zero visible on a log axis
@@ -25,19 +22,7 @@ BOUND_YLABEL = f"risk / bound (bound clipped at {BOUND_TOP:g})"
 GAMMA_COLORS = ["darkgreen", "tab:green", "tab:olive", "tab:cyan", "tab:blue", "tab:pink"]  # Figs. 8-9
 
 
-@dataclass
-class Inputs:
-    """What a plot function reads: the experiment, its runs by label, dataset baselines."""
-
-    exp: Experiment
-    runs: dict[str, RunData]
-    baselines: dict[tuple[str, int], dict[str, float]] = field(default_factory=dict)
-
-    def baseline(self, run: RunData) -> dict[str, float]:
-        return self.baselines.get((str(run.get("dataset")), int(run.get("size"))), {})
-
-
-def _risks(fig: FigureData, i: int, run: RunData, margin: np.ndarray | None = None) -> None:
+def _risks(fig: FigureData, i: int, run: RunData) -> None:
     fig.add(i, "test risk", run.t, run.col("test_risk"), color="black")
     fig.add(i, "train risk", run.t, run.col("train_risk"), color="black", style="--")
 

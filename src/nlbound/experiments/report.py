@@ -1,24 +1,47 @@
-"""The claims table and soundness count, written as claims.json and a Markdown report."""
+"""The claims table and soundness count, written as claims.json and a Markdown report.
+
+claims.json is strict JSON: a number that is not finite (a bound that is +inf everywhere, a ratio
+of two such) is written as null, as its "null_means" field says.
+"""
 
 from __future__ import annotations
 
 import json
+import math
 import os
 from pathlib import Path
 from typing import Any
 
-from nlbound._io import atomic_write_json, atomic_write_text
+from nlbound._io import atomic_write_text
 from nlbound.experiments.claims import Claim
 
 HOLDS = {True: "✅ holds", False: "❌ does not hold", None: "— not evaluated"}
+NULL_MEANS = "a number that is not finite (inf or nan); claims.json is strict JSON"
+
+
+def json_safe(obj: Any) -> Any:
+    """obj with every non-finite float (also in numpy scalars and arrays) replaced by None (JSON
+    null), paths as strings."""
+    if isinstance(obj, Path):
+        return str(obj)
+    if hasattr(obj, "tolist"):  # numpy scalar or array
+        obj = obj.tolist()
+    if isinstance(obj, dict):
+        return {k: json_safe(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [json_safe(v) for v in obj]
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    return obj
 
 
 def claims_payload(claims: list[Claim], sound: dict[str, Any], meta: dict[str, Any]) -> dict[str, Any]:
-    return {"claims": [c.to_dict() for c in claims], "soundness": sound, "meta": meta}
+    return json_safe({"claims": [c.to_dict() for c in claims], "soundness": sound, "meta": meta,
+                      "null_means": NULL_MEANS})
 
 
 def _measured(m: dict[str, Any]) -> str:
-    text = json.dumps(m, ensure_ascii=False, separators=(", ", ": "))
+    text = json.dumps(json_safe(m), ensure_ascii=False, separators=(", ", ": "), allow_nan=False)
     return text.replace("|", "\\|")
 
 
@@ -60,7 +83,8 @@ def claims_markdown(claims: list[Claim], sound: dict[str, Any], meta: dict[str, 
 def write_report(out_dir: Path, claims: list[Claim], sound: dict[str, Any], meta: dict[str, Any],
                  report_path: Path | None = None, preamble: str = "") -> dict[str, Path]:
     """Write out_dir/claims.json and out_dir/REPRODUCTION.md (and `report_path` if given)."""
-    paths = {"json": atomic_write_json(out_dir / "claims.json", claims_payload(claims, sound, meta))}
+    payload = json.dumps(claims_payload(claims, sound, meta), indent=2, sort_keys=True, allow_nan=False)
+    paths = {"json": atomic_write_text(out_dir / "claims.json", payload + "\n")}
     md = claims_markdown(claims, sound, meta, "figures")
     paths["md"] = atomic_write_text(out_dir / "REPRODUCTION.md", preamble + md)
     if report_path is not None:

@@ -10,12 +10,12 @@ from typing import Any, Callable
 from nlbound._io import atomic_write_json
 from nlbound.experiments.claims import evaluate_claims, soundness
 from nlbound.experiments.figures import Context, build
-from nlbound.experiments.panels import PLOTS, Inputs
+from nlbound.experiments.panels import PLOTS
 from nlbound.experiments.plotting import render
 from nlbound.experiments.report import write_report
-from nlbound.experiments.runner import run_all, run_walls
+from nlbound.experiments.runner import is_done, run_all, run_walls
 from nlbound.experiments.spec import Experiment, Output
-from nlbound.experiments.traces import load_run_dir
+from nlbound.experiments.traces import Inputs, load_run_dir
 
 BaselineFn = Callable[[str, int, "str | None"], dict[str, float]]
 
@@ -70,7 +70,7 @@ def reproduce(
     exps = build(names, ctx)
     configs = [c for e in exps for c in e.configs()]
     cache = Path(output.cache_dir)
-    already = {c.key() for c in configs if (cache / c.key()).is_dir()}
+    already = {c.key() for c in configs if is_done(cache, c)}
     start = time.perf_counter()
     dirs = run_all(configs, cache, train_fn=train_fn, processes=output.processes, data_dir=output.data_dir,
                    progress=output.progress, cost=estimated_cost)
@@ -79,7 +79,7 @@ def reproduce(
     out = Path(output.out_dir)
     inputs, figures = {}, {}
     for e in exps:
-        runs = {r.label: load_run_dir(dirs[r.config.key()]) for r in e.runs}
+        runs = {r.label: load_run_dir(dirs[r.config.key()], config=r.config) for r in e.runs}
         inputs[e.name] = Inputs(e, runs, baselines)
         figures[e.name] = render(PLOTS[e.name](inputs[e.name]), out / "figures")
     claims, sound = evaluate_claims(inputs), soundness(inputs)

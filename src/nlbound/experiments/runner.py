@@ -1,23 +1,29 @@
 """Cached runner: every run lives under its TrainConfig hash; finished runs are never recomputed.
 
-A run trains into `<cache>/<key>.partial-<pid>` and is renamed to `<cache>/<key>` only once it
-finished, so a directory named by the key is always complete: an interrupted sweep resumes with
-the runs it had not finished, and runs shared between figures are trained once.
+A run trains into `<cache>/<key>.partial-<pid>` and is renamed to `<cache>/<key>` (the one layout,
+nlbound.training.rundir.run_dir) only once it finished: an interrupted sweep resumes with the runs
+it had not finished, and runs shared between figures are trained once. A cached directory is used
+only if it passes nlbound.training.rundir.read_run (status complete, row count = recorded, finite
+cells, config = key); a damaged one is reported with its path and the reason, and retrained.
+Leftovers of interrupted sweeps are removed only when the process that made them is dead, so two
+sweeps may share a cache. While runs train, the progress bar follows each one's t (progress files
+`<key>.partial-<pid>.progress` written by train()).
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import sys
+import threading
 import time
-from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
-from multiprocessing import get_context
 from pathlib import Path
 from typing import Any, Callable, Iterable, Sequence
 
 from nlbound._io import atomic_write_json
+from nlbound.training.rundir import RunDirError, pid_alive, read_run, run_dir
 
 TrainFn = Callable[[Any, Path, "str | None"], None]
 RUNNER_FILE = "runner.json"
@@ -31,31 +37,45 @@ def dedupe(configs: Iterable[Any]) -> list[Any]:
     return list(seen.values())
 
 
-def run_dir(cache_dir: str | os.PathLike, config: Any) -> Path:
-    return Path(cache_dir) / config.key()
+def cached_run_problem(cache_dir: str | os.PathLike, config: Any) -> str | None:
+    """None if `config` has a usable finished run in the cache; else why not (one line with the path)."""
+    path = run_dir(cache_dir, config)
+    if not path.exists():
+        return f"{path}: not cached"
+    try:
+        read_run(path, complete=True, config=config)
+    except RunDirError as exc:
+        return str(exc)
+    return None
 
 
 def is_done(cache_dir: str | os.PathLike, config: Any) -> bool:
-    return run_dir(cache_dir, config).is_dir()
+    return cached_run_problem(cache_dir, config) is None
+
+
+def progress_file(out_dir: str | os.PathLike) -> Path:
+    """Where the trainer of `out_dir` keeps its current t for the runner's progress bar."""
+    return Path(f"{out_dir}.progress")
 
 
 def default_train(config: Any, out_dir: Path, data_dir: str | None) -> None:
-    """Train one config on its real dataset with nlbound.training, writing trace.csv + run.json."""
+    """Train one config on its dataset (name, size, data_seed) with nlbound.training."""
     from nlbound.training import RunOptions, train
 
-    dataset = _dataset(config.dataset, int(config.size), data_dir)
-    train(config, dataset, RunOptions(out_dir=str(out_dir), progress=False, threads=1, data_dir=data_dir))
+    dataset = _dataset(config.dataset, int(config.size), int(config.data_seed), data_dir)
+    train(config, dataset, RunOptions(out_dir=str(out_dir), progress=False, threads=1, data_dir=data_dir,
+                                      progress_file=progress_file(out_dir)))
 
 
 _DATASETS: dict[tuple, Any] = {}
 
 
-def _dataset(name: str, size: int, data_dir: str | None) -> Any:
+def _dataset(name: str, size: int, seed: int, data_dir: str | None) -> Any:
     from nlbound.data import load_dataset
 
-    key = (name, size, data_dir)
+    key = (name, size, seed, data_dir)
     if key not in _DATASETS:
-        _DATASETS[key] = load_dataset(name, size=size, data_dir=data_dir)
+        _DATASETS[key] = load_dataset(name, size=size, data_dir=data_dir, seed=seed)
     return _DATASETS[key]
 
 
@@ -70,11 +90,24 @@ def _execute(train_fn: TrainFn, config: Any, cache_dir: str, data_dir: str | Non
         train_fn(config, partial, data_dir)
         wall = time.perf_counter() - start
         atomic_write_json(partial / RUNNER_FILE, {"key": config.key(), "wall_s": wall, "pid": os.getpid()})
-        os.replace(partial, final)
-    except BaseException:
-        shutil.rmtree(partial, ignore_errors=True)
-        raise
+        _publish(partial, final, config, cache_dir)
+    finally:
+        shutil.rmtree(partial, ignore_errors=True)  # gone unless training or publishing failed
+        progress_file(partial).unlink(missing_ok=True)
     return wall
+
+
+def _publish(partial: Path, final: Path, config: Any, cache_dir: str) -> None:
+    """Rename partial to final; a damaged final is replaced, a valid one (another sweep's) kept.
+    The new run must itself pass read_run (a trainer that wrote an unfinished run is an error)."""
+    read_run(partial, complete=True, config=config)
+    problem = cached_run_problem(cache_dir, config)
+    if problem is None:
+        return  # another sweep finished the same run first: keep theirs, drop ours
+    if final.exists():
+        print(f"replacing a damaged cached run: {problem}", file=sys.stderr)
+        shutil.rmtree(final)
+    os.replace(partial, final)
 
 
 def _worker_init() -> None:
@@ -91,12 +124,22 @@ def _worker_init() -> None:
         pass
 
 
+_PARTIAL = re.compile(r"^[0-9a-f]{64}\.partial-(\d+)(\..*)?$")
+
+
 def clean_partials(cache_dir: str | os.PathLike) -> None:
-    """Remove what interrupted runs left behind (never a finished run)."""
+    """Remove what interrupted runs left behind (`<key>.partial-<pid>*`) when process <pid> is dead:
+    never a finished run, never the partial run of a live sweep sharing the cache."""
     cache = Path(cache_dir)
-    if cache.is_dir():
-        for p in cache.glob("*.partial-*"):
-            shutil.rmtree(p, ignore_errors=True)
+    if not cache.is_dir():
+        return
+    for p in cache.iterdir():
+        match = _PARTIAL.match(p.name)
+        if match and not pid_alive(int(match.group(1))):
+            if p.is_dir():
+                shutil.rmtree(p, ignore_errors=True)
+            else:
+                p.unlink(missing_ok=True)
 
 
 def run_all(
@@ -104,7 +147,7 @@ def run_all(
     cache_dir: str | os.PathLike,
     *,
     train_fn: TrainFn | None = None,
-    processes: int = 2,
+    processes: int | None = None,
     data_dir: str | None = None,
     progress: bool = True,
     cost: Callable[[Any], float] | None = None,
@@ -113,100 +156,109 @@ def run_all(
     """Make sure every config has a finished run in the cache; return {key: run directory}.
 
     Runs are deduplicated by key, already finished ones are skipped, the rest are trained
-    longest-first (by `cost`, also the unit of the progress bar's ETA) on `processes` processes
-    (1: in this process). KeyboardInterrupt stops the sweep; finished runs stay cached.
-    backend: an object of nlbound.experiments.backends (LocalBackend, RayBackend) that trains the
-    pending runs instead (`processes` is then ignored).
+    longest-first (by `cost`, also the unit of the progress bar's ETA) by `backend` (an object of
+    nlbound.experiments.backends: LocalBackend, RayBackend; default LocalBackend(processes), with
+    processes 2 unless given; 1: in this process; giving both is a ValueError). KeyboardInterrupt
+    stops the sweep; finished runs stay cached.
     """
+    from nlbound.experiments.backends import LocalBackend  # backends import this module
+
+    if backend is not None and processes is not None:
+        raise ValueError("run_all: give processes or backend, not both")
+    backend = backend or LocalBackend(2 if processes is None else processes)
     cache = Path(cache_dir)
     cache.mkdir(parents=True, exist_ok=True)
     clean_partials(cache)
     unique = dedupe(configs)
     cost = cost or (lambda c: 1.0)
-    pending = sorted((c for c in unique if not is_done(cache, c)), key=cost, reverse=True)
+    pending = sorted((c for c in unique if _needs_training(cache, c)), key=cost, reverse=True)
     train_fn = train_fn or default_train
-    bar = _Progress(len(unique), len(unique) - len(pending), [cost(c) for c in pending], progress)
+    bar = _Progress(cache, len(unique), {c.key(): cost(c) for c in pending}, progress)
     try:
-        if backend is not None:  # nlbound.experiments.backends
-            backend.execute(pending, train_fn, str(cache), data_dir, _Report(bar, cost))
-        elif processes <= 1 or len(pending) <= 1:
-            for c in pending:
-                bar.done(cost(c), _execute(train_fn, c, str(cache), data_dir))
-        else:
-            _run_parallel(pending, train_fn, str(cache), data_dir, processes, cost, bar)
+        backend.execute(pending, train_fn, str(cache), data_dir, _Report(bar))
     finally:
         bar.close()
     return {c.key(): run_dir(cache, c) for c in unique}
 
 
-def _run_parallel(pending, train_fn, cache, data_dir, processes, cost, bar) -> None:
-    ctx = get_context("spawn")
-    pool = ProcessPoolExecutor(max_workers=processes, mp_context=ctx, initializer=_worker_init)
-    try:
-        futures = {pool.submit(_execute, train_fn, c, cache, data_dir): c for c in pending}
-        remaining = set(futures)
-        while remaining:
-            finished, remaining = wait(remaining, return_when=FIRST_COMPLETED)
-            for f in finished:
-                bar.done(cost(futures[f]), f.result())
-    except BaseException:
-        procs = list((getattr(pool, "_processes", None) or {}).values())  # before shutdown clears it
-        for f in futures:
-            f.cancel()
-        pool.shutdown(wait=False, cancel_futures=True)
-        for proc in procs:
-            proc.terminate()  # our own worker processes, by handle
-        raise
-    pool.shutdown(wait=True)
+def _needs_training(cache: Path, config: Any) -> bool:
+    """True unless the cache holds a usable run; a damaged one is reported (path and reason)."""
+    problem = cached_run_problem(cache, config)
+    if problem is not None and run_dir(cache, config).exists():
+        print(f"nlbound: cached run unusable, retraining it: {problem}", file=sys.stderr)
+    return problem is not None
 
 
 class _Progress:
-    """Overall progress over runs, with an ETA weighted by the estimated cost of each run."""
+    """Overall progress in units of estimated cost: finished runs count fully, running ones by the
+    fraction t / t_end they reached (read from their progress files once a second, in a thread).
+    The ETA is tqdm's with smoothing 0: remaining cost over the average rate since the start."""
 
-    def __init__(self, total_runs: int, already: int, costs: list[float], enabled: bool):
-        self.enabled = enabled and bool(costs)
-        self.total_cost = float(sum(costs)) or 1.0
-        self.runs_done = already
-        self.total_runs = total_runs
+    def __init__(self, cache: Path, total_runs: int, costs: dict[str, float], enabled: bool):
+        self.cache, self.costs, self.total_runs = cache, dict(costs), total_runs
+        self.runs_done = total_runs - len(costs)
+        self.done_cost = 0.0
+        self.lock = threading.Lock()
+        self.stop = threading.Event()
         self.bar = None
-        self.walls: list[float] = []
-        if self.enabled:
+        if enabled and costs:
             from tqdm import tqdm
 
-            self.bar = tqdm(
-                total=self.total_cost, unit="cost", file=sys.stderr, dynamic_ncols=True,
-                desc=f"runs {already}/{total_runs}",
-                bar_format="{desc} |{bar}| {percentage:3.0f}% [{elapsed}<{remaining}{postfix}]",
-            )
+            self.bar = tqdm(total=float(sum(costs.values())) or 1.0, unit="cost", file=sys.stderr,
+                            dynamic_ncols=True, smoothing=0, desc=f"runs {self.runs_done}/{total_runs}",
+                            bar_format="{desc} |{bar}| {percentage:3.0f}% [{elapsed}<{remaining}]")
+            self.thread = threading.Thread(target=self._poll, daemon=True)
+            self.thread.start()
 
-    def done(self, cost: float, wall: float) -> None:
-        self.runs_done += 1
-        self.walls.append(wall)
-        if self.bar is not None:
-            self.bar.set_description_str(f"runs {self.runs_done}/{self.total_runs}")
-            self.bar.update(min(cost, self.bar.total - self.bar.n))  # no overshoot from float sums
+    def running_fractions(self) -> dict[str, float]:
+        """{key: t / t_end} of the pending runs whose trainer reports progress."""
+        out = {}
+        for f in self.cache.glob("*.partial-*.progress"):
+            key = f.name.split(".", 1)[0]
+            if key in self.costs:
+                try:
+                    p = json.loads(f.read_text())
+                    out[key] = min(1.0, max(0.0, float(p["t"]) / float(p["t_end"])))
+                except (OSError, ValueError, KeyError, ZeroDivisionError):
+                    continue  # written or removed just now: next poll
+        return out
 
-    def note(self, text: str) -> None:
-        """Shown after the bar (a backend's running runs and their t)."""
-        if self.bar is not None:
-            self.bar.set_postfix_str(text, refresh=True)
+    def _poll(self) -> None:
+        while not self.stop.wait(1.0):
+            self.refresh()
+
+    def refresh(self) -> None:
+        if self.bar is None:
+            return
+        fractions = self.running_fractions()
+        with self.lock:
+            value = self.done_cost + sum(self.costs[k] * f for k, f in fractions.items())
+            value = min(value, self.bar.total)
+            self.bar.set_description_str(f"runs {self.runs_done}/{self.total_runs}, running {len(fractions)}",
+                                         refresh=False)
+            self.bar.update(max(0.0, value - self.bar.n))  # never backwards, never past the total
+
+    def done(self, key: str) -> None:
+        with self.lock:
+            self.runs_done += 1
+            self.done_cost += self.costs.pop(key)
+        self.refresh()
 
     def close(self) -> None:
+        self.stop.set()
         if self.bar is not None:
+            self.thread.join()
             self.bar.close()
 
 
 class _Report:
     """What a backend reports to the progress bar (nlbound.experiments.backends.Report)."""
 
-    def __init__(self, bar: _Progress, cost: Callable[[Any], float]):
-        self.bar, self.cost = bar, cost
+    def __init__(self, bar: _Progress):
+        self.bar = bar
 
     def done(self, config: Any, wall: float) -> None:
-        self.bar.done(self.cost(config), wall)
-
-    def running(self, text: str) -> None:
-        self.bar.note(text)
+        self.bar.done(config.key())
 
 
 def run_walls(dirs: Iterable[Path]) -> dict[str, float]:

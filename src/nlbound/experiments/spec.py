@@ -9,6 +9,8 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
+from nlbound._validate import Integral, Interval, Options, Real, validate_params
+
 GAMMA_RULES = ("beta2", "alpha", "fixed")
 TERMS = ("full", "no_upsilon", "no_deviation")
 
@@ -53,15 +55,23 @@ class BoundVariant:
     terms: str = "full"
 
     def __post_init__(self) -> None:
-        if self.kappa not in (1, 2):
-            raise ValueError(f"kappa == {self.kappa}, must be one of 1, 2")
-        if self.gamma_rule not in GAMMA_RULES:
-            raise ValueError(f"gamma_rule == {self.gamma_rule!r}, must be one of {', '.join(GAMMA_RULES)}")
-        if self.terms not in TERMS:
-            raise ValueError(f"terms == {self.terms!r}, must be one of {', '.join(TERMS)}")
+        validate_params(_VARIANT_CONSTRAINTS, {k: getattr(self, k) for k in _VARIANT_CONSTRAINTS})
 
     def gamma(self, beta: float) -> float:
         return gamma_value(self.gamma_rule, self.q, beta, self.alpha)
+
+
+# Theorem 5.2's parameters as the figures vary them (kappa in {1, 2}, delta in (0, 1), eq. 6); the
+# theory layer checks the full grid again when the bound is evaluated.
+_VARIANT_CONSTRAINTS = {
+    "kappa": Options(1, 2),
+    "p": Interval(Integral, 1, None, closed="left"),
+    "delta": Interval(Real, 0, 1, closed="neither"),
+    "gamma_rule": Options(*GAMMA_RULES),
+    "q": Interval(Real, 0, None, closed="neither"),
+    "alpha": Interval(Real, 0, 1, closed="neither"),
+    "terms": Options(*TERMS),
+}
 
 
 def gamma_value(rule: str, q: float, beta: float, alpha: float = 0.5) -> float:
@@ -96,6 +106,9 @@ class Experiment:
     notes: str = ""
     params: tuple[tuple[str, Any], ...] = field(default=())  # extra declared constants
 
+    def __post_init__(self) -> None:
+        validate_params({"alpha": Interval(Real, 0, 1, closed="neither")}, {"alpha": self.alpha})
+
     def key(self) -> str:
         return stable_hash(self)
 
@@ -118,3 +131,6 @@ class Output:
     processes: int = 2
     progress: bool = True
     data_dir: str | None = None
+
+    def __post_init__(self) -> None:
+        validate_params({"processes": Interval(Integral, 1, 64)}, {"processes": self.processes})

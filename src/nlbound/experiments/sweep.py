@@ -411,15 +411,6 @@ def expand(spec: SweepSpec, s_of: SOf | None = None) -> list[SweepRun]:
     return runs
 
 
-def train_config(config: Any, out_dir: Path, data_dir: str | None) -> None:
-    """Train one config on its dataset (with its data_seed) into out_dir: trace.csv + run.json."""
-    from nlbound.data import load_dataset
-    from nlbound.training import RunOptions, train
-
-    ds = load_dataset(config.dataset, size=int(config.size), data_dir=data_dir, seed=int(config.data_seed))
-    train(config, ds, RunOptions(out_dir=str(out_dir), progress=False, threads=1, data_dir=data_dir))
-
-
 # ----------------------------------------------------------------------------- tables
 
 RESULT_COLUMNS = ("t", "t_over_t_star", "train_risk", "test_risk", "variant", "kappa", "bound_p",
@@ -517,14 +508,14 @@ def run_sweep(
     then write results.csv, summary.csv and sweep.json under out_dir."""
     from nlbound.experiments.backends import LocalBackend
     from nlbound.experiments.reproduce import estimated_cost
-    from nlbound.experiments.runner import dedupe, is_done, run_all
+    from nlbound.experiments.runner import dedupe, default_train, is_done, run_all
 
     runs = expand(spec, s_of or (lambda name, size, seed: dataset_s(name, size, seed, data_dir)))
     configs = dedupe(r.config for r in runs)
     cached = sum(is_done(cache_dir, c) for c in configs)
     log(f"{len(runs)} runs, {len(configs)} distinct: {cached} cached, {len(configs) - cached} to train")
     start = time.perf_counter()
-    dirs = run_all([r.config for r in runs], cache_dir, train_fn=train_fn or train_config, data_dir=data_dir,
+    dirs = run_all([r.config for r in runs], cache_dir, train_fn=train_fn or default_train, data_dir=data_dir,
                    progress=progress, cost=estimated_cost, backend=backend or LocalBackend())
     wall = time.perf_counter() - start
     results, summary = tables(runs, dirs, spec)

@@ -1,19 +1,23 @@
-"""Reading finished runs (trace.csv + run.json) from the run cache: plotting never trains."""
+"""Finished runs as the figures read them (RunData) and what a plot function gets (Inputs): never trains.
+
+Reading and checking a run directory has one home, nlbound.training.rundir.read_run.
+"""
 
 from __future__ import annotations
 
-import csv
-import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from nlbound.experiments.spec import Experiment
+from nlbound.training.rundir import read_run
+
 
 @dataclass
 class RunData:
-    """One finished run: its trace columns (float64 arrays, column "t" first) and run.json."""
+    """One finished run: its trace columns (float64 arrays sorted by t, column "t" first) and run.json."""
 
     trace: dict[str, np.ndarray]
     info: dict[str, Any]
@@ -33,14 +37,24 @@ class RunData:
     def has(self, name: str) -> bool:
         return name in self.trace
 
-    def get(self, key: str, default: Any = None) -> Any:
-        """A run.json field, falling back to the nested config if run.json nests it."""
-        if key in self.info:
+    def get(self, key: str) -> Any:
+        """A run.json field; a missing one is a KeyError naming it and the run directory."""
+        try:
             return self.info[key]
-        cfg = self.info.get("config")
-        if isinstance(cfg, dict) and key in cfg:
-            return cfg[key]
-        return default
+        except KeyError:
+            raise KeyError(f"run.json of {self.path} has no field {key!r}") from None
+
+
+@dataclass
+class Inputs:
+    """What a plot function or a claim reads: the experiment, its runs by label, dataset baselines."""
+
+    exp: Experiment
+    runs: dict[str, RunData]
+    baselines: dict[tuple[str, int], dict[str, float]] = field(default_factory=dict)
+
+    def baseline(self, run: RunData) -> dict[str, float]:
+        return self.baselines.get((str(run.get("dataset")), int(run.get("size"))), {})
 
 
 def gamma_col(prefix: str, gamma: float) -> str:
@@ -48,26 +62,7 @@ def gamma_col(prefix: str, gamma: float) -> str:
     return f"{prefix}@{gamma:.6g}"
 
 
-def read_trace(path: str | Path) -> dict[str, np.ndarray]:
-    with open(path, newline="") as fh:
-        reader = csv.reader(fh)
-        header = next(reader)
-        rows = [row for row in reader if row]
-    data = np.array([[_num(v) for v in row] for row in rows], dtype=float).reshape(len(rows), len(header))
-    return {name: data[:, j].copy() for j, name in enumerate(header)}
-
-
-def _num(v: str) -> float:
-    try:
-        return float(v)
-    except ValueError:
-        raise ValueError(f"trace.csv cell == {v!r}, must be a number") from None
-
-
-def load_run_dir(path: str | Path) -> RunData:
-    path = Path(path)
-    trace = read_trace(path / "trace.csv")
-    info = json.loads((path / "run.json").read_text())
-    order = np.argsort(trace["t"], kind="stable")
-    trace = {k: v[order] for k, v in trace.items()}
-    return RunData(trace=trace, info=info, path=path)
+def load_run_dir(path: str | Path, config: Any = None) -> RunData:
+    """A complete, consistent run directory (read_run; `config` given: run.json must match it)."""
+    trace, info = read_run(path, complete=True, config=config)
+    return RunData(trace=trace, info=info, path=Path(path))

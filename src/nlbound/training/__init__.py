@@ -11,7 +11,7 @@ from nlbound.training.config import DEFAULT_GAMMAS, RunOptions, TrainConfig
 _LAZY = {
     "LinearTwinFlow": "flows", "NetFlow": "flows", "end_to_end": "flows",
     "INTEGRATORS": "integrators", "IntegratorStats": "integrators", "get_integrator": "integrators",
-    "train_many": "parallel",
+    "RunDirError": "rundir", "RunDirLockedError": "rundir", "run_dir": "rundir", "read_trace": "rundir",
     "TrainingDivergedError": "run", "TrainResult": "run", "load_run": "run",
     "recording_times": "run", "t_star_default": "run", "train": "run",
 }

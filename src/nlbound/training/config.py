@@ -6,16 +6,69 @@ import dataclasses
 import hashlib
 import json
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
-from nlbound._validate import check_choice, check_in_range, check_integer
+import numpy as np
 
-__all__ = ["TrainConfig", "RunOptions", "DATASETS", "DTYPES", "PRECISIONS", "DEFAULT_GAMMAS"]
+from nlbound._validate import Integral, Interval, Options, ParameterError, Real, validate_params
+from nlbound.data.dataset import DATASETS
+from nlbound.data.transform import VALID_SIZES
 
-DATASETS = ("mnist", "fashion", "synthetic")
+__all__ = ["TrainConfig", "RunOptions", "DTYPES", "PRECISIONS", "DEFAULT_GAMMAS", "LIMITS", "train_constraints"]
+
 DTYPES = ("float32", "float64")
 PRECISIONS = (16, 32, 64)
 DEFAULT_GAMMAS = (1e-6, 1e-4, 1e-2)
+
+# Caps on the work a config may ask for, each with its reason. A value past a cap is refused up
+# front (ParameterError) rather than run for hours, days or forever (inf, 1e300).
+LIMITS = {
+    # every forward pass holds an (m, width) float64 block per layer: 60000 x 4096 x 8 B = 2 GB
+    "width": 4096,
+    # t* grows like beta^-(L-2) (eq. 97): past L = 16 no horizon of interest is reachable
+    "depth": 16,
+    # the paper's regime is beta <= 1 (Sec. 6 uses beta <= 0.1); the flow's stiffness, hence the
+    # adaptive step count, grows like beta^(2(L-1)): beta = 10 is already far outside it
+    "beta": 10.0,
+    # the longest horizon of the figures is ~1.2e6 (L = 4, 1.5 t*_0.5, figures.HORIZON)
+    "t_end": 1e9,
+    # gd takes t_end / lr steps, each a full gradient pass
+    "gd_steps": 1e8,
+    # each recording time costs forward passes over the train and test sets for f, g1, g2, glin
+    "times": 10_000,
+    "gammas": 100,
+    # seeds of numpy's and torch's generators: a 32-bit range every one of them accepts
+    "seed": 2**32 - 1,
+}
+
+
+@lru_cache(maxsize=None)
+def train_constraints() -> dict:
+    """The declarative constraint table of TrainConfig (nlbound._validate), caps from LIMITS."""
+    from nlbound.training.integrators import INTEGRATORS  # the registry owns the names
+
+    return {
+        "dataset": Options(*DATASETS),
+        "size": Options(*VALID_SIZES),
+        "depth": Interval(Integral, 2, LIMITS["depth"]),
+        "width": Interval(Integral, 1, LIMITS["width"]),
+        "eps": Interval(Real, 0, 1, closed="both"),
+        "beta": Interval(Real, 0, LIMITS["beta"], closed="right"),
+        "init_seed": Interval(Integral, 0, LIMITS["seed"]),
+        "data_seed": Interval(Integral, 0, LIMITS["seed"]),
+        "integrator": Options(*INTEGRATORS),
+        "lr": Interval(Real, 0, None, closed="neither"),
+        # below 1e-12 the float64 rounding of each step (~1e-16 relative) dominates the error estimate
+        "rtol": Interval(Real, 1e-12, 1, closed="both"),
+        "atol": Interval(Real, 0, 1, closed="right"),
+        "dtype": Options(*DTYPES),
+        "t_end": Interval(Real, 0, LIMITS["t_end"], closed="right"),
+        "p": Options(*PRECISIONS),
+        "gammas": Interval(Real, 0, None, closed="neither"),
+        "number of gammas": Interval(Integral, 1, LIMITS["gammas"]),
+        "number of times": Interval(Integral, 0, LIMITS["times"]),
+    }
 
 
 @dataclass(frozen=True)
@@ -46,30 +99,17 @@ class TrainConfig:
     p: int = 32
 
     def __post_init__(self) -> None:
-        from nlbound.training.integrators import INTEGRATORS
-
-        check_choice("dataset", self.dataset, DATASETS)
-        check_integer("size", self.size, 1)
-        check_integer("depth", self.depth, 2)
-        check_integer("width", self.width, 1)
-        check_in_range("eps", self.eps, 0, 1)
-        check_in_range("beta", self.beta, 0, lo_open=True)
-        check_integer("init_seed", self.init_seed, 0)
-        check_integer("data_seed", self.data_seed, 0)
-        check_choice("integrator", self.integrator, INTEGRATORS)
-        check_in_range("lr", self.lr, 0, lo_open=True)
-        check_in_range("rtol", self.rtol, 0, lo_open=True)
-        check_in_range("atol", self.atol, 0, lo_open=True)
-        check_choice("dtype", self.dtype, DTYPES)
-        check_in_range("t_end", self.t_end, 0, lo_open=True)
-        check_choice("p", self.p, PRECISIONS)
         times = tuple(float(t) for t in self.times)
         gammas = tuple(float(g) for g in self.gammas)
-        if times:
-            check_in_range("times", times, 0, self.t_end)
-        if not gammas:
-            raise ValueError("gammas == (), must hold at least one margin threshold")
-        check_in_range("gammas", gammas, 0, lo_open=True)
+        names = [n for n in train_constraints() if not n.startswith("number of")]
+        validate_params(train_constraints(), {n: getattr(self, n) for n in names} | {
+            "gammas": gammas, "number of gammas": len(gammas), "number of times": len(times)})
+        validate_params({"times": Interval(Real, 0, float(self.t_end))}, {"times": times})
+        if not isinstance(self.rank_one, (bool, np.bool_)) and self.rank_one not in (0, 1):
+            raise ParameterError("rank_one", self.rank_one, "True or False")
+        if self.integrator == "gd":  # at least one step, at most LIMITS["gd_steps"]
+            t_end = float(self.t_end)
+            validate_params({"lr": Interval(Real, t_end / LIMITS["gd_steps"], t_end)}, {"lr": self.lr})
         for name, value in [("size", int(self.size)), ("depth", int(self.depth)), ("width", int(self.width)),
                             ("init_seed", int(self.init_seed)), ("data_seed", int(self.data_seed)),
                             ("eps", float(self.eps)), ("beta", float(self.beta)), ("lr", float(self.lr)),
@@ -96,7 +136,8 @@ class TrainConfig:
 
 @dataclass(frozen=True)
 class RunOptions:
-    """How a run is executed; never changes its result. out_dir None: runs/<config key[:12]>."""
+    """How a run is executed; never changes its result. out_dir None: run_dir("runs", config) =
+    runs/<config key>. progress_file: where train() keeps the current t (JSON, for a supervisor)."""
 
     out_dir: str | Path | None = None
     progress: bool = False
@@ -104,8 +145,10 @@ class RunOptions:
     threads: int | None = None
     data_dir: str | Path | None = None
     cache_dir: str | Path | None = None
+    progress_file: str | Path | None = None
 
     def __post_init__(self) -> None:
-        check_choice("device", self.device, ("cpu",))
-        if self.threads is not None:
-            check_integer("threads", self.threads, 1)
+        validate_params(_OPTION_CONSTRAINTS, {"device": self.device, "threads": self.threads})
+
+
+_OPTION_CONSTRAINTS = {"device": Options("cpu"), "threads": Interval(Integral, 1, 1024)}

@@ -14,12 +14,14 @@ projector P otherwise.)
 
 from __future__ import annotations
 
-import csv
-import json
 import math
 import platform
+import shutil
+import signal
 import sys
+import threading
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -33,6 +35,9 @@ from nlbound.networks import forward_many, init_weights, layer_shapes, pack, sta
 from nlbound.training.config import RunOptions, TrainConfig
 from nlbound.training.flows import LinearTwinFlow, NetFlow, end_to_end
 from nlbound.training.integrators import get_integrator, integrate_adaptive, method_for_eps
+from nlbound.training.rundir import (
+    INFO_FILE, TRACE_FILE, RunDirLock, publish, read_run, run_dir, temporary_dir,
+)
 
 __all__ = ["TrainResult", "TrainingDivergedError", "train", "load_run", "recording_times", "t_star_default"]
 
@@ -217,8 +222,15 @@ def _load_dataset(config: TrainConfig, options: RunOptions):
                         seed=config.data_seed)
 
 
+def _check_dataset(config: TrainConfig, ds) -> None:
+    """The dataset passed must be the one config names (a non-square synthetic one has size None)."""
+    if ds.name != config.dataset or (ds.size is not None and int(ds.size) != config.size):
+        raise ValueError(f"dataset == {ds.name!r} of size {ds.size}, must be the config's "
+                         f"{config.dataset!r} of size {config.size}")
+
+
 def _prepare(config: TrainConfig, ds, out_dir: Path):
-    """Initial weights, recording times, linear twins and the static part of run.json."""
+    """Initial weights, recording times, linear twins, S = X~ X~^T / m and the static part of run.json."""
     x = np.asarray(ds.x_train, dtype=np.float64)
     m, d = x.shape
     weights0 = init_weights(d, config.width, config.depth, config.beta, rank_one=config.rank_one,
@@ -238,18 +250,21 @@ def _prepare(config: TrainConfig, ds, out_dir: Path):
         "twin": {**twin_stats.as_dict(), "source": "statistics c = Y X^T/m, S = X X^T/m"},
         "p_rounding": {"c_max_abs_change": float(np.abs(c - c_exact).max())},
         "versions": _versions(), "threads": torch.get_num_threads(), "status": "running",
-        "_S": S,
     }
-    return theta0, times, twin, twin_exact, info
+    return theta0, times, twin, twin_exact, info, S
 
 
 def train(config: TrainConfig, dataset=None, options: RunOptions = RunOptions()) -> TrainResult:
     """Integrate the gradient flow of eq. 4 for `config`, recording every trace column at the
     recording times; writes trace.csv and run.json under the run directory and returns them.
 
-    Raises TrainingDivergedError (a ValueError) on NaN/inf, after writing the partial trace with
-    status "diverged"; KeyboardInterrupt likewise leaves status "interrupted" and a RuntimeError
-    (the integrator's work cap) status "failed" with run.json["error"], and is re-raised.
+    The run directory (options.out_dir, default run_dir("runs", config)) is consistent at every
+    instant (nlbound.training.rundir): the run is written into `<out>.tmp-<pid>` under the writer
+    lock `<out>.lock` and renamed into place when it ends; a second writer on the same directory
+    gets RunDirLockedError (a ValueError). How it ended is run.json["status"]:
+    TrainingDivergedError (a ValueError) on NaN/inf -> "diverged"; KeyboardInterrupt or SIGTERM
+    -> "interrupted" (re-raised as KeyboardInterrupt); a RuntimeError (the integrator's work cap)
+    -> "failed" with run.json["error"], re-raised. Each keeps the rows recorded so far.
 
     Integrator (adaptive): method_for_eps(eps) -- Bogacki-Shampine 3(2) for eps >= 0.1, else
     Dormand-Prince 5(4) with a switch to 3(2) if its steps stall -- with the global error norm; run.json
@@ -259,12 +274,24 @@ def train(config: TrainConfig, dataset=None, options: RunOptions = RunOptions())
     if options.threads is not None:
         torch.set_num_threads(int(options.threads))
     ds = dataset if dataset is not None else _load_dataset(config, options)
-    out_dir = Path(options.out_dir if options.out_dir is not None else Path("runs") / config.key()[:12])
+    _check_dataset(config, ds)
+    out_dir = Path(options.out_dir) if options.out_dir is not None else run_dir("runs", config)
+    with RunDirLock(out_dir), _sigterm_as_interrupt():
+        tmp = temporary_dir(out_dir)
+        try:
+            return _train_into(config, ds, options, tmp, out_dir)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)  # gone already unless the run failed before finishing
+
+
+def _train_into(config: TrainConfig, ds, options: RunOptions, tmp: Path, out_dir: Path) -> TrainResult:
+    """train() proper: everything is written into `tmp`, which is renamed to `out_dir` at the end."""
     start = time.perf_counter()
-    theta0, times, twin, twin_exact, info = _prepare(config, ds, out_dir)
-    rec = _Recorder(config, ds, twin, twin_exact, out_dir, info)
+    theta0, times, twin, twin_exact, info, S = _prepare(config, ds, out_dir)
+    rec = _Recorder(config, ds, twin, twin_exact, tmp, {"_S": S})
     flow = NetFlow(ds.x_train, ds.y_train, config.eps, config.width, config.depth, config.dtype)
     pbar = _progress(options.progress, config.t_end)
+    beat = _Heartbeat(options.progress_file, config.t_end)
     index = iter(range(len(times)))
 
     def advance(t: float, theta: np.ndarray) -> None:
@@ -272,24 +299,30 @@ def train(config: TrainConfig, dataset=None, options: RunOptions = RunOptions())
             raise TrainingDivergedError(t, out_dir)
         if pbar is not None:
             pbar.update(min(t, config.t_end) - pbar.n)
+        beat(t)
 
     def finish(status: str, stats=None) -> None:
-        info.update(status=status, wall_s=time.perf_counter() - start, grad_evals=flow.evals,
-                    p_rounding={**info["p_rounding"], **rec.rounding}, recorded=len(rec.columns.get("t", [])))
-        if stats is not None:
-            info.update(stats.as_dict())
-        rec.write_trace()
-        atomic_write_json(out_dir / "run.json", info)
+        with _signals_blocked():  # the files and the rename are not interrupted half-way
+            info.update(status=status, wall_s=time.perf_counter() - start, grad_evals=flow.evals,
+                        p_rounding={**info["p_rounding"], **rec.rounding}, recorded=len(rec.columns.get("t", [])))
+            if stats is not None:
+                info.update(stats.as_dict())
+            rec.write_trace()
+            if not rec.columns:
+                atomic_write_columns(tmp / TRACE_FILE, {"t": []})
+            atomic_write_json(tmp / INFO_FILE, info)
+            publish(tmp, out_dir)
         if pbar is not None:
             pbar.close()
+        beat.close()
 
     try:
         stats = get_integrator(config.integrator)(
             flow, theta0, times, lambda t, th: rec.record(next(index), t, th),
             lr=config.lr, rtol=config.rtol, atol=config.atol, advance=advance, method=method_for_eps(config.eps))
-    except TrainingDivergedError:
+    except TrainingDivergedError as exc:
         finish("diverged")
-        raise
+        raise TrainingDivergedError(exc.t, out_dir) from None
     except KeyboardInterrupt:
         finish("interrupted")
         raise
@@ -301,6 +334,52 @@ def train(config: TrainConfig, dataset=None, options: RunOptions = RunOptions())
     return TrainResult(rec.trace(), info, out_dir)
 
 
+@contextmanager
+def _sigterm_as_interrupt():
+    """SIGTERM raises KeyboardInterrupt while a run is written (main thread only; restored after)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum, frame):
+        raise KeyboardInterrupt(f"signal {signum}")
+
+    previous = signal.signal(signal.SIGTERM, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+@contextmanager
+def _signals_blocked():
+    """SIGINT and SIGTERM held back (delivered on exit) while the run directory is published."""
+    sigs = {signal.SIGINT, signal.SIGTERM}
+    old = signal.pthread_sigmask(signal.SIG_BLOCK, sigs)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, old)
+
+
+class _Heartbeat:
+    """Writes the current t to options.progress_file (atomically, at most every 0.5 s), so a
+    supervising process (the experiments' runner) can show the progress of running runs."""
+
+    def __init__(self, path, t_end: float):
+        self.path, self.t_end, self.last = (Path(path) if path is not None else None), t_end, -math.inf
+
+    def __call__(self, t: float) -> None:
+        now = time.perf_counter()
+        if self.path is not None and now - self.last >= 0.5:
+            self.last = now
+            atomic_write_json(self.path, {"t": float(t), "t_end": self.t_end})
+
+    def close(self) -> None:
+        if self.path is not None:
+            self.path.unlink(missing_ok=True)
+
+
 def _progress(enabled: bool, total: float):
     if not enabled:
         return None
@@ -310,12 +389,11 @@ def _progress(enabled: bool, total: float):
                 bar_format="{l_bar}{bar}| t={n:.3g}/{total:.3g} [{elapsed}<{remaining}]")
 
 
-def load_run(out_dir) -> TrainResult:
-    """Read a run directory written by train(): trace.csv as float arrays and run.json."""
-    out_dir = Path(out_dir)
-    info = json.loads((out_dir / "run.json").read_text())
-    with open(out_dir / "trace.csv", newline="") as fh:
-        rows = list(csv.reader(fh))
-    header, body = rows[0], rows[1:]
-    trace = {name: np.array([float(r[j]) for r in body], dtype=np.float64) for j, name in enumerate(header)}
-    return TrainResult(trace, info, out_dir)
+def load_run(out_dir, *, complete: bool = True) -> TrainResult:
+    """Read a run directory written by train(): trace.csv as float arrays (sorted by t) and run.json.
+
+    Refuses (RunDirError, a ValueError naming the path) a directory whose files are missing, damaged
+    or disagree (row count != run.json["recorded"]), or, with `complete`, whose status is not
+    "complete"; complete=False reads interrupted, diverged and failed runs too."""
+    trace, info = read_run(out_dir, complete=complete)
+    return TrainResult(trace, info, Path(out_dir))

@@ -1,4 +1,7 @@
-"""A tiny whitened random dataset with the nlbound.data Dataset attributes, for tests and benchmarks."""
+"""A tiny whitened random dataset with the Dataset attributes train() reads (test helper, no tests here).
+
+It calls itself "synthetic" with size None (d = 6 is not a square), which train() accepts for any
+config size (see training.run._check_dataset)."""
 
 from __future__ import annotations
 
@@ -20,8 +23,8 @@ class ToyDataset:
     s: float
     m: int
     m_test: int
-    name: str = "toy"
-    size: int = 0
+    name: str = "synthetic"
+    size: int | None = None
 
 
 def toy_dataset(m: int = 400, d: int = 6, m_test: int = 200, seed: int = 0, rank: int | None = None) -> ToyDataset:
