@@ -51,6 +51,7 @@ def series_neg(c, K, xb, lxb, Y, xu):
     if K > 1:
         g = np.where(Y < 1.0, xb * np.expm1((c + 1.0) * Y), np.exp(lxb + (c + 1.0) * Y) - xb)
         gap = xb * np.expm1(Y)  # xu − xb without cancellation
+        gap = np.where(np.isfinite(gap), gap, xu - xb)  # 0·inf when e^Y overflows: then xu − xb is exact
         xbk = xb.copy()
         tmp = np.empty_like(acc)
         co = _coefs(c, K)

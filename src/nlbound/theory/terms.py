@@ -105,10 +105,10 @@ def _one_bar_over_s_bar(L, eps, ob, sb):
 
 
 def _rho_s_hat_over_s_bar(L, rho, sh, sb):
-    """ρŝ/s̄ (= ρL/(1 + (L−1)ρ) by the definition of ŝ, used where s̄ = +inf)."""
+    """ρŝ/s̄ (= ρL/(1 + (L−1)ρ) by the definition of ŝ, used where ρŝ or s̄ is beyond float64)."""
     with np.errstate(all="ignore"):
         x = rho * sh / sb
-    return _patch(x, sb == np.inf, lambda L, rho: rho * L / (1.0 + (L - 1.0) * rho), L, rho)
+    return _patch(x, ~np.isfinite(x) | (sb == np.inf), lambda L, rho: rho * L / (1.0 + (L - 1.0) * rho), L, rho)
 
 
 def _log_beta_bar_ratio(L, eps, rho, ob, sb, q):
