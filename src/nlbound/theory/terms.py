@@ -129,8 +129,9 @@ def _log_u_growth(t, L, sb, log_bbar):
         z = Lm2 * sb * t * np.exp(Lm2 * log_bbar)
         z = _patch(z, np.isnan(z), lambda Lm2, sb, t, lbb: np.exp(np.log(Lm2) + np.log(sb) + np.log(t) + Lm2 * lbb),
                    Lm2, sb, t, log_bbar)  # inf·0 in the product: the same in log space
-        deep = -np.log1p(-np.minimum(z, 1.0)) / np.where(L == 2, 1.0, Lm2)  # eq. 9, L ≥ 3
-        grow = np.where(L == 2, sb * t, deep)  # eq. 9
+        two = L == 2
+        deep = -np.log1p(-np.minimum(z, 1.0)) / np.where(two, 1.0, Lm2)  # eq. 9, L ≥ 3
+        grow = np.where(two, sb * t, deep)  # eq. 9
     return np.where(t == 0, 0.0, grow)
 
 
