@@ -9,7 +9,7 @@ import time
 import numpy as np
 
 from nlbound.theory import bound_terms
-from nlbound.theory.bound import _default_workers
+from nlbound.theory._threads import default_workers
 
 
 def points(n: int, seed: int = 0) -> dict:
@@ -27,7 +27,7 @@ def main() -> None:
     ap.add_argument("--workers", type=int, default=None, help="threads for the threaded run (default: CPUs available)")
     a = ap.parse_args()
     P = points(a.n)
-    workers = _default_workers() if a.workers is None else a.workers
+    workers = default_workers() if a.workers is None else a.workers
     bound_terms(**P, workers=workers)  # warm-up (thread pool, coefficient tables)
     best1 = min(_timed(lambda: bound_terms(**P, workers=1)) for _ in range(a.repeat))
     bestw = min(_timed(lambda: bound_terms(**P, workers=workers)) for _ in range(a.repeat))

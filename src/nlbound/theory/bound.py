@@ -17,8 +17,6 @@ from nlbound.theory._checks import validate
 from nlbound.theory._incgamma import log_w_integrals
 from nlbound.theory._threads import blocks, default_workers, run_tasks
 
-_default_workers = default_workers  # the name benchmarks/bench_bound.py imports
-
 OUT_KEYS = ("upsilon", "phi", "s_bar", "s_hat", "beta_bar", "one_bar", "u", "v", "Delta", "deviation", "a_priori")
 IN_KEYS = ("d", "m", "depth", "kappa", "p", "delta", "eps", "beta", "gamma", "rho", "s", "t")
 
