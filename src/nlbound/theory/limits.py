@@ -21,7 +21,8 @@ def deviation_limit(d, depth, kappa, eps, rho, s, r, q):
     The finite-β value approaches this as 1 + O(β²) (tested).
     """
     P = validate(d=d, depth=depth, kappa=kappa, eps=eps, rho=rho, s=s, r=r, q=q)
-    d, L, kappa, eps, rho, s, r, q = np.broadcast_arrays(*(P[k] for k in ("d", "depth", "kappa", "eps", "rho", "s", "r", "q")))
+    d, L, kappa, eps, rho, s, r, q = np.broadcast_arrays(
+        *(P[k] for k in ("d", "depth", "kappa", "eps", "rho", "s", "r", "q")))
     sb1 = (1.0 - eps) * s + eps * (L - 1.0)  # s̄₁ at β = 0 (def. under eq. 8, r linear)
     sbr = (1.0 - eps) * s + eps * rho * (L - 1.0)  # s̄_ρ at β = 0
     ph = _phi_kappa(d, L, kappa, rho)  # eq. 8

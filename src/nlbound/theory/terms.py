@@ -31,7 +31,7 @@ def _patch(x, bad, alt, *args):
     """x with the elements where `bad` holds replaced by alt(*args) evaluated at those elements only.
 
     The args are 0-d or shaped like x; the result at an element never depends on the other elements."""
-    if not np.any(bad):
+    if not bad.any():  # (the method: np.any's Python wrapper costs more than small blocks)
         return x
     if np.ndim(x) == 0:
         return np.asarray(alt(*args), dtype=np.float64)
