@@ -3,13 +3,20 @@
 from __future__ import annotations
 
 import argparse
+import importlib
 import os
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
 import time
+from pathlib import Path
 
 import numpy as np
 
 from nlbound.theory import bound_terms
-from nlbound.theory.bound import _default_workers
+from nlbound.theory._threads import default_workers
 
 
 def points(n: int, seed: int = 0) -> dict:
@@ -25,9 +32,14 @@ def main() -> None:
     ap.add_argument("--n-loop", type=int, default=1_000)
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--workers", type=int, default=None, help="threads for the threaded run (default: CPUs available)")
+    ap.add_argument("--versus", metavar="GIT_REV", default=None,
+                    help="instead: time this checkout's bound_terms against GIT_REV's, interleaved in one process "
+                         "(medians of --repeat runs, 1 and 2 threads)")
     a = ap.parse_args()
+    if a.versus:
+        return versus(a.versus, a.n, a.repeat)
     P = points(a.n)
-    workers = _default_workers() if a.workers is None else a.workers
+    workers = default_workers() if a.workers is None else a.workers
     bound_terms(**P, workers=workers)  # warm-up (thread pool, coefficient tables)
     best1 = min(_timed(lambda: bound_terms(**P, workers=1)) for _ in range(a.repeat))
     bestw = min(_timed(lambda: bound_terms(**P, workers=workers)) for _ in range(a.repeat))
@@ -46,6 +58,37 @@ def main() -> None:
           f"load average {os.getloadavg()[0]:.1f})")
     print(f"scalar Python loop (baseline)   : {a.n_loop} points in {a.n_loop / loop_rate:.3f} s = {loop_rate:,.0f} points/s")
     print(f"speed-up over the loop          : {vec1 / loop_rate:,.0f}x (1 thread), {vecw / loop_rate:,.0f}x ({workers} threads)")
+
+
+def _theory_at(rev: str, where: Path):
+    """The nlbound.theory package of git revision `rev`, importable under another name."""
+    root = Path(subprocess.check_output(["git", "rev-parse", "--show-toplevel"], text=True).strip())
+    name = "nlbound_theory_" + re.sub(r"\W", "_", rev)
+    pkg = where / name
+    pkg.mkdir()
+    files = subprocess.check_output(["git", "-C", str(root), "ls-tree", "--name-only", rev, "src/nlbound/theory/"],
+                                    text=True).split()
+    for f in files:
+        text = subprocess.check_output(["git", "-C", str(root), "show", f"{rev}:{f}"], text=True)
+        (pkg / Path(f).name).write_text(text.replace("nlbound.theory", name))
+    sys.path.insert(0, str(where))
+    return importlib.import_module(name)
+
+
+def versus(rev: str, n: int, repeat: int) -> None:
+    """Median time of bound_terms here and at `rev`, alternating old/new in one process."""
+    with tempfile.TemporaryDirectory() as tmp:
+        old = _theory_at(rev, Path(tmp))
+        P = points(n)
+        for workers in (1, 2):
+            old.bound_terms(**P, workers=workers), bound_terms(**P, workers=workers)  # warm-up
+            t_old, t_new = [], []
+            for _ in range(repeat):
+                t_old.append(_timed(lambda: old.bound_terms(**P, workers=workers)))
+                t_new.append(_timed(lambda: bound_terms(**P, workers=workers)))
+            mo, mn = statistics.median(t_old), statistics.median(t_new)
+            print(f"{workers} thread(s): {rev} median {mo:.3f} s, this checkout median {mn:.3f} s "
+                  f"({repeat} runs each, interleaved): time ratio {mn / mo:.3f}, load average {os.getloadavg()[0]:.1f}")
 
 
 def _timed(f) -> float:

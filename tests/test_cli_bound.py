@@ -93,3 +93,49 @@ def test_broken_pipe_is_quiet(fmt):
     proc.stderr.close()
     assert proc.wait(timeout=60) == 0 and first
     assert "Traceback" not in err and "BrokenPipe" not in err, err
+
+
+def test_overflow_never_nan_and_json_valid(capsys):
+    """Issue 8: --beta 1e155 --t 1 printed nan and --json failed; now +inf, null in JSON, listed."""
+    rows = _json(capsys, ["--beta", "1e155", "--t", "0,1"])
+    assert rows[0]["v"] == 0.0 and rows[0]["u"] > 0
+    assert rows[1]["u"] is None and {"u", "v", "Delta", "deviation", "a_priori"} <= set(rows[1]["overflow"])
+    assert main(BASE + ["--beta", "1e155", "--t", "1"]) == 0
+    assert "nan" not in capsys.readouterr().out
+
+
+def test_row_does_not_depend_on_the_grid(capsys):
+    """--rho 1e300 alone and inside --rho 1,1e300 give the same row (was inf vs nan)."""
+    alone = _json(capsys, ["--rho", "1e300", "--t", "1"])[0]
+    mixed = _json(capsys, ["--rho", "1,1e300", "--t", "1"])[1]
+    assert alone == mixed
+
+
+@pytest.mark.parametrize("argv", [["--beta", "1e-300", "--alpha", "0.5"],
+                                  ["--depth", "3", "--alpha", "0.9999999999999999"],
+                                  ["--beta", "1e-200", "--depth", "4", "--alpha", "0.5"]])
+def test_valid_alpha_accepted(capsys, argv):
+    """Issue 8: valid --alpha values were rejected ("t == inf" / "t == -inf")."""
+    (row,) = _json(capsys, argv)
+    t = row["t"]
+    assert (t is None and "t" in row["overflow"]) or t > 0  # t*_alpha beyond float64: null, listed
+
+
+def test_grid_limit_states_the_row_count(capsys):
+    many = ",".join(str(i / 4000) for i in range(4000))
+    assert main(BASE + ["--t", many, "--eps", many]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "16,000,000 rows" in err and "10,000,000" in err
+
+
+@pytest.mark.parametrize("fmt", [["--json"], []])
+def test_chunks_equal_one_evaluation(capsys, monkeypatch, fmt):
+    """Streaming in chunks (here of 7 rows) prints exactly what one chunk prints."""
+    import nlbound.cli.bound as cb
+
+    argv = BASE + ["--t", "0,0.5,1,20,1e4", "--kappa", "1,2", "--depth", "2,3,4"] + fmt
+    assert main(argv) == 0
+    whole = capsys.readouterr().out
+    monkeypatch.setattr(cb, "CHUNK", 7)
+    assert main(argv) == 0
+    assert capsys.readouterr().out == whole and len(whole.splitlines()) == 30 + (0 if fmt else 2)

@@ -237,20 +237,137 @@ def test_threads_do_not_change_the_result():
 
 
 def test_series_terms_per_element_suffice():
-    """The series branch uses K(x_u) terms per element (bound.py, _XMAX): compare each K-bin against
+    """The series method uses K(x_u) terms per element (_incgamma.XMAX): compare each K-bin against
     the same series with 40 terms (x_u <= 2, both signs of c, short and long intervals)."""
-    from nlbound.theory import bound as B
+    from nlbound.theory import _incgamma as G
 
     rng = np.random.default_rng(4)
     n = 20_000
     for c in (-2 / 3, -0.5, -1 / 3, 0.0, 1 / 3, 0.5, 2 / 3, 1.0):
-        xu = np.concatenate([10 ** rng.uniform(-20, np.log10(2.0), n), B._XMAX, np.nextafter(B._XMAX, 0)])
+        xu = np.concatenate([10 ** rng.uniform(-20, np.log10(2.0), n), G.XMAX, np.nextafter(G.XMAX, 0)])
         xu = np.minimum(xu, 2.0)
         Y = 10 ** rng.uniform(-12, 2, xu.size)
         lxb = np.log(xu) - Y
         xb = np.exp(lxb)
         xu = np.exp(lxb + Y)
-        kern = B._series_neg if c <= 0 else B._series_pos
+        kern = G.series_neg if c <= 0 else G.series_pos
         ref = kern(c, 40, xb, lxb, Y, xu)
-        got = B._log_interval_series(np.full(xu.size, c), xb, lxb, Y)
+        (got,) = G.log_int_by_series([(c,)], np.zeros(xu.size, dtype=np.intp), xb, lxb, Y, xu)
         np.testing.assert_allclose(got, ref, rtol=0, atol=2e-15)
+
+
+# ----------------------------------------------------------------------------- one home per formula
+
+
+def test_bound_terms_equals_the_term_functions():
+    """bound_terms (the blocked, threaded driver) equals the public term functions elementwise."""
+    from nlbound.theory import phi_kappa
+
+    rng = np.random.default_rng(7)
+    n = 3000
+    P = dict(d=rng.integers(1, 800, n).astype(float), m=60000.0, depth=rng.integers(2, 8, n).astype(float),
+             kappa=rng.integers(1, 3, n).astype(float), p=32.0, delta=0.05, eps=rng.uniform(0, 1, n),
+             beta=10 ** rng.uniform(-6, 0.3, n), gamma=1e-6, rho=rng.choice([1.0, 1.5, 5.0], n),
+             s=rng.uniform(0.05, 1, n), t=10 ** rng.uniform(-6, 2, n) * rng.integers(0, 2, n))
+    r = bound_terms(**P, workers=2)
+    L, eps, beta, rho, s, t = (P[k] for k in ("depth", "eps", "beta", "rho", "s", "t"))
+    ref = {"upsilon": upsilon(P["d"], P["m"], P["kappa"], P["p"], P["delta"]),
+           "phi": phi_kappa(P["d"], L, P["kappa"], rho), "s_bar": s_bar(L, eps, beta, rho, s),
+           "s_hat": s_hat(L, eps, beta, rho, s), "beta_bar": beta_bar(L, eps, beta, rho, s),
+           "one_bar": one_bar(L, beta, rho), "u": u_beta(t, L, eps, beta, rho, s), "v": v_beta(t, L, eps, beta, rho, s)}
+    for k, v in ref.items():
+        np.testing.assert_array_equal(r[k], np.broadcast_to(v, (n,)), err_msg=k)
+    with np.errstate(all="ignore"):
+        delta = ref["phi"] * ref["v"] * ref["u"] ** (L - 1)  # eq. 7
+        dev = np.where(eps == 0, 0.0, delta * eps ** P["kappa"] / P["gamma"])  # eq. 6
+    for k, v in (("Delta", delta), ("deviation", dev), ("a_priori", ref["upsilon"] + dev)):
+        fin = np.isfinite(v)
+        np.testing.assert_allclose(r[k][fin], v[fin], rtol=1e-12, err_msg=k)
+        assert np.all(r[k][~fin] == np.inf), k
+
+
+def _points(draw_lists):
+    keys = ("d", "m", "depth", "kappa", "p", "delta", "eps", "beta", "gamma", "rho", "s", "t")
+    return {k: np.array([pt[i] for pt in draw_lists], dtype=float) for i, k in enumerate(keys)}
+
+
+POINT = st.tuples(
+    st.integers(1, 10**6), st.integers(0, 10**6), st.integers(2, 12), st.sampled_from([1, 2]), st.floats(1, 1e6),
+    st.floats(1e-300, 0.999999), st.sampled_from([0.0, 1e-300, 1e-3, 0.3, 1.0]) | st.floats(0, 1),
+    st.floats(1e-300, 1e300), st.floats(1e-300, 1e300), st.floats(1, 1e300), st.floats(1e-300, 1),
+    st.sampled_from([0.0, 5e-324, 1e300]) | st.floats(0, 1e300),
+).map(lambda x: (x[0], x[0] + x[1], *x[2:]))
+
+
+@settings(max_examples=60, deadline=None)
+@given(pts=st.lists(POINT, min_size=2, max_size=12))
+def test_a_point_does_not_depend_on_the_grid(pts):
+    """Each point of a mixed grid, including extreme and overflowing ones, equals the point alone."""
+    P = _points(pts)
+    grid = bound_terms(**P)
+    for i in range(len(pts)):
+        alone = bound_terms(**{k: v[i] for k, v in P.items()})
+        for k in grid:
+            assert grid[k][i] == alone[k] or (np.isnan(grid[k][i]) and np.isnan(alone[k])), (k, pts[i])
+
+
+@settings(max_examples=200, deadline=None)
+@given(pts=st.lists(POINT, min_size=1, max_size=30))
+def test_never_nan_at_extremes(pts):
+    """No NaN and no negative value anywhere in float64's range: overflow is +inf."""
+    r = bound_terms(**_points(pts))
+    for k, v in r.items():
+        assert not np.any(np.isnan(v)), k
+        assert np.all(v >= 0), k
+
+
+def test_overflowing_rho_beta_L():
+    """ρβ^L beyond float64 (issue 8: --beta 1e155 --t 1 gave NaN): u, v, Δ, deviation are +inf for
+    t > 0; at t = 0, u = β̄ exactly as computed from the limits of the ratios, and v = 0 when ρ = 1."""
+    r = bound_terms(**{**BASE, "beta": 1e155, "t": 1.0})
+    for k in ("s_bar", "one_bar", "u", "v", "Delta", "deviation", "a_priori"):
+        assert r[k] == np.inf, k
+    r0 = bound_terms(**{**BASE, "beta": 1e155, "t": 0.0})
+    assert r0["u"] == pytest.approx(1e155, rel=1e-13) and r0["v"] == 0 and r0["deviation"] == 0
+    assert r0["a_priori"] == r0["upsilon"]
+    # ρ = 2, ε = 0.5: β̄/β → s̄_ρ/s̄₁ = ((1−ε) + ερ(L−1))/((1−ε) + ε(L−1)) = 1.5
+    r2 = bound_terms(**{**BASE, "beta": 1e155, "rho": 2.0, "eps": 0.5, "t": 0.0})
+    assert r2["beta_bar"] == pytest.approx(1.5e155, rel=1e-14)
+
+
+def test_t_star_extremes_against_mpmath():
+    """Issue 8: --beta 1e-300 (β² underflows) and --alpha 1 − 2^−53 (₂F₁ at 1 − 1e−16) are valid."""
+    import mpmath as mp
+
+    with mp.workdps(40):  # (local: the 50-digit tests share mpmath's global precision)
+        _t_star_extremes(mp)
+
+
+def _t_star_extremes(mp):
+    b, a, s = mp.mpf("1e-300"), mp.mpf(0.5), mp.mpf(0.4)
+    ref = mp.log(a * (s - b**2) / ((1 - a) * b**2)) / (2 * s)  # eq. 15
+    assert float(t_star(0.5, 1e-300, 0.4, 2)) == pytest.approx(float(ref), rel=1e-14)
+    for L in (3, 4, 7):
+        alpha = 1 - 2.0**-53
+        c = mp.mpf(2) / L - 1
+        A, B = mp.mpf(alpha), mp.mpf(1e-3)
+        ref = (B ** (2 - L) * mp.hyp2f1(1, c, c + 1, B**L / s) - (A * s) ** c * mp.hyp2f1(1, c, c + 1, A)) / (s * (L - 2))
+        assert float(t_star(alpha, 1e-3, 0.4, L)) == pytest.approx(float(ref), rel=1e-12)
+        for alpha in (0.991, 0.9999, 1 - 1e-12):  # the expansion about 1 takes over above 0.99
+            A = mp.mpf(alpha)
+            ref = (B ** (2 - L) * mp.hyp2f1(1, c, c + 1, B**L / s) - (A * s) ** c * mp.hyp2f1(1, c, c + 1, A)) / (s * (L - 2))
+            assert float(t_star(alpha, 1e-3, 0.4, L)) == pytest.approx(float(ref), rel=1e-12)
+    assert t_star(0.5, 1e-200, 0.4, 4) == np.inf  # β^{2−L} = 1e400: t*_α beyond float64
+
+
+def test_term_functions_validate():
+    from nlbound.theory import gamma_upper, phi_kappa
+
+    with pytest.raises(ValueError, match=r"rho == 0.5, must be in \[1, inf\)"):
+        phi_kappa(49, 2, 1, 0.5)
+    with pytest.raises(ValueError, match=r"a == -1, must be in \(-1, inf\)"):
+        gamma_upper(-1.0, 1.0)
+    with pytest.raises(ValueError, match="lower == 'x', must be one of beta, beta_bar"):
+        v_beta(1.0, 2, 0.1, 0.1, 1.0, 0.4, lower="x")
+    with pytest.raises(ValueError, match="m == 3, must be >= d == 5"):
+        upsilon(5, 3, 1, 32, 0.05)

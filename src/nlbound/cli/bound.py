@@ -1,16 +1,17 @@
 """`nlbound bound`: evaluate Theorem 5.2 (eq. 6) over the cartesian product of the given parameter lists.
 
-Every numeric flag takes one number or a comma-separated list; one row per combination (evaluated
-vectorised). Give the training time either directly (--t) or as t*_alpha(beta) (--alpha; eq. 15 for
-L = 2, eq. 97 for L >= 3). Values beyond float64 (and u, v, Delta for L >= 3 at or after the blow-up
-time of u) are +inf: printed "inf" in the table; in --json they are null and listed under "overflow".
-NaN is never produced. Bad input: one line naming the flag and its allowed range, exit status 2.
+Every numeric flag takes one number or a comma-separated list; one row per combination, the last
+flag varying fastest. Give the training time either directly (--t) or as t*_alpha(beta) (--alpha;
+eq. 15 for L = 2, eq. 97 for L >= 3). Rows are evaluated and printed in chunks (constant memory);
+grids of more than 10^7 rows are refused. Values beyond float64 (and u, v, Delta for L >= 3 at or
+after the blow-up time of u) are +inf: printed "inf" in the table; in --json they are null and
+their keys are listed under "overflow". NaN is never produced, and a row's values do not depend
+on the other rows. Bad input: one line naming the flag and its allowed range, exit status 2.
 """
 
 from __future__ import annotations
 
 import argparse
-import itertools
 import json
 import math
 import os
@@ -18,9 +19,10 @@ import sys
 
 import numpy as np
 
-from nlbound.theory import bound_terms
-from nlbound.theory._checks import validate
-from nlbound.theory.training_time import t_star
+from nlbound._validate import ParameterError
+from nlbound.theory._checks import check_alpha_above, check_m_ge_d, validate
+from nlbound.theory.bound import OUT_KEYS, evaluate
+from nlbound.theory.training_time import _t_star
 
 # flag -> (default or None if required, allowed range shown in --help)
 INPUTS = {
@@ -37,8 +39,10 @@ INPUTS = {
     "s": (None, "s = ||Y X~^+||, in (0, 1] (a dataset statistic)"),
 }
 INTEGER_INPUTS = ("d", "m", "depth", "kappa")  # written as JSON integers (p too when integer-valued)
-OUTPUTS = ["upsilon", "phi", "s_bar", "s_hat", "beta_bar", "one_bar", "u", "v", "Delta", "deviation", "a_priori"]
+OUTPUTS = list(OUT_KEYS)
 TABLE_OUTPUTS = ["upsilon", "u", "v", "Delta", "deviation", "a_priori"]
+MAX_ROWS = 10**7  # larger grids are refused before any work (10^6 rows: ~100 MB of JSON)
+CHUNK = 1 << 16  # rows evaluated and printed at a time
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -57,6 +61,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "+inf values become null and their keys are listed in \"overflow\"")
 
 
+def _flag(key: str) -> str:
+    return "--" + key.replace("_", "-")
+
+
 def _parse_list(flag: str, text: str) -> list[float]:
     out = []
     for item in str(text).split(","):
@@ -64,7 +72,7 @@ def _parse_list(flag: str, text: str) -> list[float]:
         try:
             out.append(float(item))
         except ValueError:
-            raise ValueError(f"--{flag} == {item!r}, must be a number (or a comma-separated list of numbers)") from None
+            raise ValueError(f"{flag} == {item!r}, must be a number (or a comma-separated list of numbers)") from None
     return out
 
 
@@ -72,76 +80,142 @@ def _fmt(x: float) -> str:
     return "inf" if x == math.inf else f"{x:.6g}"
 
 
-def run(args: argparse.Namespace) -> int:
-    names = list(INPUTS)
-    lists = {n: _parse_list(n, getattr(args, n)) for n in names}
+def _read_lists(args: argparse.Namespace) -> dict[str, np.ndarray]:
+    """The parsed and range-checked list of every flag, in grid order (the last varies fastest)."""
+    lists = {n: _parse_list(_flag(n), getattr(args, n)) for n in INPUTS}
     tname = "t" if args.t is not None else "alpha"
-    lists[tname] = _parse_list(tname, args.t if args.t is not None else args.alpha)
+    lists[tname] = _parse_list(_flag(tname), args.t if args.t is not None else args.alpha)
     if args.margin_risk is not None:
-        lists["margin_risk"] = _parse_list("margin-risk", args.margin_risk)
-    keys = list(lists)
-    for k in keys:  # per-flag range checks, before the product (clear one-line messages)
+        lists["margin_risk"] = _parse_list("--margin-risk", args.margin_risk)
+    out = {}
+    for k, values in lists.items():
         try:
-            for v in lists[k]:
-                validate(**{k: v})
-        except ValueError as exc:
-            raise ValueError(f"--{k.replace('_', '-')} == {str(exc).split(' == ', 1)[1]}") from None
-    grid = np.array(list(itertools.product(*(lists[k] for k in keys))), dtype=np.float64)
-    cols = {k: grid[:, i] for i, k in enumerate(keys)}
-    p = {n: cols[n] for n in names}
-    try:
-        validate(d=p["d"], m=p["m"])
-    except ValueError as exc:
-        raise ValueError("--" + str(exc).replace("d == ", "--d == ")) from None
-    if tname == "alpha":
+            out[k] = validate(**{k: np.array(values)})[k]
+        except ParameterError as exc:
+            raise exc.renamed(_flag(k)) from None
+    return out
+
+
+def _check_grid(lists: dict[str, np.ndarray]) -> int:
+    """Cross-parameter checks and the row count, before any work. Returns the number of rows."""
+    rows = math.prod(len(v) for v in lists.values())
+    if rows > MAX_ROWS:
+        sizes = " x ".join(f"{len(v)} ({_flag(k)})" for k, v in lists.items() if len(v) > 1)
+        raise ValueError(f"the grid has {rows:,} rows ({sizes}), more than the limit of {MAX_ROWS:,}; "
+                         "split it into several calls")
+    check_m_ge_d(lists["d"][:, None], lists["m"][None, :], names=("--d", "--m"))
+    if "alpha" in lists:  # every (alpha, beta, s, depth) combination is a row: check the extremes
+        with np.errstate(under="ignore", over="ignore"):
+            lower = (lists["beta"][:, None] ** lists["depth"][None, :]).max() / lists["s"].min()
         try:
-            cols["t"] = t_star(cols["alpha"], p["beta"], p["s"], p["depth"])
-        except ValueError as exc:
-            raise ValueError(f"--{exc}") from None
-    terms = bound_terms(t=cols["t"], **p)
+            check_alpha_above(lists["alpha"].min(), lower)
+        except ParameterError as exc:
+            raise exc.renamed("--alpha") from None
+    return rows
+
+
+def _chunk(lists: dict[str, np.ndarray], start: int, stop: int) -> dict[str, np.ndarray]:
+    """Columns of rows start..stop-1 of the cartesian product (itertools.product order)."""
+    idx = np.arange(start, stop)
+    cols, stride = {}, 1
+    for k in reversed(list(lists)):
+        v = lists[k]
+        cols[k] = v[(idx // stride) % len(v)]
+        stride *= len(v)
+    return {k: cols[k] for k in lists}
+
+
+def _terms(cols: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    if "alpha" in cols:  # t may be +inf here (t*_alpha beyond float64): u, v, Delta are then +inf
+        cols["t"] = _t_star(cols["alpha"], cols["beta"], cols["s"], cols["depth"])
+    terms = evaluate({k: cols[k] for k in (*INPUTS, "t")})
     if "margin_risk" in cols:
-        terms["bound"] = cols["margin_risk"] + terms["a_priori"]
-    in_keys = names + (["alpha"] if tname == "alpha" else []) + ["t"] + (["margin_risk"] if "margin_risk" in cols else [])
-    out_keys = OUTPUTS + (["bound"] if "bound" in terms else [])
-    n = grid.shape[0]
-    if args.json:
-        lines = []
-        for i in range(n):
-            row, over = {}, []
-            for k in in_keys:
-                v = float(cols[k][i])
-                row[k] = int(v) if k in INTEGER_INPUTS or (k == "p" and v.is_integer()) else v
-            for k in out_keys:
-                v = float(terms[k][i])
-                if v == math.inf:
-                    over.append(k)
-                    v = None
-                row[k] = v
-            if over:
-                row["overflow"] = over
-            lines.append(json.dumps(row, allow_nan=False) + "\n")
-        return _write("".join(lines))
-    varying = [k for k in names if len(lists[k]) > 1]
-    fixed = [k for k in names if len(lists[k]) == 1]
-    text = ["# " + " ".join(f"{k}={_fmt(lists[k][0])}" for k in fixed) + "\n"]
-    head = varying + (["alpha"] if tname == "alpha" else []) + ["t"] + (["margin_risk"] if "margin_risk" in cols else []) \
-        + TABLE_OUTPUTS + (["bound"] if "bound" in terms else [])
-    table = [[_fmt(float((cols[k] if k in cols else terms[k])[i])) for k in head] for i in range(n)]
-    widths = [max(len(h), *(len(r[j]) for r in table)) for j, h in enumerate(head)]
-    text.append("  ".join(h.rjust(wd) for h, wd in zip(head, widths)) + "\n")
-    for r in table:
-        text.append("  ".join(c.rjust(wd) for c, wd in zip(r, widths)) + "\n")
-    return _write("".join(text))
+        terms["bound"] = cols["margin_risk"] + terms["a_priori"]  # eq. 6
+    return terms
 
 
-def _write(text: str) -> int:
-    """Write to stdout; a closed pipe (`nlbound bound ... | head -1`) ends quietly with status 0.
+def _json_column(key: str, values: np.ndarray) -> list[str]:
+    """JSON text of one column: integers for the integer inputs (and integer-valued p), the float's
+    repr otherwise (what json.dumps writes), null for +inf (NaN never occurs: see nlbound.theory)."""
+    if values.size > 1 and values.min() == values.max():  # a constant column: format once
+        return _json_column(key, values[:1]) * values.size
+    vals = values.tolist()
+    if key in INTEGER_INPUTS:
+        return [str(int(v)) for v in vals]
+    if key == "p":
+        return [str(int(v)) if v.is_integer() else repr(v) for v in vals]
+    return ["null" if v == math.inf else repr(v) for v in vals]
+
+
+def _json_lines(cols, terms, in_keys, out_keys) -> str:
+    """One JSON object per row; the keys of the +inf (null) values listed under "overflow"."""
+    keys = in_keys + out_keys
+    arrs = [cols[k] if k in cols else terms[k] for k in keys]
+    texts = [_json_column(k, a) for k, a in zip(keys, arrs)]
+    template = "{" + ", ".join(f"{json.dumps(k)}: %s" for k in keys)
+    over = np.stack([a == math.inf for a in arrs], axis=1)
+    lines = [template % row for row in zip(*texts)]
+    for i in np.flatnonzero(over.any(axis=1)):
+        lines[i] += ', "overflow": ' + json.dumps([k for k, f in zip(keys, over[i]) if f])
+    return "}\n".join(lines) + "}\n"
+
+
+def _table_column(values: np.ndarray) -> list[str]:
+    if values.size > 1 and values.min() == values.max():  # a constant column: format once
+        return [_fmt(float(values[0]))] * values.size
+    return [_fmt(v) for v in values.tolist()]
+
+
+def _table_rows(cols, terms, head, widths):
+    """The table's header and rows; column widths from the first chunk (a later, wider value widens
+    only its own row)."""
+    texts = [_table_column(cols[k] if k in cols else terms[k]) for k in head]
+    if widths is None:
+        widths = [max(len(h), *(len(x) for x in col)) for h, col in zip(head, texts)]
+    header = "  ".join(h.rjust(wd) for h, wd in zip(head, widths)) + "\n"
+    body = "".join("  ".join(c.rjust(wd) for c, wd in zip(r, widths)) + "\n" for r in zip(*texts))
+    return header, body, widths
+
+
+def run(args: argparse.Namespace) -> int:
+    lists = _read_lists(args)
+    rows = _check_grid(lists)
+    tname = "alpha" if "alpha" in lists else "t"
+    extra = ["margin_risk"] if "margin_risk" in lists else []
+    in_keys = list(INPUTS) + (["alpha"] if tname == "alpha" else []) + ["t"] + extra
+    out_keys = OUTPUTS + (["bound"] if extra else [])
+    varying = [k for k in INPUTS if len(lists[k]) > 1]
+    head = varying + (["alpha"] if tname == "alpha" else []) + ["t"] + extra + TABLE_OUTPUTS \
+        + (["bound"] if extra else [])
+    widths = None
+    if not args.json:
+        fixed = [k for k in INPUTS if len(lists[k]) == 1]
+        if not _write("# " + " ".join(f"{k}={_fmt(float(lists[k][0]))}" for k in fixed) + "\n"):
+            return 0
+    for start in range(0, rows, CHUNK):
+        cols = _chunk(lists, start, min(start + CHUNK, rows))
+        terms = _terms(cols)
+        if args.json:
+            text = _json_lines(cols, terms, in_keys, out_keys)
+        else:
+            header, text, widths_new = _table_rows(cols, terms, head, widths)
+            text = (header if widths is None else "") + text
+            widths = widths_new
+        if not _write(text):
+            return 0
+    return 0
+
+
+def _write(text: str) -> bool:
+    """Write to stdout; False when the reader has gone (`nlbound bound ... | head -1`): the caller
+    then ends quietly with status 0.
 
     Standard recipe: after BrokenPipeError, point stdout at /dev/null so that the interpreter's
     final flush does not raise again (and print "Exception ignored ... BrokenPipeError")."""
     try:
         sys.stdout.write(text)
         sys.stdout.flush()
+        return True
     except BrokenPipeError:
         try:
             devnull = os.open(os.devnull, os.O_WRONLY)
@@ -149,4 +223,4 @@ def _write(text: str) -> int:
             os.close(devnull)
         except (OSError, ValueError):  # stdout without a file descriptor (e.g. captured)
             pass
-    return 0
+        return False

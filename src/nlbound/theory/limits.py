@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from nlbound.theory.bound import _deviation_from_log_delta, _log_v, phi
+from nlbound.theory._checks import validate
+from nlbound.theory.terms import _deviation, _log_delta, _log_v_and_log_u, _phi_kappa
 from nlbound.theory.training_time import _t_star
 
 
@@ -19,11 +20,12 @@ def deviation_limit(d, depth, kappa, eps, rho, s, r, q):
         up before t*_α). All s̄'s and 1̄ taken at β = 0 (1̄ = 1, s̄_r = (1−ε)s + εr(L−1)).
     The finite-β value approaches this as 1 + O(β²) (tested).
     """
+    P = validate(d=d, depth=depth, kappa=kappa, eps=eps, rho=rho, s=s, r=r, q=q)
     d, L, kappa, eps, rho, s, r, q = np.broadcast_arrays(
-        *(np.asarray(x, dtype=np.float64) for x in (d, depth, kappa, eps, rho, s, r, q)))
+        *(P[k] for k in ("d", "depth", "kappa", "eps", "rho", "s", "r", "q")))
     sb1 = (1.0 - eps) * s + eps * (L - 1.0)  # s̄₁ at β = 0 (def. under eq. 8, r linear)
     sbr = (1.0 - eps) * s + eps * rho * (L - 1.0)  # s̄_ρ at β = 0
-    ph = phi(d, L, kappa, rho)
+    ph = _phi_kappa(d, L, kappa, rho)  # eq. 8
     with np.errstate(all="ignore"):
         lim2 = (s * sbr**2 / (2.0 * sb1**3)) * q * r ** (sb1 / s - 1.0) * ph \
             * (2.0 * np.log(sbr / sb1) + (sb1 / s) * np.log(r))  # eq. 19
@@ -36,11 +38,12 @@ def deviation_limit(d, depth, kappa, eps, rho, s, r, q):
 
 def deviation_at_t_star(d, depth, kappa, eps, beta, rho, s, r, q):
     """Finite-β counterpart of deviation_limit: Δ_κ,β(t*_α) ε^κ/γ at α = (r/s)β^L, γ = α/q."""
+    P = validate(d=d, depth=depth, kappa=kappa, eps=eps, beta=beta, rho=rho, s=s, r=r, q=q)
     d, L, kappa, eps, beta, rho, s, r, q = np.broadcast_arrays(
-        *(np.asarray(x, dtype=np.float64) for x in (d, depth, kappa, eps, beta, rho, s, r, q)))
+        *(P[k] for k in ("d", "depth", "kappa", "eps", "beta", "rho", "s", "r", "q")))
     alpha = r * beta**L / s
     gamma = alpha / q
     t = _t_star(alpha, beta, s, L)  # eq. 15 / eq. 97
-    log_v, log_u = _log_v(t, L, eps, beta, rho, s)
-    log_delta = np.log(phi(d, L, kappa, rho)) + log_v + (L - 1.0) * log_u  # eq. 7
-    return _deviation_from_log_delta(log_delta, kappa, eps, gamma)
+    log_v, log_u = _log_v_and_log_u(t, L, eps, beta, rho, s)  # eqs. 9, 10
+    log_delta = _log_delta(_phi_kappa(d, L, kappa, rho), log_v, L, log_u)  # eq. 7
+    return _deviation(log_delta, kappa, eps, gamma)  # eq. 6
