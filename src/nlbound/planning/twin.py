@@ -1,0 +1,73 @@
+"""Predicted margin risk: the linear twin (eps = 0) trained from Y X~^T alone, its margins on the training set."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from nlbound.networks import init_weights, pack, stable_rank, unpack
+from nlbound.training.flows import LinearTwinFlow, end_to_end
+from nlbound.training.integrators import integrate_adaptive
+
+__all__ = ["TWIN_RTOL", "init_rho", "twin_weights", "twin_margins", "margin_risk_table"]
+
+TWIN_RTOL = 1e-9  # relative tolerance of the twin's Dormand-Prince integration (a prediction: 1e-9 is plenty)
+
+
+def init_rho(n_in: int, width: int, depth: int, init: str, seed: int) -> float:
+    """rho = ||W1(0)||_F / ||W1(0)|| of the run's initial W1 (independent of beta: each layer is
+    rescaled to spectral norm beta), clamped to >= 1 as the theory requires; 1 for a rank-one W1."""
+    if init == "rank_one":
+        return 1.0
+    w1 = init_weights(n_in, width, depth, 1.0, rank_one=False, seed=seed)[0]
+    return max(1.0, stable_rank(w1))
+
+
+def twin_weights(x: np.ndarray, y: np.ndarray, depth: int, width: int, beta: float, init: str, seed: int,
+                 times: np.ndarray) -> np.ndarray:
+    """End-to-end vectors v(t) (len(times), n_in) of the linear twin f^0_theta0(t)(x) = x . v(t).
+
+    Same initialisation rule as nlbound.training.train for that seed (init_weights), gradient flow
+    of eq. 4 at eps = 0 from the statistics c = Y X~^T / m and S = X~ X~^T / m only
+    (LinearTwinFlow; c is used exactly: the twin predicts the trained net, not the p-bit proxy).
+    times: sorted, > 0."""
+    x = np.asarray(x, dtype=np.float64)
+    m = x.shape[0]
+    c = x.T @ np.asarray(y, dtype=np.float64) / m  # Y X~^T / m
+    S = x.T @ x / m
+    ws0 = init_weights(x.shape[1], width, depth, beta, rank_one=(init == "rank_one"), seed=seed)
+    flow = LinearTwinFlow(c, S, width, depth)
+    out: list[np.ndarray] = []
+
+    def record(t: float, theta: np.ndarray) -> None:
+        if t > 0:
+            out.append(end_to_end(unpack(theta, flow.shapes)).reshape(-1))
+
+    integrate_adaptive(flow, pack(ws0), np.concatenate([[0.0], times]), record,
+                       rtol=TWIN_RTOL, atol=1e-16, h_min=0.0, method="dopri5")
+    return np.stack(out)
+
+
+def twin_margins(x: np.ndarray, y: np.ndarray, v: np.ndarray) -> np.ndarray:
+    """Margins y_k f(x_k) (len(v), m) of the linear models x -> x . v_i on the training set."""
+    return (np.asarray(x, dtype=np.float64) @ np.asarray(v, dtype=np.float64).T).T * np.asarray(y)
+
+
+def margin_risk_table(margins: np.ndarray, gammas: np.ndarray) -> np.ndarray:
+    """Empirical margin risks mean_k [z_k < gamma_j] (Sec. 4) for every row of margins (n, m) and
+    every gamma at once: (n, len(gammas)).
+
+    One searchsorted of all margins into the sorted gammas, one bincount, one cumulative sum: z < gamma_j
+    exactly when fewer than j+1 sorted gammas are <= z."""
+    z = np.asarray(margins, dtype=np.float64)
+    n, m = z.shape
+    g = np.asarray(gammas, dtype=np.float64).reshape(-1)
+    order = np.argsort(g, kind="stable")
+    gs = g[order]
+    k = gs.size
+    idx = np.searchsorted(gs, z, side="right")  # number of gammas <= z, in 0..k
+    idx += (np.arange(n) * (k + 1))[:, None]
+    counts = np.bincount(idx.reshape(-1), minlength=n * (k + 1)).reshape(n, k + 1)
+    risk_sorted = np.cumsum(counts, axis=1)[:, :k] / m  # z < gs[j]  <=>  idx(z) <= j
+    out = np.empty((n, k))
+    out[:, order] = risk_sorted
+    return out
