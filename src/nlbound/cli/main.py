@@ -12,6 +12,7 @@ SUBCOMMANDS = {
     "bound": ("nlbound.cli.bound", "evaluate Theorem 5.2 over a grid of parameters"),
     "train": ("nlbound.cli.train", "train a nearly-linear network by gradient flow"),
     "reproduce": ("nlbound.cli.reproduce", "reproduce the paper's figures on real MNIST"),
+    "plan": ("nlbound.cli.plan", "choose beta, eps, gamma, t, kappa, p before training (a-priori bound)"),
 }
 
 
