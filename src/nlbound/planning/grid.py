@@ -152,6 +152,10 @@ class PlanData:
     def __post_init__(self) -> None:
         validate_params(_DATA, {"d": self.d, "m": self.m, "s": self.s, "n_in": self.n_in,
                                 "margin_risk": self.margin_risk})
+        for name, cast in (("d", int), ("m", int), ("n_in", int), ("s", float)):
+            object.__setattr__(self, name, cast(getattr(self, name)))
+        if self.margin_risk is not None:
+            object.__setattr__(self, "margin_risk", float(self.margin_risk))
         if self.m < self.d:
             raise ValueError(f"m == {self.m}, must be >= d == {self.d}")
         if (self.x is None) == (self.margin_risk is None):
