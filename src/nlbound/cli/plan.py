@@ -61,6 +61,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     a("--json", action="store_true", help="JSON lines (kind: top, eps, verify) instead of tables")
     a("--plot", default=None, metavar="FILE", help="heat map of the best predicted bound over (beta, eps)")
     a("--verify", type=int, default=0, metavar="K", help="train the K best and print realised vs predicted")
+    a("--verify-from", default="top", choices=("top", "frontier"),
+      help="top: the K best networks; frontier: the K best-per-eps points nearest the target [default top]")
     a("--runs", default=None, help="run cache for --verify (default: $NLBOUND_RUNS or ./runs)")
     a("--processes", type=int, default=2, help="training processes for --verify [default 2]")
     a("--threads", type=int, default=None, help="threads (torch and bound_terms)")
@@ -134,7 +136,7 @@ def run(args: argparse.Namespace) -> int:
     plan = make_plan(grid, data, args.target, workers=args.threads)
     from nlbound.planning import report
 
-    verified = _verify(plan, args, report.top_indices(plan, args.verify)) if args.verify else []
+    verified = _verify(plan, args, report.verify_indices(plan, args.verify, args.verify_from)) if args.verify else []
     if args.plot:
         from nlbound.planning.plot import plot_plan
 

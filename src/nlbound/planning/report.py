@@ -9,7 +9,7 @@ import numpy as np
 
 from nlbound.planning.search import Plan, argmin_by, union_price
 
-__all__ = ["top_indices", "eps_frontier", "record", "tables", "json_lines"]
+__all__ = ["top_indices", "eps_frontier", "verify_indices", "record", "tables", "json_lines"]
 
 TOP_COLS = ("depth", "beta", "init", "eps", "t", "t/t*", "gamma", "kappa", "p", "pred_margin_risk",
             "upsilon", "deviation", "pred_bound")
@@ -35,6 +35,19 @@ def eps_frontier(plan: Plan) -> dict[int, tuple[np.ndarray, float | None]]:
         ok = [float(c["eps"][i]) for i in best if c["bound"][i] < plan.target]
         out[int(L)] = (best, max(ok) if ok else None)
     return out
+
+
+def verify_indices(plan: Plan, k: int, source: str) -> np.ndarray:
+    """The k points --verify trains: "top" = the k best trained networks; "frontier" = of the best
+    point per (depth, eps), the k whose predicted bound is nearest the target (both sides of the
+    largest non-vacuous eps: where a prediction error would change the answer)."""
+    if source == "top":
+        return top_indices(plan, k)
+    if source != "frontier":
+        raise ValueError(f"verify_from == {source!r}, must be one of top, frontier")
+    best = np.concatenate([b for b, _ in eps_frontier(plan).values()])
+    gap = np.abs(plan.columns["bound"][best] - plan.target)
+    return best[np.argsort(gap, kind="stable")][:k]
 
 
 def _t_rel(plan: Plan, r: dict) -> float:
