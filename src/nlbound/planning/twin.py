@@ -10,7 +10,7 @@ from nlbound.training.integrators import integrate_adaptive
 
 __all__ = ["TWIN_RTOL", "init_rho", "twin_weights", "twin_margins", "margin_risk_table"]
 
-TWIN_RTOL = 1e-9  # relative tolerance of the twin's Dormand-Prince integration (a prediction: 1e-9 is plenty)
+TWIN_RTOL = 1e-8  # relative tolerance of the twin's Dormand-Prince integration (v moves by ~1e-7 relative from 1e-9)
 
 
 def init_rho(n_in: int, width: int, depth: int, init: str, seed: int) -> float:
@@ -49,25 +49,18 @@ def twin_weights(x: np.ndarray, y: np.ndarray, depth: int, width: int, beta: flo
 
 def twin_margins(x: np.ndarray, y: np.ndarray, v: np.ndarray) -> np.ndarray:
     """Margins y_k f(x_k) (len(v), m) of the linear models x -> x . v_i on the training set."""
-    return (np.asarray(x, dtype=np.float64) @ np.asarray(v, dtype=np.float64).T).T * np.asarray(y)
+    z = np.asarray(v, dtype=np.float64) @ np.asarray(x, dtype=np.float64).T  # (n, m), C-contiguous
+    z *= np.asarray(y, dtype=np.float64)
+    return z
 
 
 def margin_risk_table(margins: np.ndarray, gammas: np.ndarray) -> np.ndarray:
     """Empirical margin risks mean_k [z_k < gamma_j] (Sec. 4) for every row of margins (n, m) and
     every gamma at once: (n, len(gammas)).
 
-    One searchsorted of all margins into the sorted gammas, one bincount, one cumulative sum: z < gamma_j
-    exactly when fewer than j+1 sorted gammas are <= z."""
-    z = np.asarray(margins, dtype=np.float64)
-    n, m = z.shape
+    Each row is sorted once; the count of margins strictly below gamma_j is then the left insertion
+    point of gamma_j (searchsorted), for all gammas together: O(m log m + k log m) per row, whatever k."""
+    z = np.sort(np.asarray(margins, dtype=np.float64), axis=1)
     g = np.asarray(gammas, dtype=np.float64).reshape(-1)
-    order = np.argsort(g, kind="stable")
-    gs = g[order]
-    k = gs.size
-    idx = np.searchsorted(gs, z, side="right")  # number of gammas <= z, in 0..k
-    idx += (np.arange(n) * (k + 1))[:, None]
-    counts = np.bincount(idx.reshape(-1), minlength=n * (k + 1)).reshape(n, k + 1)
-    risk_sorted = np.cumsum(counts, axis=1)[:, :k] / m  # z < gs[j]  <=>  idx(z) <= j
-    out = np.empty((n, k))
-    out[:, order] = risk_sorted
-    return out
+    counts = np.stack([np.searchsorted(row, g, side="left") for row in z])  # #{z < gamma}
+    return counts.reshape(z.shape[0], g.size) / z.shape[1]
