@@ -182,3 +182,12 @@ def test_cli_data_flags_must_come_together(capsys):
     assert rc == 2 and "--verify == 1, must be 0" in out.err
     rc, out = _cli(capsys, *STATS[:6], "--margin-risk", "1.5")
     assert rc == 2 and "--margin-risk == 1.5, must be in [0, 1]" in out.err
+
+
+def test_cli_none_leaves_a_family_out(capsys):
+    rc, out = _cli(capsys, *STATS, "--gamma-alpha", "none", "--alpha", "none", "--json", "--top", "1")
+    assert rc == 0, out.err
+    rows = [json.loads(line) for line in out.out.splitlines()]
+    assert rows[0]["n_points"] == 2 * 2 * 2 * 2 * 1 * 2 * 2  # gamma in {0.1, 1} beta^2 only, t in {0.5, 1} t*
+    rc, out = _cli(capsys, *STATS, "--gamma-alpha", "none", "--gamma-beta", "none")
+    assert rc == 2 and "--gamma-beta == (), must be non-empty when gamma_alpha_factors is empty" in out.err

@@ -18,6 +18,7 @@ import numpy as np
 
 from nlbound._validate import Interval, Integral, ParameterError, Real, validate_params
 
+_MAY_BE_NONE = ("--gamma-beta", "--gamma-alpha", "--alpha", "--t-factors")  # "none": leave that family out
 # PlanGrid field -> its flag
 FLAGS = {"depths": "--depth", "betas": "--beta", "inits": "--init", "epss": "--eps", "kappas": "--kappa",
          "ps": "--p", "gamma_beta_factors": "--gamma-beta", "gamma_alpha_factors": "--gamma-alpha",
@@ -48,11 +49,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     a("--init", default="default,rank-one", help="W1(0): default (rho measured) and/or rank-one (rho = 1)")
     a("--kappa", default="1,2", help="kappa in {1, 2} [default 1,2]")
     a("--p", default="16,32", help="precision p in {16, 32, 64} [default 16,32]")
-    a("--gamma-beta", default=None, help="gamma = f beta^L for these f [default 1e-3,1e-2,0.1,1]")
-    a("--gamma-alpha", default=None, help="gamma = f alpha for these f [default 1e-3,1e-2,0.1,1]")
+    a("--gamma-beta", default=None, help="gamma = f beta^L for these f ('none': no such gamma) [default 1e-3,1e-2,0.1,1]")
+    a("--gamma-alpha", default=None, help="gamma = f alpha for these f ('none') [default 1e-3,1e-2,0.1,1]")
     a("--gamma-alpha-of", default=None, help="the alpha of --gamma-alpha [default 0.5]")
-    a("--alpha", default=None, help="stopping times t*_alpha for these alpha [default 0.1,...,0.9,0.95,0.99]")
-    a("--t-factors", default=None, help="stopping times f t*_0.5 [default: the paper's recording times]")
+    a("--alpha", default=None, help="stopping times t*_alpha for these alpha ('none') [default 0.1,...,0.9,0.95,0.99]")
+    a("--t-factors", default=None, help="stopping times f t*_0.5 ('none') [default: the paper's recording times, see PlanGrid]")
     a("--delta", default="0.05", help="failure probability of the whole plan [default 0.05]")
     a("--width", default="64", help="hidden width (the twin and --verify) [default 64]")
     a("--seed", default="0", help="initialisation seed (the twin and --verify) [default 0]")
@@ -69,6 +70,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _floats(flag: str, text) -> list[float]:
+    if str(text).strip().lower() == "none" and flag in _MAY_BE_NONE:
+        return []
     out = []
     for item in str(text).split(","):
         try:

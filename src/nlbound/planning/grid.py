@@ -7,7 +7,7 @@ from numbers import Integral, Real
 
 import numpy as np
 
-from nlbound._validate import Interval, Options, validate_params
+from nlbound._validate import Interval, Options, ParameterError, validate_params
 
 __all__ = ["PlanGrid", "PlanData", "INITS", "paper_t_factors", "eps_grid"]
 
@@ -55,6 +55,7 @@ _GRID = {
     "init_seed": Interval(Integral, 0, None),
 }
 _SCALARS = ("delta", "width", "init_seed")
+_MAY_BE_EMPTY = ("gamma_beta_factors", "gamma_alpha_factors", "alphas", "t_factors")  # one of each pair suffices
 _CAST = {"depths": int, "inits": str, "kappas": int, "ps": int, "width": int, "init_seed": int}
 
 
@@ -95,10 +96,15 @@ class PlanGrid:
                 object.__setattr__(self, name, cast(value))
                 continue
             value = list(value) if isinstance(value, (list, tuple, np.ndarray)) else [value]
-            if not value:
-                raise ValueError(f"{name} == (), must hold at least one value")
-            validate_params(_GRID, {name: value})
+            if not value and name not in _MAY_BE_EMPTY:
+                raise ParameterError(name, (), "non-empty")
+            if value:
+                validate_params(_GRID, {name: value})
             object.__setattr__(self, name, tuple(sorted({cast(v) for v in value})))
+        if not (self.gamma_beta_factors or (self.gamma_alpha_factors and self.gamma_alphas)):
+            raise ParameterError("gamma_beta_factors", (), "non-empty when gamma_alpha_factors is empty")
+        if not (self.alphas or self.t_factors):
+            raise ParameterError("t_factors", (), "non-empty when alphas is empty")
 
     def gammas(self, depth: int, beta: float) -> np.ndarray:
         """The margin thresholds scored for (depth, beta), sorted and unique."""

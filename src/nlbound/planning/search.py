@@ -95,6 +95,8 @@ def make_plan(grid: PlanGrid, data: PlanData, target: float = 0.5, *, workers: i
     cols = {k: np.concatenate([blk[k] for blk in blocks]) for k in
             ("depth", "beta", "init", "rho", "t", "alpha", "gamma", "eps", "kappa", "p")}
     n = cols["t"].size
+    if n == 0:
+        raise ValueError(f"alphas == {grid.alphas}, must hold an alpha > beta^L/s for some beta (no grid point)")
     terms = bound_terms(d=data.d, m=data.m, depth=cols["depth"], kappa=cols["kappa"], p=cols["p"],
                         delta=grid.delta / n, eps=cols["eps"], beta=cols["beta"], gamma=cols["gamma"],
                         rho=cols["rho"], s=data.s, t=cols["t"], workers=workers)  # eqs. 6-11, every point
