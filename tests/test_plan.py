@@ -98,7 +98,7 @@ def test_twin_margin_risk_matches_a_trained_eps0_run(tmp_path):
     from nlbound.training import RunOptions, TrainConfig, train
 
     ds = load_dataset("synthetic", 4)
-    beta, width, times = 0.2, 8, (0.5, 2.0, 4.0, 8.0)
+    beta, width = 0.2, 8
     grid = PlanGrid(betas=(beta,), epss=(1e-3,), inits=("default",), alphas=(0.5,), t_factors=(0.05, 0.2, 0.6),
                     gamma_beta_factors=(1.0,), gamma_alpha_factors=(0.1,), kappas=(2,), ps=(32,), width=width)
     plan = make_plan(grid, PlanData.from_dataset(ds), workers=1)
@@ -122,7 +122,6 @@ def test_twin_margin_risk_matches_a_trained_eps0_run(tmp_path):
             assert abs(predicted - realised) * ds.m <= near, (t, g)
             seen.append(predicted)
     assert len(set(seen)) > 3  # the margin risk does change with t and gamma: not a vacuous check
-    del times
 
 
 def _cli(capsys, *argv):
@@ -191,3 +190,25 @@ def test_cli_none_leaves_a_family_out(capsys):
     assert rows[0]["n_points"] == 2 * 2 * 2 * 2 * 1 * 2 * 2  # gamma in {0.1, 1} beta^2 only, t in {0.5, 1} t*
     rc, out = _cli(capsys, *STATS, "--gamma-alpha", "none", "--gamma-beta", "none")
     assert rc == 2 and "--gamma-beta == (), must be non-empty when gamma_alpha_factors is empty" in out.err
+
+
+def test_verify_trains_the_planned_network_and_evaluates_theorem_5_2_there(tmp_path):
+    from nlbound.data import load_dataset
+    from nlbound.planning.verify import verify
+
+    ds = load_dataset("synthetic", 4)
+    grid = PlanGrid(betas=(0.2,), epss=(0.01,), inits=("default",), alphas=(0.5,), t_factors=(0.3,),
+                    gamma_beta_factors=(1.0,), gamma_alpha_factors=(0.1,), kappas=(2,), ps=(32,), width=8)
+    plan = make_plan(grid, PlanData.from_dataset(ds), workers=1)
+    i = top_indices(plan, 1)
+    (r,) = verify(plan, i, dataset="synthetic", size=4, cache_dir=tmp_path / "runs", processes=1)
+    c = plan.columns
+    assert r["t"] == c["t"][i[0]] and r["gamma"] == c["gamma"][i[0]]
+    # same a-priori terms: the run measures the same rho on the same W1(0) as the plan computed
+    assert r["realised_upsilon"] == pytest.approx(c["upsilon"][i[0]], rel=1e-14)
+    assert r["realised_deviation"] == pytest.approx(c["deviation"][i[0]], rel=1e-12)
+    assert r["realised_bound"] == pytest.approx(r["realised_margin_risk"] + r["realised_upsilon"]
+                                                + r["realised_deviation"], rel=1e-14)
+    assert abs(r["realised_margin_risk"] - r["margin_risk"]) < 0.02  # the twin predicts the eps = 0.01 net
+    (again,) = verify(plan, i, dataset="synthetic", size=4, cache_dir=tmp_path / "runs", processes=1)
+    assert again["run"] == r["run"] and again["realised_bound"] == r["realised_bound"]  # cached, not retrained

@@ -11,7 +11,7 @@ from nlbound.planning.search import Plan, argmin_by, union_price
 
 __all__ = ["top_indices", "eps_frontier", "verify_indices", "record", "tables", "json_lines"]
 
-TOP_COLS = ("depth", "beta", "init", "eps", "t", "t/t*", "gamma", "kappa", "p", "pred_margin_risk",
+TOP_COLS = ("depth", "beta", "init", "eps", "t", "t_over_t_star", "gamma", "kappa", "p", "pred_margin_risk",
             "upsilon", "deviation", "pred_bound")
 VERIFY_COLS = ("depth", "beta", "init", "eps", "t", "gamma", "kappa", "p", "pred_margin_risk",
                "realised_margin_risk", "pred_bound", "realised_bound", "test_risk")
@@ -64,7 +64,7 @@ def record(plan: Plan, i: int, kind: str, extra: dict | None = None) -> dict:
     rec = {"kind": kind, "n_points": plan.n_points, "delta": plan.grid.delta, "delta_point": plan.delta_point,
            "data": plan.data.name, "d": plan.data.d, "m": plan.data.m, "s": plan.data.s,
            "depth": r["depth"], "beta": r["beta"], "init": r["init"], "rho": r["rho"], "eps": r["eps"],
-           "gamma": r["gamma"], "t": r["t"], "t/t*": _t_rel(plan, r), "alpha": r["alpha"], "kappa": r["kappa"],
+           "gamma": r["gamma"], "t": r["t"], "t_over_t_star": _t_rel(plan, r), "alpha": r["alpha"], "kappa": r["kappa"],
            "p": r["p"], "pred_margin_risk": r["margin_risk"],
            "margin_risk_source": "linear twin (eps=0)" if plan.data.has_twin else "given (--margin-risk)",
            **{k: r[k] for k in ("upsilon", "deviation", "a_priori", "Delta", "u", "v", "phi", "s_bar", "beta_bar")},
@@ -84,11 +84,15 @@ def _fmt(v) -> str:
     return "inf" if v == math.inf else f"{v:.4g}"
 
 
+HEADERS = {"t_over_t_star": "t/t*"}  # table header of a record key, where shorter
+
+
 def _table(recs: list[dict], cols) -> list[str]:
     cells = [[_fmt(r.get(c)) for c in cols] for r in recs]
-    w = [max(len(c), *(len(row[j]) for row in cells)) if cells else len(c) for j, c in enumerate(cols)]
-    return ["  ".join(c.rjust(x) for c, x in zip(cols, w))] + ["  ".join(v.rjust(x) for v, x in zip(row, w))
-                                                             for row in cells]
+    heads = [HEADERS.get(c, c) for c in cols]
+    w = [max(len(h), *(len(row[j]) for row in cells)) if cells else len(h) for j, h in enumerate(heads)]
+    return ["  ".join(h.rjust(x) for h, x in zip(heads, w))] + ["  ".join(v.rjust(x) for v, x in zip(row, w))
+                                                              for row in cells]
 
 
 def _header(plan: Plan, best: dict) -> list[str]:
