@@ -90,6 +90,7 @@ def make_plan(grid: PlanGrid, data: PlanData, target: float = 0.5, *, workers: i
     """Score every point of `grid` for `data`: Theorem 5.2's terms (eqs. 6-11) in ONE bound_terms
     call at delta / N, plus the predicted margin risk (linear twin, see twin.py)."""
     validate_params({"target": Interval(Real, 0, None, closed="neither")}, {"target": target})
+    # W1(0) is drawn first whatever the depth, so rho depends on the init rule and seed only
     rhos = np.array([init_rho(data.n_in, grid.width, 2, init, grid.init_seed) for init in grid.inits])
     blocks = [_block(grid, data, L, b, rhos) for L in grid.depths for b in grid.betas]
     cols = {k: np.concatenate([blk[k] for blk in blocks]) for k in
