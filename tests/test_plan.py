@@ -165,6 +165,8 @@ def test_cli_table_says_what_is_predicted(capsys):
     (["--depth", "1"], "--depth == 1, must be in [2, 64]"),
     (["--top", "0"], "--top == 0, must be in [1, inf)"),
     (["--beta", "x"], "--beta == 'x', must be a number"),
+    (["--delta", "0.05,0.1"], "--delta == '0.05,0.1', must be a single number"),
+    (["--delta", "1"], "--delta == 1, must be in (0, 1)"),
 ])
 def test_cli_bad_input_is_one_line_exit_2(capsys, argv, message):
     rc, out = _cli(capsys, *STATS, *argv)

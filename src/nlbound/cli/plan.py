@@ -10,11 +10,7 @@ exact. Choosing the best of N points is paid for by a union bound: every point i
 from __future__ import annotations
 
 import argparse
-import json
-import math
 import os
-
-import numpy as np
 
 from nlbound._validate import Interval, Integral, ParameterError, Real, validate_params
 
@@ -49,10 +45,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     a("--init", default="default,rank-one", help="W1(0): default (rho measured) and/or rank-one (rho = 1)")
     a("--kappa", default="1,2", help="kappa in {1, 2} [default 1,2]")
     a("--p", default="16,32", help="precision p in {16, 32, 64} [default 16,32]")
-    a("--gamma-beta", default=None, help="gamma = f beta^L for these f ('none': no such gamma) [default 1e-3,1e-2,0.1,1]")
+    a("--gamma-beta", default=None,
+      help="gamma = f beta^L for these f ('none': no such gamma) [default 1e-3,1e-2,0.1,1]")
     a("--gamma-alpha", default=None, help="gamma = f alpha for these f ('none') [default 1e-3,1e-2,0.1,1]")
     a("--gamma-alpha-of", default=None, help="the alpha of --gamma-alpha [default 0.5]")
-    a("--alpha", default=None, help="stopping times t*_alpha for these alpha ('none') [default 0.1,...,0.9,0.95,0.99]")
+    a("--alpha", default=None,
+      help="stopping times t*_alpha for these alpha ('none') [default 0.1,...,0.9,0.95,0.99]")
     a("--t-factors", default=None, help="stopping times f t*_0.5 ('none') [default: the paper's recording times, see PlanGrid]")
     a("--delta", default="0.05", help="failure probability of the whole plan [default 0.05]")
     a("--width", default="64", help="hidden width (the twin and --verify) [default 64]")
@@ -81,20 +79,27 @@ def _floats(flag: str, text) -> list[float]:
     return out
 
 
+def _one(flag: str, text) -> float:
+    values = _floats(flag, text)
+    if len(values) != 1:
+        raise ValueError(f"{flag} == {text!r}, must be a single number")
+    return values[0]
+
+
 def _grid(args):
     from nlbound.planning import PlanGrid, eps_grid
 
-    kw = {"depths": _floats("--depth", args.depth), "inits": [v.strip().replace("-", "_") for v in args.init.split(",")],
-          "kappas": _floats("--kappa", args.kappa), "ps": _floats("--p", args.p),
-          "delta": _floats("--delta", args.delta)[0], "width": _floats("--width", args.width)[0],
-          "init_seed": _floats("--seed", args.seed)[0]}
+    kw = {"depths": _floats("--depth", args.depth), "kappas": _floats("--kappa", args.kappa),
+          "inits": [v.strip().replace("-", "_") for v in args.init.split(",")], "ps": _floats("--p", args.p),
+          "delta": _one("--delta", args.delta), "width": _one("--width", args.width),
+          "init_seed": _one("--seed", args.seed)}
     for field, flag in FLAGS.items():
         value = getattr(args, flag[2:].replace("-", "_"), None)
         if field not in kw and value is not None:
             kw[field] = _floats(flag, value)
     try:
         if args.eps_max is not None:
-            kw["epss"] = eps_grid(_floats("--eps-max", args.eps_max)[0], _floats("--eps-min", args.eps_min)[0])
+            kw["epss"] = eps_grid(_one("--eps-max", args.eps_max), _one("--eps-min", args.eps_min))
         return PlanGrid(**kw)
     except ParameterError as exc:
         flag = {"eps_max": "--eps-max", "eps_min": "--eps-min"}.get(exc.name, FLAGS.get(exc.name, exc.name))
@@ -114,7 +119,7 @@ def _data(args):
         raise ValueError(f"{missing[0]} == None, must be given with --d --m --s (data not on disk)")
     if args.verify:
         raise ValueError(f"--verify == {args.verify}, must be 0 for data given as --d --m --s (nothing to train)")
-    vals = {k: _floats(f"--{k.replace('_', '-')}", v)[0] for k, v in given.items()}
+    vals = {k: _one(f"--{k.replace('_', '-')}", v) for k, v in given.items()}
     try:
         return PlanData(name=f"d={vals['d']:g} m={vals['m']:g} s={vals['s']:g}", d=vals["d"], m=vals["m"],
                         s=vals["s"], n_in=vals["d"], margin_risk=vals["margin_risk"])
