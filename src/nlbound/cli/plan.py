@@ -12,18 +12,20 @@ from __future__ import annotations
 import argparse
 import os
 
-from nlbound._validate import Interval, Integral, ParameterError, Real, validate_params
+from nlbound._io import check_output_dir, check_output_file
+from nlbound._validate import Interval, Integral, Real, validate_params
 
 _MAY_BE_NONE = ("--gamma-beta", "--gamma-alpha", "--alpha", "--t-factors")  # "none": leave that family out
-# PlanGrid field -> its flag
-FLAGS = {"depths": "--depth", "betas": "--beta", "inits": "--init", "epss": "--eps", "kappas": "--kappa",
-         "ps": "--p", "gamma_beta_factors": "--gamma-beta", "gamma_alpha_factors": "--gamma-alpha",
-         "gamma_alphas": "--gamma-alpha-of", "alphas": "--alpha", "t_factors": "--t-factors",
-         "delta": "--delta", "width": "--width", "init_seed": "--seed"}
-_CLI = {"--top": Interval(Integral, 1, None), "--verify": Interval(Integral, 0, None),
-        "--target": Interval(Real, 0, None, closed="neither"), "--processes": Interval(Integral, 1, 64),
-        "--threads": Interval(Integral, 1, None), "--size": Interval(Integral, 1, None),
-        "--data-seed": Interval(Integral, 0, None)}
+# PlanGrid / PlanData / eps_grid parameter -> its flag (cli.main reports a ParameterError under it)
+PARAM_FLAGS = {"depths": "--depth", "betas": "--beta", "inits": "--init", "epss": "--eps", "kappas": "--kappa",
+               "ps": "--p", "gamma_beta_factors": "--gamma-beta", "gamma_alpha_factors": "--gamma-alpha",
+               "gamma_alphas": "--gamma-alpha-of", "alphas": "--alpha", "t_factors": "--t-factors",
+               "init_seed": "--seed"}
+FLAGS = {k: v for k, v in PARAM_FLAGS.items() if k != "epss"}  # list-valued grid axes read by _grid
+_CLI = {"top": Interval(Integral, 1, None), "verify": Interval(Integral, 0, None),
+        "target": Interval(Real, 0, None, closed="neither"), "processes": Interval(Integral, 1, 64),
+        "threads": Interval(Integral, 1, None), "size": Interval(Integral, 1, None),
+        "data_seed": Interval(Integral, 0, None)}
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -89,21 +91,18 @@ def _one(flag: str, text) -> float:
 def _grid(args):
     from nlbound.planning import PlanGrid, eps_grid
 
-    kw = {"depths": _floats("--depth", args.depth), "kappas": _floats("--kappa", args.kappa),
-          "inits": [v.strip().replace("-", "_") for v in args.init.split(",")], "ps": _floats("--p", args.p),
+    kw = {"inits": [v.strip().replace("-", "_") for v in args.init.split(",")],
           "delta": _one("--delta", args.delta), "width": _one("--width", args.width),
           "init_seed": _one("--seed", args.seed)}
     for field, flag in FLAGS.items():
         value = getattr(args, flag[2:].replace("-", "_"), None)
         if field not in kw and value is not None:
             kw[field] = _floats(flag, value)
-    try:
-        if args.eps_max is not None:
-            kw["epss"] = eps_grid(_one("--eps-max", args.eps_max), _one("--eps-min", args.eps_min))
-        return PlanGrid(**kw)
-    except ParameterError as exc:
-        flag = {"eps_max": "--eps-max", "eps_min": "--eps-min"}.get(exc.name, FLAGS.get(exc.name, exc.name))
-        raise exc.renamed(flag) from None
+    if args.eps is not None:
+        kw["epss"] = _floats("--eps", args.eps)
+    elif args.eps_max is not None:
+        kw["epss"] = eps_grid(_one("--eps-max", args.eps_max), _one("--eps-min", args.eps_min))
+    return PlanGrid(**kw)
 
 
 def _data(args):
@@ -120,26 +119,23 @@ def _data(args):
     if args.verify:
         raise ValueError(f"--verify == {args.verify}, must be 0 for data given as --d --m --s (nothing to train)")
     vals = {k: _one(f"--{k.replace('_', '-')}", v) for k, v in given.items()}
-    try:
-        return PlanData(name=f"d={vals['d']:g} m={vals['m']:g} s={vals['s']:g}", d=vals["d"], m=vals["m"],
-                        s=vals["s"], n_in=vals["d"], margin_risk=vals["margin_risk"])
-    except ParameterError as exc:
-        raise exc.renamed("--" + exc.name.replace("_", "-")) from None
+    return PlanData(name=f"d={vals['d']:g} m={vals['m']:g} s={vals['s']:g}", d=vals["d"], m=vals["m"],
+                    s=vals["s"], n_in=vals["d"], margin_risk=vals["margin_risk"])
 
 
 def run(args: argparse.Namespace) -> int:
     from nlbound.planning import make_plan
 
-    for flag in _CLI:
-        value = getattr(args, flag[2:].replace("-", "_"))
-        validate_params({flag: _CLI[flag]}, {flag: value})
+    validate_params(_CLI, {name: getattr(args, name) for name in _CLI})
+    grid = _grid(args)
+    if args.plot:
+        check_output_file(args.plot, "--plot")  # before any work
+    if args.verify:
+        check_output_dir(_runs(args), "--runs")
     if args.threads is not None:
         import torch
 
         torch.set_num_threads(args.threads)
-    grid = _grid(args)
-    if args.eps is not None:
-        grid = _with_eps(grid, args.eps)
     data = _data(args)
     plan = make_plan(grid, data, args.target, workers=args.threads)
     from nlbound.planning import report
@@ -155,22 +151,16 @@ def run(args: argparse.Namespace) -> int:
     return _write(text)
 
 
-def _with_eps(grid, text):
-    import dataclasses
-
-    try:
-        return dataclasses.replace(grid, epss=_floats("--eps", text))
-    except ParameterError as exc:
-        raise exc.renamed("--eps") from None
+def _runs(args) -> str:
+    return args.runs or os.environ.get("NLBOUND_RUNS", "runs")
 
 
 def _verify(plan, args, indices) -> list[dict]:
     from nlbound.planning.verify import verify
 
-    cache = args.runs or os.environ.get("NLBOUND_RUNS", "runs")
     from nlbound.planning.report import record
 
-    rows = verify(plan, indices, dataset=args.dataset, size=args.size, cache_dir=cache, data_seed=args.data_seed,
+    rows = verify(plan, indices, dataset=args.dataset, size=args.size, cache_dir=_runs(args), data_seed=args.data_seed,
                   data_dir=args.data_dir, processes=args.processes, progress=not args.json)
     keys = ("realised_margin_risk", "realised_upsilon", "realised_deviation", "realised_bound", "test_risk",
             "train_risk", "run")

@@ -6,6 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from nlbound._io import check_output_dir, check_output_file
 from nlbound._validate import check_integer
 
 FIGURES = ("fig1", "fig2", "fig3", "fig4", "fig5", "fig6", "fig7", "fig8", "fig9")
@@ -20,7 +21,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="figures, CSVs and claims go here (default: results, or results-quick with --quick)")
     parser.add_argument("--cache", default=None,
                         help="run cache directory (default: $NLBOUND_RUNS or ./runs); never inside --out")
-    parser.add_argument("--processes", type=int, default=2, help="training processes (default 2)")
+    parser.add_argument("--processes", type=int, default=2, help="training processes")
     parser.add_argument("--data-dir", default=None, help="directory of MNIST IDX files (default: see README)")
     parser.add_argument("--report", default=None,
                         help="also write the claims report here (default: ./REPRODUCTION.md for a full "
@@ -43,10 +44,11 @@ def run(args: argparse.Namespace) -> int:
     out = Path(args.out or ("results-quick" if args.quick else "results"))
     cache = Path(args.cache or _default_cache())
     if cache.resolve() == out.resolve() or out.resolve() in cache.resolve().parents:
-        raise ValueError(f"cache == {str(cache)!r}, must not lie inside the output directory {str(out)!r}")
+        raise ValueError(f"--cache == {str(cache)!r}, must not lie inside the output directory {str(out)!r}")
     report = Path(args.report) if args.report else None
     if report is None and not args.quick and "all" in names and args.out is None:
         report = Path("REPRODUCTION.md")
+    _check_paths(out, cache, report, cache_name="--cache" if args.cache else "$NLBOUND_RUNS (or ./runs)")
 
     from nlbound.experiments.reproduce import reproduce
     from nlbound.experiments.spec import Output
@@ -63,6 +65,15 @@ def run(args: argparse.Namespace) -> int:
           f"training took {res.meta['wall_s']:.0f} s ({res.meta['trained']} runs trained, "
           f"{res.meta['cached']} cached)", file=sys.stdout)
     return 0
+
+
+def _check_paths(out: Path, cache: Path, report: Path | None, cache_name: str) -> None:
+    """Every output path, before any training (the plots come only after all of it)."""
+    check_output_dir(out, "--out")
+    check_output_dir(out / "figures", "--out")
+    check_output_dir(cache, cache_name)
+    if report is not None:
+        check_output_file(report, "--report")
 
 
 def _preamble(report: Path | None) -> str:

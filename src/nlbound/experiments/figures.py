@@ -10,7 +10,7 @@ To change a parameter, edit the builder of that figure; to add a figure, add a b
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import lru_cache, partial
 from typing import Any, Callable
 
 from nlbound.experiments.spec import BoundVariant, Experiment, RunSpec, gamma_value
@@ -45,11 +45,12 @@ class Context:
     make_config: Callable[..., Any] | None = None  # (**fields) -> TrainConfig
     s_of: Callable[[str, int], float] | None = None  # (dataset, size) -> s = ||Y X~+||
     t_star: Callable[..., float] | None = None  # (alpha, beta, s, depth) -> t*; default nlbound.theory
+    data_dir: str | None = None  # IDX directory for the default s_of (reproduce --data-dir)
 
     def config(self, horizon: str, **fields: Any) -> Any:
         f = {**BASE, **fields}
         table = QUICK_HORIZON if self.quick else HORIZON
-        s = (self.s_of or _real_s)(f["dataset"], int(f["size"]))
+        s = (self.s_of or partial(_real_s, data_dir=self.data_dir))(f["dataset"], int(f["size"]))
         t_star = self.t_star or _real_t_star
         t_end = float(f"{table[horizon] * float(t_star(ALPHA, f['beta'], s, f['depth'])):.3g}")
         f.setdefault("t_end", t_end)
@@ -71,10 +72,10 @@ def _real_t_star(alpha: float, beta: float, s: float, depth: int) -> float:
 
 
 @lru_cache(maxsize=None)
-def _real_s(dataset: str, size: int) -> float:
+def _real_s(dataset: str, size: int, data_dir: str | None = None) -> float:
     from nlbound.data import load_dataset
 
-    return float(load_dataset(dataset, size=size).s)
+    return float(load_dataset(dataset, size=size, data_dir=data_dir).s)
 
 
 def _theorem_bounds(kappas=(2,), ps=(32,), rules=("beta2",), terms=("full",)) -> tuple[BoundVariant, ...]:

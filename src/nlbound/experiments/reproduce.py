@@ -66,7 +66,7 @@ def reproduce(
     preamble: str = "",
 ) -> Reproduction:
     """Run (or reuse) every run the named figures need, then render them and the claims table."""
-    ctx = ctx or Context(quick=quick)
+    ctx = ctx or Context(quick=quick, data_dir=output.data_dir)
     exps = build(names, ctx)
     configs = [c for e in exps for c in e.configs()]
     cache = Path(output.cache_dir)

@@ -108,12 +108,15 @@ def run_all(
     data_dir: str | None = None,
     progress: bool = True,
     cost: Callable[[Any], float] | None = None,
+    backend: Any = None,
 ) -> dict[str, Path]:
     """Make sure every config has a finished run in the cache; return {key: run directory}.
 
     Runs are deduplicated by key, already finished ones are skipped, the rest are trained
     longest-first (by `cost`, also the unit of the progress bar's ETA) on `processes` processes
     (1: in this process). KeyboardInterrupt stops the sweep; finished runs stay cached.
+    backend: an object of nlbound.experiments.backends (LocalBackend, RayBackend) that trains the
+    pending runs instead (`processes` is then ignored).
     """
     cache = Path(cache_dir)
     cache.mkdir(parents=True, exist_ok=True)
@@ -124,7 +127,9 @@ def run_all(
     train_fn = train_fn or default_train
     bar = _Progress(len(unique), len(unique) - len(pending), [cost(c) for c in pending], progress)
     try:
-        if processes <= 1 or len(pending) <= 1:
+        if backend is not None:  # nlbound.experiments.backends
+            backend.execute(pending, train_fn, str(cache), data_dir, _Report(bar, cost))
+        elif processes <= 1 or len(pending) <= 1:
             for c in pending:
                 bar.done(cost(c), _execute(train_fn, c, str(cache), data_dir))
         else:
@@ -171,7 +176,7 @@ class _Progress:
             self.bar = tqdm(
                 total=self.total_cost, unit="cost", file=sys.stderr, dynamic_ncols=True,
                 desc=f"runs {already}/{total_runs}",
-                bar_format="{desc} |{bar}| {percentage:3.0f}% [{elapsed}<{remaining}]",
+                bar_format="{desc} |{bar}| {percentage:3.0f}% [{elapsed}<{remaining}{postfix}]",
             )
 
     def done(self, cost: float, wall: float) -> None:
@@ -181,9 +186,27 @@ class _Progress:
             self.bar.set_description_str(f"runs {self.runs_done}/{self.total_runs}")
             self.bar.update(min(cost, self.bar.total - self.bar.n))  # no overshoot from float sums
 
+    def note(self, text: str) -> None:
+        """Shown after the bar (a backend's running runs and their t)."""
+        if self.bar is not None:
+            self.bar.set_postfix_str(text, refresh=True)
+
     def close(self) -> None:
         if self.bar is not None:
             self.bar.close()
+
+
+class _Report:
+    """What a backend reports to the progress bar (nlbound.experiments.backends.Report)."""
+
+    def __init__(self, bar: _Progress, cost: Callable[[Any], float]):
+        self.bar, self.cost = bar, cost
+
+    def done(self, config: Any, wall: float) -> None:
+        self.bar.done(self.cost(config), wall)
+
+    def running(self, text: str) -> None:
+        self.bar.note(text)
 
 
 def run_walls(dirs: Iterable[Path]) -> dict[str, float]:

@@ -1,0 +1,608 @@
+"""`nlbound sweep`: a researcher's sweep spec (TOML), its runs, and Theorem 5.2 tabulated on every run.
+
+A spec has the tables `fixed` (TrainConfig fields), `sweep` (axes: lists, or ranges
+``{log = [lo, hi], num = N}`` / ``{lin = [lo, hi], num = N}``), `horizon` (``t_star_multiple``
+[with ``alpha``]: t_end = multiple × t*_α(β) of eq. 15 / 97 from the dataset's s, rounded to
+3 digits as the figures do; or an absolute ``t_end``), optional `bounds` (the grid of bound
+variants: κ, p, γ rules, q, terms, δ) and optional `resources` (Ray: ``num_cpus`` per run,
+``max_retries``). Every mistake in a spec is reported, one line each, before anything runs.
+
+Outputs: ``results.csv`` (one row per run × recorded t × bound variant) and ``summary.csv``
+(per run: the least full bound over the fixed grid {recorded times} × {full variants}, paid for
+with a union bound over that grid, i.e. δ → δ/N in Υ_κ of eq. 7, and the test risk there).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import itertools
+import math
+import time
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Iterable
+
+import numpy as np
+
+from nlbound._io import atomic_write_bytes, atomic_write_columns, atomic_write_json
+from nlbound._validate import Integral, Interval, Options, ParameterError, Real, check_param
+from nlbound.experiments.spec import GAMMA_RULES, TERMS, BoundVariant
+
+TABLES = ("fixed", "sweep", "horizon", "bounds", "resources")
+NOT_IN_SPEC = {"t_end": "it is set by [horizon]", "times": "the recording times are the default grid of "
+               "nlbound.training.recording_times (0, log- and evenly spaced up to t_end, t*_0.5)"}
+FIXED_ONLY = ("gammas",)  # recorded margin thresholds: the bounds' γ are added to them
+RANGE_KINDS = ("log", "lin")
+
+_HORIZON = {
+    "t_star_multiple": Interval(Real, 0, None, closed="neither"),
+    "alpha": Interval(Real, 0, 1, closed="neither"),
+    "t_end": Interval(Real, 0, None, closed="neither"),
+}
+_BOUNDS = {
+    "kappa": Options(1, 2),
+    "p": Options(16, 32, 64),
+    "delta": Interval(Real, 0, 1, closed="neither"),
+    "gamma_rule": Options(*GAMMA_RULES),
+    "q": Interval(Real, 0, None, closed="neither"),
+    "terms": Options(*TERMS),
+    "alpha": Interval(Real, 0, 1, closed="neither"),
+}
+_BOUND_LISTS = ("kappa", "p", "gamma_rule", "q", "terms")  # the grid's axes; delta and alpha are scalars
+_RESOURCES = {
+    "num_cpus": Interval(Real, 0, None, closed="neither"),
+    "max_retries": Interval(Integral, 0, None, closed="left"),
+}
+_RANGE = {"num": Interval(Integral, 1, None, closed="left"), "log": Interval(Real, 0, None, closed="neither"),
+          "lin": Interval(Real, None, None)}
+
+
+class SpecError(ValueError):
+    """Every mistake found in a sweep spec, one line each."""
+
+    def __init__(self, source: str, errors: Iterable[str]):
+        self.source, self.errors = source, tuple(errors)
+        n = len(self.errors)
+        head = f"{source}: " + (self.errors[0] if n == 1 else f"{n} errors in the sweep spec")
+        super().__init__(head if n == 1 else "\n  ".join([head, *self.errors]))
+
+
+class _Errors:
+    """Collects one message per mistake instead of stopping at the first."""
+
+    def __init__(self) -> None:
+        self.items: list[str] = []
+
+    def add(self, message: str) -> None:
+        self.items.append(message)
+
+    def check(self, where: str, fn: Callable[[], Any]) -> Any:
+        try:
+            return fn()
+        except ParameterError as exc:
+            self.add(str(exc.renamed(where)))
+        except (ValueError, TypeError) as exc:
+            self.add(f"{where}: {exc}")
+        return None
+
+
+@dataclass(frozen=True)
+class Horizon:
+    """t_end = t_star_multiple × t*_alpha(β) (eq. 15 / 97), or the absolute t_end."""
+
+    t_star_multiple: float | None = None
+    alpha: float = 0.5
+    t_end: float | None = None
+
+
+@dataclass(frozen=True)
+class BoundGrid:
+    """The bound variants evaluated on every run: the product kappa × p × gamma_rule × q × terms."""
+
+    kappa: tuple = (2,)
+    p: tuple = (32,)
+    gamma_rule: tuple = ("beta2",)
+    q: tuple = (1.0, 10.0, 100.0)
+    terms: tuple = ("full",)
+    delta: float = 0.05
+    alpha: float = 0.5
+
+    def variants(self) -> tuple[BoundVariant, ...]:
+        out = []
+        for kappa, p, rule, q, terms in itertools.product(self.kappa, self.p, self.gamma_rule, self.q, self.terms):
+            label = f"kappa={kappa} p={p} gamma={rule}/{q:g}" + ("" if terms == "full" else f" {terms}")
+            out.append(BoundVariant(label, kappa=int(kappa), p=int(p), delta=self.delta, gamma_rule=rule,
+                                    q=float(q), alpha=self.alpha, terms=terms))
+        return tuple(out)
+
+
+@dataclass(frozen=True)
+class Resources:
+    """What one run asks of a Ray cluster (the local backend runs one run per process)."""
+
+    num_cpus: float = 1.0
+    max_retries: int = 2
+
+
+@dataclass(frozen=True)
+class Axis:
+    name: str
+    values: tuple
+
+
+@dataclass(frozen=True)
+class SweepSpec:
+    """Everything that determines a sweep's results (paths and backends do not belong here)."""
+
+    name: str
+    fixed: tuple[tuple[str, Any], ...]
+    axes: tuple[Axis, ...]
+    horizon: Horizon
+    bounds: BoundGrid = BoundGrid()
+    resources: Resources = Resources()
+
+    @property
+    def n_points(self) -> int:
+        return math.prod(len(a.values) for a in self.axes)
+
+    def axis_names(self) -> tuple[str, ...]:
+        return tuple(a.name for a in self.axes)
+
+    def points(self) -> list[dict[str, Any]]:
+        """Every combination of the axes' values, in spec order (the last axis varies fastest)."""
+        names = self.axis_names()
+        return [dict(zip(names, combo)) for combo in itertools.product(*(a.values for a in self.axes))]
+
+    def describe(self) -> str:
+        axes = " × ".join(f"{len(a.values)} {a.name}" for a in self.axes) or "no axes"
+        return f"{self.n_points} run{'s' if self.n_points != 1 else ''} ({axes})"
+
+
+# ----------------------------------------------------------------------------- parsing
+
+def load_spec(path: str | Path) -> SweepSpec:
+    """Read and validate a TOML sweep spec; raises SpecError (a ValueError) listing every mistake."""
+    path = Path(path)
+    try:
+        data = tomllib.loads(path.read_text())
+    except FileNotFoundError:
+        raise ValueError(f"spec == {str(path)!r}, must be an existing TOML file") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise SpecError(str(path), [f"not valid TOML: {exc}"]) from None
+    return parse_spec(data, name=path.stem, source=str(path))
+
+
+def parse_spec(data: dict, name: str = "sweep", source: str = "<spec>") -> SweepSpec:
+    """Validate the tables of a parsed spec and build a SweepSpec; SpecError lists every mistake."""
+    err = _Errors()
+    for table in data:
+        if table not in TABLES:
+            err.add(f"unknown table [{table}]" + _did_you_mean(table, TABLES) + f"; tables: {', '.join(TABLES)}")
+    for table in TABLES:
+        if table in data and not isinstance(data[table], dict):
+            err.add(f"[{table}] must be a table, got {type(data[table]).__name__}")
+    tables = {t: data.get(t, {}) if isinstance(data.get(t, {}), dict) else {} for t in TABLES}
+    fixed = _parse_fixed(tables["fixed"], err)
+    axes = _parse_axes(tables["sweep"], set(tables["fixed"]), err)
+    horizon = _parse_horizon(tables["horizon"], "horizon" in data, err)
+    bounds = _parse_scalars("bounds", tables["bounds"], _BOUNDS, BoundGrid, err, lists=_BOUND_LISTS)
+    resources = _parse_scalars("resources", tables["resources"], _RESOURCES, Resources, err)
+    if err.items:
+        raise SpecError(source, err.items)
+    return SweepSpec(name, tuple(sorted(fixed.items())), tuple(axes), horizon, bounds, resources)
+
+
+def _train_fields() -> tuple[str, ...]:
+    from nlbound.training import TrainConfig
+
+    return tuple(f.name for f in dataclasses.fields(TrainConfig))
+
+
+def _did_you_mean(word: str, choices: Iterable[str]) -> str:
+    near = difflib.get_close_matches(word, list(choices), n=1)
+    return f" (did you mean {near[0]!r}?)" if near else ""
+
+
+def _field_error(table: str, key: str, fields: tuple[str, ...]) -> str | None:
+    if key in NOT_IN_SPEC:
+        return f"[{table}] {key}: not allowed, {NOT_IN_SPEC[key]}"
+    if key not in fields:
+        allowed = [f for f in fields if f not in NOT_IN_SPEC]
+        return f"[{table}] {key}: unknown field{_did_you_mean(key, allowed)}; TrainConfig fields: {', '.join(allowed)}"
+    if table == "sweep" and key in FIXED_ONLY:
+        return f"[sweep] {key}: cannot be swept, set it in [fixed]"
+    return None
+
+
+def _check_value(where: str, key: str, value: Any, err: _Errors) -> Any:
+    """One field's value checked by TrainConfig's own validation (its constraints live there)."""
+    from nlbound.training import TrainConfig
+
+    if key in FIXED_ONLY:
+        ok = isinstance(value, list) and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in value)
+        if not ok:
+            err.add(f"{where} == {value!r}, must be a list of numbers")
+            return None
+    elif isinstance(value, (list, dict)):
+        err.add(f"{where} == {value!r}, must be a single value")
+        return None
+    config = err.check(where, lambda: TrainConfig(**{key: value}))
+    return None if config is None else getattr(config, key)
+
+
+def _parse_fixed(table: dict, err: _Errors) -> dict[str, Any]:
+    fields, out = _train_fields(), {}
+    for key, value in table.items():
+        problem = _field_error("fixed", key, fields)
+        if problem:
+            err.add(problem)
+            continue
+        checked = _check_value(f"[fixed] {key}", key, value, err)
+        if checked is not None:
+            out[key] = checked
+    return out
+
+
+def _parse_axes(table: dict, fixed_keys: set[str], err: _Errors) -> list[Axis]:
+    fields, axes = _train_fields(), []
+    for key, raw in table.items():
+        problem = _field_error("sweep", key, fields)
+        if problem is None and key in fixed_keys:
+            problem = f"[sweep] {key}: also set in [fixed]; set it in one of them"
+        if problem:
+            err.add(problem)
+            continue
+        values = _axis_values(key, raw, err)
+        if values is None:
+            continue
+        checked = [_check_value(f"[sweep] {key}", key, v, err) for v in values]
+        if any(c is None for c in checked):
+            continue
+        dupes = sorted({repr(c) for c in checked if checked.count(c) > 1})
+        if dupes:
+            err.add(f"[sweep] {key}: repeated value {', '.join(dupes)}; each value must appear once")
+            continue
+        axes.append(Axis(key, tuple(checked)))
+    return axes
+
+
+def _axis_values(key: str, raw: Any, err: _Errors) -> list | None:
+    where = f"[sweep] {key}"
+    if isinstance(raw, list):
+        if not raw:
+            err.add(f"{where} == [], must be a non-empty list or a range {{log = [lo, hi], num = N}}")
+            return None
+        return raw
+    if isinstance(raw, dict):
+        return _range_values(where, raw, err)
+    err.add(f"{where} == {raw!r}, must be a non-empty list or a range {{log = [lo, hi], num = N}} "
+            f"(a single value belongs in [fixed])")
+    return None
+
+
+def _range_values(where: str, raw: dict, err: _Errors) -> list | None:
+    """{log = [lo, hi], num = N}: N log-spaced values (numpy.geomspace); {lin = ...}: evenly spaced.
+    Values are rounded to 12 significant digits, so 1e-3..1e-1 gives exactly 0.001, 0.01, 0.1."""
+    kinds = [k for k in raw if k in RANGE_KINDS]
+    unknown = [k for k in raw if k not in (*RANGE_KINDS, "num")]
+    if unknown or len(kinds) != 1 or "num" not in raw:
+        err.add(f"{where} == {raw!r}, must be a range {{log = [lo, hi], num = N}} or {{lin = [lo, hi], num = N}}")
+        return None
+    kind, ends = kinds[0], raw[kinds[0]]
+    if not (isinstance(ends, list) and len(ends) == 2):
+        err.add(f"{where}.{kind} == {ends!r}, must be [lo, hi]")
+        return None
+    num = err.check(f"{where}.num", lambda: check_param(f"{where}.num", raw["num"], _RANGE["num"]))
+    lohi = err.check(f"{where}.{kind}", lambda: check_param(f"{where}.{kind}", ends, _RANGE[kind]))
+    if num is None or lohi is None:
+        return None
+    if lohi[0] > lohi[1]:
+        err.add(f"{where}.{kind} == {ends!r}, must have lo <= hi")
+        return None
+    space = np.geomspace if kind == "log" else np.linspace
+    return [float(f"{v:.12g}") for v in space(lohi[0], lohi[1], int(num))]
+
+
+def _parse_horizon(table: dict, present: bool, err: _Errors) -> Horizon:
+    if not present:
+        err.add("missing table [horizon]: give t_star_multiple (with optional alpha) or t_end")
+        return Horizon(t_star_multiple=1.0)
+    h = _parse_scalars("horizon", table, _HORIZON, Horizon, err)
+    if ("t_star_multiple" in table) == ("t_end" in table):
+        err.add("[horizon] needs exactly one of t_star_multiple, t_end")
+    if h.t_end is not None and "alpha" in table:
+        err.add("[horizon] alpha: only used with t_star_multiple")
+    return h
+
+
+def _parse_scalars(name: str, table: dict, constraints: dict, cls: type, err: _Errors,
+                   lists: tuple[str, ...] = ()) -> Any:
+    """A table of scalars (and, for `lists`, non-empty lists) checked against its constraint table."""
+    values = {}
+    for key, value in table.items():
+        where = f"[{name}] {key}"
+        if key not in constraints:
+            err.add(f"{where}: unknown field{_did_you_mean(key, constraints)}; fields: {', '.join(constraints)}")
+            continue
+        if key in lists:
+            value = value if isinstance(value, list) else [value]
+            if not value:
+                err.add(f"{where} == [], must be a non-empty list")
+                continue
+        elif isinstance(value, (list, dict)):
+            err.add(f"{where} == {value!r}, must be a single value")
+            continue
+        checked = err.check(where, lambda: check_param(where, value, constraints[key]))
+        if checked is not None:
+            values[key] = _plain(value if isinstance(constraints[key], Options) else checked,
+                                 constraints[key], key in lists)
+    return cls(**values)
+
+
+def _plain(value: Any, constraint: Any, as_tuple: bool) -> Any:
+    """A checked value back to Python: ints for Integral intervals, floats for Real ones, the
+    given values themselves for Options (kappa, p stay ints, rules stay strings)."""
+    if isinstance(constraint, Options):
+        items = list(value) if as_tuple else [value]
+    else:
+        cast = int if constraint.kind is Integral else float
+        items = [cast(v) for v in np.asarray(value, dtype=np.float64).reshape(-1)]
+    return tuple(items) if as_tuple else items[0]
+
+
+# ----------------------------------------------------------------------------- runs
+
+SOf = Callable[[str, int, int], float]  # (dataset, size, data_seed) -> s = ||Y X~+||
+
+
+@dataclass(frozen=True)
+class SweepRun:
+    """One point of the sweep: its axis values, its TrainConfig (the cache key) and t*_α."""
+
+    point: tuple[tuple[str, Any], ...]
+    config: Any  # nlbound.training.TrainConfig
+    t_star: float | None
+
+
+def dataset_s(dataset: str, size: int, data_seed: int, data_dir: str | None = None) -> float:
+    """s = ||Y X~+|| of the dataset a run trains on (Sec. 5.3; ERRATA 5)."""
+    from nlbound.data import load_dataset
+
+    return float(load_dataset(dataset, size=size, data_dir=data_dir, seed=data_seed).s)
+
+
+def _t_star(alpha: float, beta: float, s: float, depth: int) -> float:
+    """t*_alpha(beta): eq. 15 (L = 2), eq. 97 (L >= 3); ValueError where it is undefined."""
+    from nlbound.theory import t_star
+
+    value = float(t_star(alpha, beta, s, depth))
+    if not (math.isfinite(value) and value > 0):
+        raise ValueError(f"t*_{alpha:g} == {value:g} is not a positive finite time")
+    return value
+
+
+def expand(spec: SweepSpec, s_of: SOf | None = None) -> list[SweepRun]:
+    """The runs of a spec, in spec order. t_end follows [horizon]; gammas = [fixed] gammas ∪ the
+    γ of every bound variant at the run's β (so every variant's margin column is recorded).
+    Raises SpecError naming each point whose horizon is undefined."""
+    from nlbound.training import TrainConfig
+
+    s_of = s_of or dataset_s
+    fixed, variants, err, runs = dict(spec.fixed), spec.bounds.variants(), _Errors(), []
+    base = TrainConfig(**fixed)
+    for point in spec.points():
+        cfg = base.replace(**point)
+        t_star, t_end = None, spec.horizon.t_end
+        if spec.horizon.t_star_multiple is not None:
+            s = s_of(cfg.dataset, cfg.size, cfg.data_seed)
+            where = "[horizon] t_star_multiple at " + ", ".join(f"{k} == {v!r}" for k, v in point.items())
+            t_star = err.check(where, lambda: _t_star(spec.horizon.alpha, cfg.beta, s, cfg.depth))
+            if t_star is None:
+                continue
+            t_end = float(f"{spec.horizon.t_star_multiple * t_star:.3g}")  # as the figures round
+        gammas = set(fixed.get("gammas", ())) | {v.gamma(cfg.beta) for v in variants}
+        cfg = err.check("[fixed]", lambda: cfg.replace(t_end=t_end, gammas=tuple(sorted(gammas))))
+        if cfg is not None:
+            runs.append(SweepRun(tuple(point.items()), cfg, t_star))
+    if err.items:
+        raise SpecError(spec.name, err.items)
+    return runs
+
+
+def train_config(config: Any, out_dir: Path, data_dir: str | None) -> None:
+    """Train one config on its dataset (with its data_seed) into out_dir: trace.csv + run.json."""
+    from nlbound.data import load_dataset
+    from nlbound.training import RunOptions, train
+
+    ds = load_dataset(config.dataset, size=int(config.size), data_dir=data_dir, seed=int(config.data_seed))
+    train(config, ds, RunOptions(out_dir=str(out_dir), progress=False, threads=1, data_dir=data_dir))
+
+
+# ----------------------------------------------------------------------------- tables
+
+RESULT_COLUMNS = ("t", "t_over_t_star", "train_risk", "test_risk", "variant", "kappa", "bound_p",
+                  "gamma_rule", "q", "terms", "gamma", "margin_risk", "upsilon", "deviation", "bound")
+SUMMARY_COLUMNS = ("t_star", "t_end", "grid_size", "delta", "min_bound", "union_price", "variant_at_min",
+                   "gamma_at_min", "t_at_min", "train_risk_at_min", "test_risk_at_min", "final_test_risk")
+
+
+def run_results(run: SweepRun, data: Any, variants: Iterable[BoundVariant]) -> dict[str, list]:
+    """Rows of results.csv for one run: every recorded t × every bound variant (eq. 6 terms)."""
+    from nlbound.experiments.bounds import bound_curve
+
+    cols: dict[str, list] = {k: [] for k in ("key", *dict(run.point), *RESULT_COLUMNS)}
+    t = data.t
+    ratio = t / run.t_star if run.t_star else np.full_like(t, np.nan)
+    for v in variants:
+        c = bound_curve(data, v)
+        fixed = {"key": run.config.key(), **dict(run.point), "variant": v.label, "kappa": v.kappa, "bound_p": v.p,
+                 "gamma_rule": v.gamma_rule, "q": v.q, "terms": v.terms, "gamma": float(c["gamma"])}
+        arrays = {"t": t, "t_over_t_star": ratio, "train_risk": data.col("train_risk"),
+                  "test_risk": data.col("test_risk"), "margin_risk": c["margin_risk"],
+                  "upsilon": c["upsilon"], "deviation": c["deviation"], "bound": c["bound"]}
+        for k in cols:
+            cols[k].extend(arrays[k].tolist() if k in arrays else [fixed[k]] * len(t))
+    return cols
+
+
+def run_summary(run: SweepRun, data: Any, variants: Iterable[BoundVariant]) -> dict[str, Any]:
+    """The least bound over the fixed grid G = {recorded t} × {full variants}, valid w.p. ≥ 1 − δ
+    simultaneously for all of G by the union bound: each point is evaluated with δ/|G| (eq. 7's
+    ln(1/δ) grows by ln|G|); union_price is what that adds to Υ_κ at the minimiser."""
+    from nlbound.experiments.bounds import bound_curve
+
+    full = [v for v in variants if v.terms == "full"]
+    t, n = data.t, len(data.t) * len(full)
+    row = {"key": run.config.key(), **dict(run.point), "t_star": run.t_star, "t_end": run.config.t_end,
+           "grid_size": n, "delta": full[0].delta if full else math.nan}
+    if not full:
+        return {**row, **{k: math.nan for k in SUMMARY_COLUMNS if k not in row}, "variant_at_min": ""}
+    union = [bound_curve(data, dataclasses.replace(v, delta=v.delta / n)) for v in full]
+    grid = np.stack([np.where(np.isnan(u["bound"]), np.inf, u["bound"]) for u in union])
+    i, j = np.unravel_index(int(np.argmin(grid)), grid.shape)
+    plain = bound_curve(data, full[i])
+    return {**row, "min_bound": float(grid[i, j]),
+            "union_price": float(union[i]["upsilon"][j] - plain["upsilon"][j]),
+            "variant_at_min": full[i].label, "gamma_at_min": float(union[i]["gamma"]), "t_at_min": float(t[j]),
+            "train_risk_at_min": float(data.col("train_risk")[j]),
+            "test_risk_at_min": float(data.col("test_risk")[j]),
+            "final_test_risk": float(data.col("test_risk")[-1])}
+
+
+def tables(runs: list[SweepRun], dirs: dict[str, Path], spec: SweepSpec) -> tuple[dict, dict]:
+    """(results, summary) as column dicts, in run order, read from the finished run directories."""
+    from nlbound.experiments.traces import load_run_dir
+
+    variants = spec.bounds.variants()
+    results: dict[str, list] = {}
+    summary: dict[str, list] = {}
+    for run in runs:
+        data = load_run_dir(dirs[run.config.key()])
+        for target, cols in ((results, run_results(run, data, variants)),
+                             (summary, {k: [v] for k, v in run_summary(run, data, variants).items()})):
+            for k, v in cols.items():
+                target.setdefault(k, []).extend(v)
+    return results, summary
+
+
+# ----------------------------------------------------------------------------- driver
+
+@dataclass
+class SweepResult:
+    """The outcome of one `run_sweep` (for the CLI and tests)."""
+
+    runs: list[SweepRun]
+    dirs: dict[str, Path]
+    results: dict[str, list]
+    summary: dict[str, list]
+    paths: dict[str, Path]
+    meta: dict[str, Any]
+
+
+def run_sweep(
+    spec: SweepSpec,
+    out_dir: str | Path,
+    cache_dir: str | Path,
+    *,
+    backend: Any = None,
+    data_dir: str | None = None,
+    progress: bool = True,
+    train_fn: Callable | None = None,
+    s_of: SOf | None = None,
+    log: Callable[[str], None] = print,
+) -> SweepResult:
+    """Expand the spec, train what the cache lacks on `backend` (default: local, 2 processes),
+    then write results.csv, summary.csv and sweep.json under out_dir."""
+    from nlbound.experiments.backends import LocalBackend
+    from nlbound.experiments.reproduce import estimated_cost
+    from nlbound.experiments.runner import dedupe, is_done, run_all
+
+    runs = expand(spec, s_of or (lambda name, size, seed: dataset_s(name, size, seed, data_dir)))
+    configs = dedupe(r.config for r in runs)
+    cached = sum(is_done(cache_dir, c) for c in configs)
+    log(f"{len(runs)} runs, {len(configs)} distinct: {cached} cached, {len(configs) - cached} to train")
+    start = time.perf_counter()
+    dirs = run_all([r.config for r in runs], cache_dir, train_fn=train_fn or train_config, data_dir=data_dir,
+                   progress=progress, cost=estimated_cost, backend=backend or LocalBackend())
+    wall = time.perf_counter() - start
+    results, summary = tables(runs, dirs, spec)
+    out = Path(out_dir)
+    paths = {"results": out / "results.csv", "summary": out / "summary.csv", "meta": out / "sweep.json"}
+    atomic_write_columns(paths["results"], results)
+    atomic_write_columns(paths["summary"], summary)
+    meta = {"spec": _canonical_spec(spec), "runs": len(runs), "distinct": len(configs), "cached": cached,
+            "trained": len(configs) - cached, "wall_s": wall, "backend": repr(backend or LocalBackend()),
+            "cache_dir": str(cache_dir), "keys": [r.config.key() for r in runs]}
+    atomic_write_json(paths["meta"], meta)
+    return SweepResult(runs, dirs, results, summary, paths, meta)
+
+
+def _canonical_spec(spec: SweepSpec) -> dict[str, Any]:
+    return {"name": spec.name, "fixed": dict(spec.fixed), "sweep": {a.name: list(a.values) for a in spec.axes},
+            "horizon": dataclasses.asdict(spec.horizon), "bounds": dataclasses.asdict(spec.bounds),
+            "resources": dataclasses.asdict(spec.resources)}
+
+
+def check_plot_axes(spec: SweepSpec, axes: Iterable[str] | None) -> tuple[str, str | None]:
+    """The (rows, columns) axes of the small multiples: given ones must be sweep axes; default the
+    first two axes of the spec (one row of panels with a single axis)."""
+    names = spec.axis_names()
+    axes = list(axes) if axes else list(names[:2])
+    if not axes:
+        raise ValueError(f"plot needs a swept axis, spec {spec.name!r} has none")
+    for a in axes:
+        if a not in names:
+            raise ParameterError("plot axis", a, "one of " + ", ".join(names))
+    if len(axes) == 2 and axes[0] == axes[1]:
+        raise ParameterError("plot axis", axes[1], f"an axis other than {axes[0]!r}")
+    return axes[0], (axes[1] if len(axes) > 1 else None)
+
+
+def plot_sweep(result: SweepResult, spec: SweepSpec, axes: tuple[str, str | None], path: str | Path,
+               variant: str | None = None) -> Path:
+    """Bound vs t (solid) and test risk (dotted) of every run, one panel per value pair of the two
+    axes; runs differing in the other axes share a panel. variant: default the first one."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import io
+
+    import matplotlib.pyplot as plt
+
+    rows_axis, cols_axis = axes
+    labels = [v.label for v in spec.bounds.variants()]
+    label = variant or labels[0]
+    if label not in labels:
+        raise ParameterError("variant", label, "one of " + ", ".join(labels))
+    row_vals = next(a.values for a in spec.axes if a.name == rows_axis)
+    col_vals = next(a.values for a in spec.axes if a.name == cols_axis) if cols_axis else (None,)
+    fig, grid = plt.subplots(len(row_vals), len(col_vals), figsize=(3.2 * len(col_vals), 2.6 * len(row_vals)),
+                             squeeze=False, sharey=True)
+    res, rows_of = result.results, {}
+    for i, (k, v) in enumerate(zip(res["key"], res["variant"])):
+        if v == label:
+            rows_of.setdefault(k, []).append(i)
+    for run in result.runs:
+        point = dict(run.point)
+        ax = grid[row_vals.index(point[rows_axis]), col_vals.index(point[cols_axis]) if cols_axis else 0]
+        idx = rows_of.get(run.config.key(), [])
+        others = ", ".join(f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}" for k, v in point.items()
+                           if k not in axes)
+        line, = ax.plot([res["t"][i] for i in idx], [res["bound"][i] for i in idx], label=others or None)
+        ax.plot([res["t"][i] for i in idx], [res["test_risk"][i] for i in idx], ":", color=line.get_color())
+    for (r, c), ax in np.ndenumerate(grid):
+        ax.set_yscale("log")
+        ax.set_title(f"{rows_axis}={row_vals[r]}" + (f", {cols_axis}={col_vals[c]}" if cols_axis else ""), fontsize=8)
+        if r == len(row_vals) - 1:
+            ax.set_xlabel("t")
+    grid[0, 0].set_ylabel("bound (eq. 6); test risk dotted", fontsize=7)
+    fig.suptitle(f"{spec.name}: {label}", fontsize=9)
+    if any(ax.get_legend_handles_labels()[1] for ax in grid.flat):
+        grid[0, -1].legend(fontsize=6)
+    fig.tight_layout()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=120)
+    plt.close(fig)
+    return atomic_write_bytes(path, buf.getvalue())
