@@ -201,6 +201,8 @@ def test_cli_data_flags_must_come_together(capsys):
     assert rc == 2 and "--margin-risk == None, must be given with --d --m --s" in out.err
     rc, out = _cli(capsys, *STATS, "--verify", "1")
     assert rc == 2 and "--verify == 1, must be 0" in out.err
+    rc, out = _cli(capsys, "--dataset", "synthetic", "--size", "4", "--data-seed", "2", "--verify", "1")
+    assert rc == 2 and "--data-seed == 2, must be 0 with --verify" in out.err
     rc, out = _cli(capsys, *stats("--margin-risk", "1.5"))
     assert rc == 2 and "--margin-risk == 1.5, must be in [0, 1]" in out.err
 
@@ -234,3 +236,6 @@ def test_verify_trains_the_planned_network_and_evaluates_theorem_5_2_there(tmp_p
     assert abs(r["realised_margin_risk"] - r["margin_risk"]) < 0.02  # the twin predicts the eps = 0.01 net
     (again,) = verify(plan, i, dataset="synthetic", size=4, cache_dir=tmp_path / "runs", processes=1)
     assert again["run"] == r["run"] and again["realised_bound"] == r["realised_bound"]  # cached, not retrained
+    other = make_plan(grid, PlanData.from_dataset(load_dataset("synthetic", 4, seed=1)), workers=1)
+    with pytest.raises(ValueError, match="trained on other data than the plan's"):
+        verify(other, top_indices(other, 1), dataset="synthetic", size=4, cache_dir=tmp_path / "runs", processes=1)

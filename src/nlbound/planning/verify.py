@@ -25,6 +25,12 @@ def _realised(plan: Plan, i: int, run) -> dict:
     """Theorem 5.2 (eq. 6) on the trained net at the planned (gamma, t), at the plan's delta/N."""
     r = plan.row(i)
     tr, info = run.trace, run.info
+    same = (int(info["rank"]), int(info["m"])) == (plan.data.d, plan.data.m) and \
+        abs(float(info["s"]) - plan.data.s) <= 1e-9 * plan.data.s
+    if not same:
+        raise ValueError(f"run {run.out_dir} was trained on other data than the plan's (its d, m, s == "
+                         f"{info['rank']}, {info['m']}, {info['s']:.9g}; the plan's: {plan.data.d}, {plan.data.m}, "
+                         f"{plan.data.s:.9g})")
     k = int(np.argmin(np.abs(tr["t"] - r["t"])))
     margin = float(tr[f"train_margin_risk@{r['gamma']:.6g}"][k])  # measured on the trained net
     rho = max(1.0, float(info["rho"]))  # ||W1(0)||_F/||W1(0)||: a rank-one W1 measures 1 - 1e-16
