@@ -175,6 +175,7 @@ def test_cli_table_says_what_is_predicted(capsys):
     (["--depth", "1"], "--depth == 1, must be in [2, 64]"),
     (["--top", "0"], "--top == 0, must be in [1, inf)"),
     (["--seed", "-1"], "--seed == -1, must be in [0, inf)"),
+    (["--size", "5"], "--size == 5, must be one of 1, 2, 4, 7, 14, 28"),
     (["--gamma-alpha-of", "1"], "--gamma-alpha-of == 1, must be in (0, 1)"),
     (["--beta", "x"], "--beta == 'x', must be a number"),
     (["--delta", "0.05,0.1"], "--delta == '0.05,0.1', must be a single number"),

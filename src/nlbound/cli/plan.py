@@ -13,7 +13,7 @@ import argparse
 import os
 
 from nlbound._io import check_output_dir, check_output_file
-from nlbound._validate import Interval, Integral, Real, validate_params
+from nlbound._validate import Interval, Integral, Options, Real, validate_params
 
 _MAY_BE_NONE = ("--gamma-beta", "--gamma-alpha", "--alpha", "--t-factors")  # "none": leave that family out
 # PlanGrid / PlanData / eps_grid parameter -> its flag (cli.main reports a ParameterError under it)
@@ -126,7 +126,9 @@ def _data(args):
 def run(args: argparse.Namespace) -> int:
     from nlbound.planning import make_plan
 
-    validate_params(_CLI, {name: getattr(args, name) for name in _CLI})
+    from nlbound.data import VALID_SIZES
+
+    validate_params({**_CLI, "size": Options(*VALID_SIZES)}, {name: getattr(args, name) for name in _CLI})
     grid = _grid(args)
     if args.plot:
         check_output_file(args.plot, "--plot")  # before any work
