@@ -1,0 +1,133 @@
+"""Scoring every configuration of a PlanGrid in one vectorised bound_terms call, and choosing among them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from nlbound._validate import Interval, Real, validate_params
+from nlbound.planning.grid import PlanData, PlanGrid
+from nlbound.planning.twin import init_rho, margin_risk_table, twin_margins, twin_weights
+from nlbound.theory import bound_terms, upsilon
+
+__all__ = ["Plan", "make_plan", "argmin_by", "union_price"]
+
+TERM_KEYS = ("upsilon", "deviation", "a_priori", "u", "v", "Delta", "phi", "s_bar", "s_hat", "beta_bar", "one_bar")
+
+
+@dataclass(frozen=True)
+class Plan:
+    """Every grid point with its terms (flat float64 columns of length n_points) and what it was made from.
+
+    columns: depth, beta, init (index into grid.inits), rho, t, alpha (NaN: t is a multiple of
+    t*_0.5), gamma, eps, kappa, p, group (one id per trained network: depth, beta, init, eps),
+    margin_risk (PREDICTED: the linear twin's train margin risk, or data.margin_risk), every term of
+    bound_terms at delta / n_points, and bound = margin_risk + a_priori (eq. 6; +inf where a term is).
+    """
+
+    grid: PlanGrid
+    data: PlanData
+    target: float
+    columns: dict = field(repr=False)
+
+    @property
+    def n_points(self) -> int:
+        return int(self.columns["bound"].size)
+
+    @property
+    def delta_point(self) -> float:
+        """The failure probability each point is scored at: delta / N (union bound over the grid)."""
+        return self.grid.delta / self.n_points
+
+    def row(self, i: int) -> dict:
+        """Point i as a dict of Python scalars (init as its name)."""
+        out = {k: float(v[i]) for k, v in self.columns.items()}
+        out["init"] = self.grid.inits[int(out["init"])]
+        for k in ("depth", "kappa", "p", "group"):
+            out[k] = int(out[k])
+        return out
+
+
+def _block(grid: PlanGrid, data: PlanData, depth: int, beta: float, rhos: np.ndarray) -> dict:
+    """Columns for one (depth, beta): the product init x t x gamma x eps x kappa x p, flattened."""
+    t, alpha = grid.times(depth, beta, data.s)
+    gam = grid.gammas(depth, beta)
+    axes = [np.arange(len(grid.inits)), np.arange(t.size), np.arange(gam.size), np.asarray(grid.epss),
+            np.asarray(grid.kappas, dtype=float), np.asarray(grid.ps, dtype=float)]
+    mesh = np.meshgrid(*axes, indexing="ij")
+    i_init, i_t, i_g = (a.reshape(-1) for a in mesh[:3])
+    eps, kappa, p = (a.reshape(-1) for a in mesh[3:])
+    n = i_init.size
+    e_idx = np.searchsorted(np.asarray(grid.epss), eps)
+    return {"depth": np.full(n, float(depth)), "beta": np.full(n, beta), "init": i_init.astype(float),
+            "rho": rhos[i_init], "t": t[i_t], "alpha": alpha[i_t], "gamma": gam[i_g], "eps": eps,
+            "kappa": kappa, "p": p, "_it": i_t, "_ig": i_g, "_e": e_idx, "_nt": t.size, "_ng": gam.size,
+            "_times": t, "_gammas": gam}
+
+
+def _predicted_margin_risk(grid: PlanGrid, data: PlanData, blk: dict, a_priori: np.ndarray) -> np.ndarray:
+    """The twin's train margin risk at every point of one block (NaN where the bound is +inf anyway:
+    the twin is not integrated past the last stopping time with a finite a-priori term)."""
+    if not data.has_twin:
+        return np.full(blk["t"].size, float(data.margin_risk))
+    finite = np.isfinite(a_priori)
+    out = np.full(blk["t"].size, np.nan)
+    if not finite.any():
+        return out
+    nt_used = int(blk["_it"][finite].max()) + 1
+    times = blk["_times"][:nt_used]
+    depth, beta = int(blk["depth"][0]), float(blk["beta"][0])
+    for i, init in enumerate(grid.inits):
+        v = twin_weights(data.x, data.y, depth, grid.width, beta, init, grid.init_seed, times)
+        table = margin_risk_table(twin_margins(data.x, data.y, v), blk["_gammas"])  # (nt_used, ng)
+        sel = (blk["init"] == i) & (blk["_it"] < nt_used)
+        out[sel] = table[blk["_it"][sel], blk["_ig"][sel]]
+    return out
+
+
+def make_plan(grid: PlanGrid, data: PlanData, target: float = 0.5, *, workers: int | None = None) -> Plan:
+    """Score every point of `grid` for `data`: Theorem 5.2's terms (eqs. 6-11) in ONE bound_terms
+    call at delta / N, plus the predicted margin risk (linear twin, see twin.py)."""
+    validate_params({"target": Interval(Real, 0, None, closed="neither")}, {"target": target})
+    # W1(0) is drawn first whatever the depth, so rho depends on the init rule and seed only
+    rhos = np.array([init_rho(data.n_in, grid.width, 2, init, grid.init_seed) for init in grid.inits])
+    blocks = [_block(grid, data, L, b, rhos) for L in grid.depths for b in grid.betas]
+    cols = {k: np.concatenate([blk[k] for blk in blocks]) for k in
+            ("depth", "beta", "init", "rho", "t", "alpha", "gamma", "eps", "kappa", "p")}
+    n = cols["t"].size
+    if n == 0:
+        raise ValueError(f"alphas == {grid.alphas}, must hold an alpha > beta^L/s for some beta (no grid point)")
+    terms = bound_terms(d=data.d, m=data.m, depth=cols["depth"], kappa=cols["kappa"], p=cols["p"],
+                        delta=grid.delta / n, eps=cols["eps"], beta=cols["beta"], gamma=cols["gamma"],
+                        rho=cols["rho"], s=data.s, t=cols["t"], workers=workers)  # eqs. 6-11, every point
+    starts = np.cumsum([0] + [blk["t"].size for blk in blocks])
+    mr = np.concatenate([_predicted_margin_risk(grid, data, blk, terms["a_priori"][a:b])
+                         for blk, a, b in zip(blocks, starts[:-1], starts[1:])])
+    group = np.concatenate([(k * len(grid.inits) + blk["init"]) * len(grid.epss) + blk["_e"]
+                            for k, blk in enumerate(blocks)])
+    cols["group"] = group.astype(float)
+    cols["margin_risk"] = mr
+    cols.update({k: terms[k] for k in TERM_KEYS})
+    with np.errstate(invalid="ignore"):
+        cols["bound"] = np.where(np.isfinite(terms["a_priori"]), mr + terms["a_priori"], np.inf)  # eq. 6
+    return Plan(grid=grid, data=data, target=float(target), columns=cols)
+
+
+def argmin_by(values: np.ndarray, *keys: np.ndarray) -> np.ndarray:
+    """Index of the smallest value in every group of equal keys, the groups ordered by that value
+    (ties: the first point in grid order)."""
+    order = np.argsort(values, kind="stable")
+    if not keys:
+        return order[:1]
+    _, gid = np.unique(np.stack([np.asarray(k, dtype=float) for k in keys], axis=1), axis=0, return_inverse=True)
+    _, first = np.unique(gid.reshape(-1)[order], return_index=True)
+    best = order[first]
+    return best[np.argsort(values[best], kind="stable")]
+
+
+def union_price(plan: Plan, i: int) -> float:
+    """Upsilon_kappa at delta/N minus Upsilon_kappa at delta (eq. 7), at point i: what the search cost."""
+    c = plan.columns
+    naive = float(upsilon(plan.data.d, plan.data.m, c["kappa"][i], c["p"][i], plan.grid.delta))  # eq. 7
+    return float(c["upsilon"][i]) - naive

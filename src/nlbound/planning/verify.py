@@ -1,0 +1,57 @@
+"""--verify: train planned configurations with the cached runner and evaluate Theorem 5.2 on the trained nets."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from nlbound.planning.search import Plan
+from nlbound.theory import bound_terms
+
+__all__ = ["train_config", "verify"]
+
+
+def train_config(plan: Plan, i: int, dataset: str, size: int, data_seed: int = 0):
+    """The TrainConfig that trains point i's network (depth, beta, init, eps; the grid's width and
+    init seed) to its planned stopping time t, recording the train margin risk at its planned gamma."""
+    from nlbound.training import TrainConfig
+
+    r = plan.row(i)
+    return TrainConfig(dataset=dataset, size=size, depth=r["depth"], width=plan.grid.width, eps=r["eps"],
+                       beta=r["beta"], rank_one=(r["init"] == "rank_one"), init_seed=plan.grid.init_seed,
+                       data_seed=data_seed, t_end=r["t"], times=(r["t"],), gammas=(r["gamma"],), p=r["p"])
+
+
+def _realised(plan: Plan, i: int, run) -> dict:
+    """Theorem 5.2 (eq. 6) on the trained net at the planned (gamma, t), at the plan's delta/N."""
+    r = plan.row(i)
+    tr, info = run.trace, run.info
+    same = (int(info["rank"]), int(info["m"])) == (plan.data.d, plan.data.m) and \
+        abs(float(info["s"]) - plan.data.s) <= 1e-9 * plan.data.s
+    if not same:
+        raise ValueError(f"run {run.out_dir} was trained on other data than the plan's (its d, m, s == "
+                         f"{info['rank']}, {info['m']}, {info['s']:.9g}; the plan's: {plan.data.d}, {plan.data.m}, "
+                         f"{plan.data.s:.9g})")
+    k = int(np.argmin(np.abs(tr["t"] - r["t"])))
+    margin = float(tr[f"train_margin_risk@{r['gamma']:.6g}"][k])  # measured on the trained net
+    rho = max(1.0, float(info["rho"]))  # ||W1(0)||_F/||W1(0)||: a rank-one W1 measures 1 - 1e-16
+    terms = bound_terms(d=int(info["rank"]), m=int(info["m"]), depth=r["depth"], kappa=r["kappa"], p=r["p"],
+                        delta=plan.delta_point, eps=r["eps"], beta=r["beta"], gamma=r["gamma"], rho=rho,
+                        s=float(info["s"]), t=float(tr["t"][k]))  # eqs. 6-11
+    a_priori = float(terms["a_priori"])
+    return {"realised_margin_risk": margin, "realised_upsilon": float(terms["upsilon"]),
+            "realised_deviation": float(terms["deviation"]), "realised_bound": margin + a_priori,  # eq. 6
+            "test_risk": float(tr["test_risk"][k]), "train_risk": float(tr["train_risk"][k]),
+            "run": str(run.out_dir)}
+
+
+def verify(plan: Plan, indices, *, dataset: str, size: int, cache_dir, data_seed: int = 0,
+           data_dir=None, processes: int = 1, progress: bool = False) -> list[dict]:
+    """Train (or reuse from the run cache) the networks of the planned points `indices` and return,
+    per point, the plan's row with the realised margin risk, terms and bound next to the predicted ones."""
+    from nlbound.experiments.runner import run_all
+    from nlbound.training import load_run
+
+    configs = [train_config(plan, int(i), dataset, size, data_seed) for i in indices]
+    dirs = run_all(configs, cache_dir, processes=processes, data_dir=data_dir, progress=progress)
+    return [{**plan.row(int(i)), **_realised(plan, int(i), load_run(dirs[c.key()]))}
+            for i, c in zip(indices, configs)]
