@@ -30,6 +30,31 @@ def test_cache_inside_out_exits_2(tmp_path, capsys):
     assert "cache" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("argv, kind", [([], "LocalBackend"), (["--backend", "ray"], "RayBackend")])
+def test_backend_reaches_the_runner(tmp_path, monkeypatch, argv, kind):
+    """--backend picks who trains the runs; reproduce() hands it to run_all (no training here)."""
+    if kind == "RayBackend":
+        pytest.importorskip("ray")
+    import nlbound.experiments.reproduce as rep
+
+    seen = {}
+
+    def fake_reproduce(names, output, **kw):
+        seen["backend"] = kw["backend"]
+        raise KeyboardInterrupt  # stop before any work: only the plumbing is tested
+
+    monkeypatch.setattr(rep, "reproduce", fake_reproduce)
+    rc = main(["reproduce", "fig2", "--quick", "--out", str(tmp_path / "o"), "--cache", str(tmp_path / "c"),
+               "--processes", "1", *argv])
+    assert rc == 130 and type(seen["backend"]).__name__ == kind
+    assert getattr(seen["backend"], "processes", getattr(seen["backend"], "local_cpus", None)) == 1
+
+
+def test_address_needs_ray_backend(capsys):
+    assert main(["reproduce", "fig2", "--address", "auto", "--out", "x", "--cache", "y"]) == 2
+    assert "needs backend 'ray'" in capsys.readouterr().err
+
+
 @pytest.mark.slow
 def test_reproduce_fig2_quick_on_real_mnist(tmp_path):
     """Trains the one run of Fig. 2 (7×7, β=ε=1e-3) on real MNIST and checks the outputs."""

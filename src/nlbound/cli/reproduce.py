@@ -8,8 +8,7 @@ from pathlib import Path
 
 from nlbound._io import check_output_dir, check_output_file
 from nlbound._validate import check_integer
-
-FIGURES = ("fig1", "fig2", "fig3", "fig4", "fig5", "fig6", "fig7", "fig8", "fig9")
+from nlbound.experiments.figures import FIGURES
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -21,7 +20,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="figures, CSVs and claims go here (default: results, or results-quick with --quick)")
     parser.add_argument("--cache", default=None,
                         help="run cache directory (default: $NLBOUND_RUNS or ./runs); never inside --out")
-    parser.add_argument("--processes", type=int, default=2, help="training processes")
+    parser.add_argument("--processes", type=int, default=2,
+                        help="training processes (with --backend ray and no --address: CPUs of the local Ray runtime)")
+    parser.add_argument("--backend", choices=("local", "ray"), default="local",
+                        help="who trains the runs: local processes, or one Ray task per run (needs nlbound[ray])")
+    parser.add_argument("--address", default=None,
+                        help="Ray cluster to join ('auto' or ray://host:10001); the cache must be shared with it")
     parser.add_argument("--data-dir", default=None, help="directory of MNIST IDX files (default: see README)")
     parser.add_argument("--report", default=None,
                         help="also write the claims report here (default: ./REPRODUCTION.md for a full "
@@ -53,9 +57,13 @@ def run(args: argparse.Namespace) -> int:
     from nlbound.experiments.reproduce import reproduce
     from nlbound.experiments.spec import Output
 
+    from nlbound.experiments.backends import make_backend
+
+    backend = make_backend(args.backend, processes=args.processes, address=args.address)
     output = Output(out_dir=str(out), cache_dir=str(cache), processes=args.processes,
                     progress=not args.no_progress, data_dir=args.data_dir)
-    res = reproduce(names, output, quick=args.quick, report_path=report, preamble=_preamble(report))
+    res = reproduce(names, output, quick=args.quick, report_path=report, preamble=_preamble(report),
+                    backend=backend)
     held = sum(c.holds is True for c in res.claims)
     failed = [c.id for c in res.claims if c.holds is False]
     th = res.soundness["theorem"]

@@ -13,6 +13,7 @@ from nlbound.experiments.figures import Context, build
 from nlbound.experiments.panels import PLOTS
 from nlbound.experiments.plotting import render
 from nlbound.experiments.report import write_report
+from nlbound.experiments.backends import LocalBackend
 from nlbound.experiments.runner import is_done, run_all, run_walls
 from nlbound.experiments.spec import Experiment, Output
 from nlbound.experiments.traces import Inputs, load_run_dir
@@ -64,16 +65,20 @@ def reproduce(
     baselines_fn: BaselineFn | None = None,
     report_path: Path | None = None,
     preamble: str = "",
+    backend: Any = None,
 ) -> Reproduction:
-    """Run (or reuse) every run the named figures need, then render them and the claims table."""
+    """Run (or reuse) every run the named figures need, then render them and the claims table.
+
+    backend: who trains the pending runs (nlbound.experiments.backends; default
+    LocalBackend(output.processes)); it never changes a result, only where runs are computed."""
     ctx = ctx or Context(quick=quick, data_dir=output.data_dir)
     exps = build(names, ctx)
     configs = [c for e in exps for c in e.configs()]
     cache = Path(output.cache_dir)
     already = {c.key() for c in configs if is_done(cache, c)}
     start = time.perf_counter()
-    dirs = run_all(configs, cache, train_fn=train_fn, processes=output.processes, data_dir=output.data_dir,
-                   progress=output.progress, cost=estimated_cost)
+    dirs = run_all(configs, cache, train_fn=train_fn, data_dir=output.data_dir, progress=output.progress,
+                   cost=estimated_cost, backend=backend or LocalBackend(output.processes))
     wall = time.perf_counter() - start
     baselines = _baselines_for(exps, baselines_fn or real_baselines, output.data_dir)
     out = Path(output.out_dir)
