@@ -1,5 +1,9 @@
 """Every baseline bound and Theorem 5.2 on one trained run at one recorded time, cached like a run.
 
+"a_priori" marks a bound whose complexity term needs no trained weights (Theorem 5.2, the counting
+and VC bounds; each still adds an empirical risk of the trained net); the spectral and PAC-Bayes
+terms depend on the trained weights (a-posteriori, the paper's Sec. 3).
+
 Cache: <run dir>/baselines/<key>.json, key = sha256 of (the run's config key, t, CompareSettings);
 written atomically, so the PAC-Bayes optimisation runs once per (run, t, settings)."""
 
@@ -102,7 +106,7 @@ def network_counting(net: TrainedNet, delta: float) -> dict:
     emp = M.risk(y, _outputs(net, rounded, "train"))
     test = M.risk(np.asarray(net.dataset.y_test), _outputs(net, rounded, "test"))
     gap = C.counting_gap(W, p, m, delta)
-    return {"bound": emp + gap, "a_priori": False, "predictor": f"f with weights rounded to {p} bits",
+    return {"bound": emp + gap, "a_priori": True, "predictor": f"f with weights rounded to {p} bits",
             "inputs": {"emp_risk": emp, "n_params": W, "p": p, "m": m, "gap": gap,
                        "test_risk_of_predictor": test},
             "source": "Hoeffding + union over 2^{pW}, W = (d+1)n + (L-2)n^2 (paper Sec. 4)"}
@@ -114,7 +118,7 @@ def network_vc(net: TrainedNet, delta: float) -> dict:
     D = C.bhlm_vc_dimension(d, n, L)
     emp = net.row["train_risk"]
     gap = C.vc_gap(D, m, delta)
-    return {"bound": emp + gap, "a_priori": False, "predictor": "f",
+    return {"bound": emp + gap, "a_priori": True, "predictor": "f",
             "inputs": {"emp_risk": emp, "vc_dim": D, "params_with_biases": C.network_parameter_count(d, n, L, True),
                        "m": m, "ln_growth_2m": C.vc_log_growth(D, 2 * m), "gap": gap},
             "source": "Bousquet, Boucheron & Lugosi 2004 Thm 3; Bartlett, Harvey, Liaw & Mehrabian 2019 Thm 6"}

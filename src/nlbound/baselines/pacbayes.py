@@ -80,11 +80,12 @@ class PacBayesSettings:
 
 def kl_bernoulli(q: float, p: float) -> float:
     """kl(q || p) = q ln(q/p) + (1-q) ln((1-q)/(1-p)), with 0 ln 0 = 0 (inf where p is 0 or 1 and q is not)."""
-    def term(a: float, b: float) -> float:
+    # a ln(a/b) = a log1p((a - b)/b): accurate when p is near q (a - b is exact there, Sterbenz)
+    def term(a: float, b: float, diff: float) -> float:
         if a == 0.0:
             return 0.0
-        return math.inf if b == 0.0 else a * math.log(a / b)
-    return term(q, p) + term(1.0 - q, 1.0 - p)
+        return math.inf if b == 0.0 else a * math.log1p(diff / b)
+    return term(q, p, q - p) + term(1.0 - q, 1.0 - p, p - q)
 
 
 def kl_inverse_upper(q: float, c: float, iters: int = 200) -> float:

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
+from nlbound._validate import ParameterError
 from nlbound.training import RunOptions, TrainConfig, load_run
 from nlbound.training.run import _load_dataset, train
 
@@ -51,10 +52,8 @@ def recorded_time(trace_t: np.ndarray, at: float | None) -> float:
     """The recorded time of the trace nearest to `at` (the last one when `at` is None)."""
     if at is None:
         return float(trace_t[-1])
-    if not np.isfinite(at) or at < 0:
-        raise ValueError(f"at == {at:g}, must be in [0, {trace_t[-1]:g}] (a recorded time of the run)")
-    if at > trace_t[-1] * (1 + 1e-9):
-        raise ValueError(f"at == {at:g}, must be in [0, {trace_t[-1]:g}] (a recorded time of the run)")
+    if not np.isfinite(at) or at < 0 or at > trace_t[-1] * (1 + 1e-9):
+        raise ParameterError("at", at, f"in [0, {trace_t[-1]:g}] (a recorded time of the run)")
     return float(trace_t[int(np.argmin(np.abs(trace_t - at)))])
 
 

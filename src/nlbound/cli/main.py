@@ -12,6 +12,7 @@ SUBCOMMANDS = {
     "bound": ("nlbound.cli.bound", "evaluate Theorem 5.2 over a grid of parameters"),
     "train": ("nlbound.cli.train", "train a nearly-linear network by gradient flow"),
     "reproduce": ("nlbound.cli.reproduce", "reproduce the paper's figures on real MNIST"),
+    "compare": ("nlbound.cli.compare", "Theorem 5.2 next to baseline bounds on one trained run"),
 }
 
 
