@@ -159,9 +159,19 @@ def _objective(mean, log_sigma, log_lam, prior_mean, xb, yb, eps, shapes, m, s: 
     return surrogate + torch.sqrt(bre / 2), kl
 
 
+def _adam_step(params, grads, moments, lrs, k: int, b1: float = 0.9, b2: float = 0.999, eps: float = 1e-8) -> None:
+    """One Adam update (Kingma & Ba 2015, Alg. 1), in place. Written out: importing torch.optim loads
+    torch._dynamo, which costs ~15 s on this machine."""
+    with torch.no_grad():
+        for p, g, (m1, m2), lr in zip(params, grads, moments, lrs):
+            m1.mul_(b1).add_(g, alpha=1 - b1)
+            m2.mul_(b2).addcmul_(g, g, value=1 - b2)
+            p.sub_(lr * (m1 / (1 - b1**k)) / ((m2 / (1 - b2**k)).sqrt() + eps))
+
+
 def optimise_posterior(theta0: np.ndarray, theta: np.ndarray, x: np.ndarray, y: np.ndarray, eps: float,
                        width: int, depth: int, settings: PacBayesSettings) -> dict:
-    """Minimise DR's objective with Adam; returns mean, sigma (float64 arrays), lambda on the grid, j."""
+    """Minimise DR's objective with Adam (lr for log sigma, log lambda; lr/100 for the mean); returns mean, sigma (float64 arrays), lambda on the grid, j."""
     gen = torch.Generator().manual_seed(settings.seed)
     shapes = layer_shapes(x.shape[1], width, depth)
     xt, yt = torch.from_numpy(np.array(x, dtype=np.float64)), torch.from_numpy(np.array(y, dtype=np.float64))
@@ -170,8 +180,8 @@ def optimise_posterior(theta0: np.ndarray, theta: np.ndarray, x: np.ndarray, y: 
     dist = float(np.mean((theta - theta0) ** 2))
     log_sigma = torch.full_like(mean, 0.5 * math.log(max(dist, 1e-300)) - math.log(10.0)).requires_grad_(True)
     log_lam = torch.tensor(math.log(max(dist, 1e-300)), dtype=torch.float64, requires_grad=True)
-    opt = torch.optim.Adam([{"params": [mean], "lr": settings.lr / 100},
-                            {"params": [log_sigma, log_lam], "lr": settings.lr}])
+    params, lrs = [mean, log_sigma, log_lam], [settings.lr / 100, settings.lr, settings.lr]
+    moments = [(torch.zeros_like(p), torch.zeros_like(p)) for p in params]
     m = x.shape[0]
     start, history = time.perf_counter(), []
     for step in range(settings.steps):
@@ -179,9 +189,8 @@ def optimise_posterior(theta0: np.ndarray, theta: np.ndarray, x: np.ndarray, y: 
         noise = torch.randn(mean.shape, generator=gen, dtype=torch.float64)
         loss, kl = _objective(mean, log_sigma, log_lam, prior_mean, xt[idx], yt[idx], eps, shapes, m,
                               settings, noise)
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
+        grads = torch.autograd.grad(loss, params)
+        _adam_step(params, grads, moments, lrs, step + 1)
         if step % max(1, settings.steps // 10) == 0 or step == settings.steps - 1:
             history.append({"step": step, "objective": float(loss.detach()), "kl": float(kl.detach())})
     j = lambda_grid_index(float(torch.exp(log_lam.detach())), settings.b, settings.prior_c)
