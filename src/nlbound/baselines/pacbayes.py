@@ -17,6 +17,11 @@ Neural Networks with Many More Parameters than Training Data", UAI 2017 (DR), Se
 
 The bound is on the stochastic classifier Q (the Gibbs risk), not on the trained net itself (the paper,
 Sec. 2, point 5).
+
+Why not the PyPI library `pacbb` (evaluated: version 0.1.2, `pip download --no-deps`): its wheel holds
+six modules of a top-level package named `core` that import `core.bound`, `core.distribution` and
+`core.layer`, which the wheel does not contain (it cannot be imported), it ships no tests, and it
+requires wandb and lightning. So this is implemented here, with the kl-inverse tested against mpmath.
 """
 
 from __future__ import annotations
