@@ -151,7 +151,8 @@ def pac_bayes(net: TrainedNet, s: PB.PacBayesSettings) -> dict:
               "delta_pb": s.delta_pb, "delta_mc": s.delta_mc, "sigma_median": float(np.median(opt["sigma"])),
               "mean_dist_to_init": float(np.linalg.norm(opt["mean"] - net.theta0)),
               "gibbs_test_error_100_samples": float(test_errs.mean()), "optimise_s": opt["optimise_s"],
-              "mc_s": time.perf_counter() - start, "history": opt["history"]}
+              "mc_s": time.perf_counter() - start, "logit_scale_k": opt["logit_scale_k"],
+              "history": opt["history"]}
     return {"bound": res["bound"], "a_priori": False, "predictor": "stochastic net Q = N(mean, diag sigma^2)",
             "inputs": inputs, "source": "Dziugaite & Roy 2017 (Langford & Seeger 2001; Langford & Caruana 2002)"}
 

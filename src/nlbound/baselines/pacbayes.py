@@ -9,8 +9,11 @@ Neural Networks with Many More Parameters than Training Data", UAI 2017 (DR), Se
 * PAC-Bayes-kl (Langford & Seeger 2001, DR Thm 2.1) with a union bound over j with weights
   6 / (pi^2 j^2):  kl(e^(Q) || e(Q)) <= B_RE = (KL(Q||P) + 2 ln(b ln(c / lambda)) + ln(pi^2 m / (6 delta_pb))) / (m - 1).
 * Optimisation (DR eq. 5): minimise  surrogate(Q) + sqrt(B_RE / 2)  over (w, log sigma, log lambda) with a
-  one-sample reparameterised estimate of the empirical surrogate loss (logistic loss of k y f, / ln 2,
-  an upper bound on the 0-1 loss) on mini-batches; lambda is then rounded to the grid (j integer).
+  one-sample reparameterised estimate of the empirical surrogate loss (logistic loss of k y f / ln 2,
+  an upper bound on the 0-1 loss, with k = logit_scale / rms f_theta(t)(X~): our nets' outputs range
+  from ~1e-3 early to ~1, DR's logits are O(1)) on mini-batches; the mean moves at an Adam step of
+  lr * rms(theta - theta0) (the weights' own scale); lambda is then rounded to the grid (j integer).
+  Surrogate and steps only steer the optimisation: the final bound uses the 0-1 error.
 * Sample convergence (Langford & Caruana 2002, DR Sec. 3): with n networks drawn from Q, each evaluated
   on the whole training set, w.p. >= 1 - delta_mc  e^(Q) <= kl^{-1}(Q^_n, ln(2 / delta_mc) / n).
 * Final bound: e(Q) <= kl^{-1}(kl^{-1}(Q^_n, ln(2/delta_mc)/n), B_RE), w.p. >= 1 - delta_pb - delta_mc.
@@ -66,8 +69,8 @@ class PacBayesSettings:
     prior_c: float = 0.1
     steps: int = 10000
     batch: int = 500
-    lr: float = 1e-2  # Adam step for log sigma and log lambda; the mean moves at lr / 100
-    logit_scale: float = 4.0
+    lr: float = 1e-2  # Adam step for log sigma and log lambda; the mean's is lr * rms(theta - theta0)
+    logit_scale: float = 2.0  # k * rms(f) on the training set
     n_mc: int = 1000
     seed: int = 0
 
@@ -152,11 +155,11 @@ def _forward(ws: list, x: torch.Tensor, eps: float) -> torch.Tensor:
     return (a @ ws[-1].T).reshape(-1)
 
 
-def _objective(mean, log_sigma, log_lam, prior_mean, xb, yb, eps, shapes, m, s: PacBayesSettings, noise):
+def _objective(mean, log_sigma, log_lam, prior_mean, xb, yb, eps, shapes, m, s: PacBayesSettings, noise, k):
     sigma = torch.exp(log_sigma)
     w = mean + sigma * noise
     f = _forward(unpack(w, shapes), xb, eps)
-    surrogate = torch.nn.functional.softplus(-s.logit_scale * yb * f).mean() / math.log(2.0)
+    surrogate = torch.nn.functional.softplus(-k * yb * f).mean() / math.log(2.0)
     lam = torch.exp(log_lam)
     kl = 0.5 * torch.sum(sigma**2 / lam + (mean - prior_mean) ** 2 / lam - 1.0 + torch.log(lam) - 2 * log_sigma)
     j = torch.clamp(s.b * torch.log(s.prior_c / lam), min=1.0)
@@ -176,16 +179,20 @@ def _adam_step(params, grads, moments, lrs, k: int, b1: float = 0.9, b2: float =
 
 def optimise_posterior(theta0: np.ndarray, theta: np.ndarray, x: np.ndarray, y: np.ndarray, eps: float,
                        width: int, depth: int, settings: PacBayesSettings) -> dict:
-    """Minimise DR's objective with Adam (lr for log sigma, log lambda; lr/100 for the mean); returns mean, sigma (float64 arrays), lambda on the grid, j."""
+    """Minimise DR's objective with Adam (see the module doc for steps and surrogate scale); returns mean, sigma (float64 arrays), lambda on the grid, j."""
     gen = torch.Generator().manual_seed(settings.seed)
     shapes = layer_shapes(x.shape[1], width, depth)
     xt, yt = torch.from_numpy(np.array(x, dtype=np.float64)), torch.from_numpy(np.array(y, dtype=np.float64))
     prior_mean = torch.from_numpy(np.asarray(theta0, dtype=np.float64))
     mean = torch.tensor(theta, dtype=torch.float64, requires_grad=True)
-    dist = float(np.mean((theta - theta0) ** 2))
-    log_sigma = torch.full_like(mean, 0.5 * math.log(max(dist, 1e-300)) - math.log(10.0)).requires_grad_(True)
-    log_lam = torch.tensor(math.log(max(dist, 1e-300)), dtype=torch.float64, requires_grad=True)
-    params, lrs = [mean, log_sigma, log_lam], [settings.lr / 100, settings.lr, settings.lr]
+    # initial sigma = rms(theta - theta0) / 10 and lambda = mean (theta - theta0)^2, floored for t = 0
+    dist = max(float(np.mean((theta - theta0) ** 2)), 1e-6 * float(np.mean(theta0**2)), 1e-30)
+    log_sigma = torch.full_like(mean, 0.5 * math.log(dist) - math.log(10.0)).requires_grad_(True)
+    log_lam = torch.tensor(math.log(dist), dtype=torch.float64, requires_grad=True)
+    params, lrs = [mean, log_sigma, log_lam], [settings.lr * math.sqrt(dist), settings.lr, settings.lr]
+    with torch.no_grad():
+        f0 = _forward(unpack(mean, shapes), xt, eps)
+    k = settings.logit_scale / max(float(torch.sqrt(torch.mean(f0**2))), 1e-300)
     moments = [(torch.zeros_like(p), torch.zeros_like(p)) for p in params]
     m = x.shape[0]
     start, history = time.perf_counter(), []
@@ -193,7 +200,7 @@ def optimise_posterior(theta0: np.ndarray, theta: np.ndarray, x: np.ndarray, y: 
         idx = torch.randint(0, m, (settings.batch,), generator=gen)
         noise = torch.randn(mean.shape, generator=gen, dtype=torch.float64)
         loss, kl = _objective(mean, log_sigma, log_lam, prior_mean, xt[idx], yt[idx], eps, shapes, m,
-                              settings, noise)
+                              settings, noise, k)
         grads = torch.autograd.grad(loss, params)
         _adam_step(params, grads, moments, lrs, step + 1)
         if step % max(1, settings.steps // 10) == 0 or step == settings.steps - 1:
@@ -201,7 +208,7 @@ def optimise_posterior(theta0: np.ndarray, theta: np.ndarray, x: np.ndarray, y: 
     j = lambda_grid_index(float(torch.exp(log_lam.detach())), settings.b, settings.prior_c)
     return {"mean": mean.detach().numpy().copy(), "sigma": torch.exp(log_sigma).detach().numpy().copy(),
             "j": j, "lambda": settings.prior_c * math.exp(-j / settings.b), "history": history,
-            "optimise_s": time.perf_counter() - start}
+            "logit_scale_k": k, "optimise_s": time.perf_counter() - start}
 
 
 def gibbs_errors(mean: np.ndarray, sigma: np.ndarray, x: np.ndarray, y: np.ndarray, eps: float, width: int,
