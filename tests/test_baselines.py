@@ -224,3 +224,36 @@ def test_cli_compare(tiny_run, capsys):
     assert main(["compare", str(out), "--delta", "0"]) == 2
     assert "--delta == 0, must be in (0.01, 1)" in capsys.readouterr().err
     assert main(["compare", str(out / "nope")]) == 2
+
+
+def test_theorem_bound_matches_experiments_bound_curve(tiny_run):
+    """theorem_bound's pick equals the experiments layer's eq. 6 curve at that (gamma, kappa), and no
+    recorded (gamma, kappa) gives less."""
+    from nlbound.baselines import theorem_bound
+    from nlbound.experiments.bounds import bound_curve
+    from nlbound.experiments.spec import BoundVariant
+    from nlbound.experiments.traces import load_run_dir
+
+    out, res = tiny_run
+    run = load_run_dir(out)
+    j = len(run.t) // 2
+    row = {k: float(v[j]) for k, v in run.trace.items()}
+    best = theorem_bound(row, run.info, 0.05)
+    for gamma in run.info["gammas"]:
+        for kappa in (1, 2):
+            curve = bound_curve(run, BoundVariant("x", kappa=kappa, p=32, gamma_rule="fixed", q=gamma))
+            value = float(curve["bound"][j])
+            if (gamma, kappa) == (best["gamma"], best["kappa"]):
+                assert value == pytest.approx(best["bound"], rel=1e-12)
+            assert value >= best["bound"] - 1e-12
+
+
+def test_cli_table_lists_every_bound(tiny_run):
+    from nlbound.baselines import CompareSettings, PacBayesSettings, compare_run
+    from nlbound.cli.compare import ORDER, _table
+
+    out, _ = tiny_run
+    r = compare_run(out, 5.0, CompareSettings(pacbayes=PacBayesSettings(steps=60, batch=100, n_mc=20)), threads=1)
+    lines = _table(r).splitlines()
+    assert [ln.split()[0] for ln in lines[2:]] == list(ORDER)
+    assert float(lines[2].split()[1]) == pytest.approx(r["bounds"]["theorem_5_2"]["bound"], abs=5e-5)
