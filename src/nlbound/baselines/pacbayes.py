@@ -7,7 +7,8 @@ Neural Networks with Many More Parameters than Training Data", UAI 2017 (DR), Se
   P = N(w0, lambda I) centred at the initialisation theta(0) (data-independent: seeded), with
   lambda = c exp(-j / b) on the grid j = 1, 2, ... (b = 100, c = 0.1 as DR).
 * PAC-Bayes-kl (Langford & Seeger 2001, DR Thm 2.1) with a union bound over j with weights
-  6 / (pi^2 j^2):  kl(e^(Q) || e(Q)) <= B_RE = (KL(Q||P) + 2 ln(b ln(c / lambda)) + ln(pi^2 m / (6 delta_pb))) / (m - 1).
+  6 / (pi^2 j^2):  kl(e^(Q) || e(Q)) <= B_RE
+  = (KL(Q||P) + 2 ln(b ln(c / lambda)) + ln(pi^2 m / (6 delta_pb))) / (m - 1).
 * Optimisation (DR eq. 5): minimise  surrogate(Q) + sqrt(B_RE / 2)  over (w, log sigma, log lambda) with a
   one-sample reparameterised estimate of the empirical surrogate loss (logistic loss of k y f / ln 2,
   an upper bound on the 0-1 loss, with k = logit_scale / rms f_theta(t)(X~): our nets' outputs range
@@ -116,7 +117,8 @@ def kl_inverse_upper(q: float, c: float, iters: int = 200) -> float:
 
 
 def gaussian_kl(mean: np.ndarray, sigma: np.ndarray, prior_mean: np.ndarray, lam: float) -> float:
-    """KL(N(mean, diag sigma^2) || N(prior_mean, lam I)) = 1/2 sum(sigma^2/lam + (mean-prior_mean)^2/lam - 1 + ln(lam/sigma^2))."""
+    """KL(N(mean, diag sigma^2) || N(prior_mean, lam I))
+    = 1/2 sum(sigma^2/lam + (mean - prior_mean)^2/lam - 1 + ln(lam/sigma^2))."""
     s2 = np.asarray(sigma, dtype=np.float64) ** 2
     d2 = (np.asarray(mean, dtype=np.float64) - np.asarray(prior_mean, dtype=np.float64)) ** 2
     return float(0.5 * np.sum(s2 / lam + d2 / lam - 1.0 + np.log(lam / s2)))
@@ -179,7 +181,9 @@ def _adam_step(params, grads, moments, lrs, k: int, b1: float = 0.9, b2: float =
 
 def optimise_posterior(theta0: np.ndarray, theta: np.ndarray, x: np.ndarray, y: np.ndarray, eps: float,
                        width: int, depth: int, settings: PacBayesSettings) -> dict:
-    """Minimise DR's objective with Adam (see the module doc for steps and surrogate scale); returns mean, sigma (float64 arrays), lambda on the grid, j."""
+    """Minimise DR's objective with Adam (see the module doc for steps and surrogate scale).
+
+    Returns mean, sigma (float64 arrays), lambda rounded to the grid, its index j, the history."""
     gen = torch.Generator().manual_seed(settings.seed)
     shapes = layer_shapes(x.shape[1], width, depth)
     xt, yt = torch.from_numpy(np.array(x, dtype=np.float64)), torch.from_numpy(np.array(y, dtype=np.float64))
