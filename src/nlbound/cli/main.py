@@ -20,6 +20,7 @@ SUBCOMMANDS = {
     "reproduce": ("nlbound.cli.reproduce", "reproduce the paper's figures on real MNIST"),
     "sweep": ("nlbound.cli.sweep", "a sweep defined in a TOML spec, local or on Ray; bound tables per run"),
     "plan": ("nlbound.cli.plan", "choose beta, eps, gamma, t, kappa, p before training (a-priori bound)"),
+    "compare": ("nlbound.cli.compare", "Theorem 5.2 next to baseline bounds on one trained run"),
 }
 
 

@@ -59,6 +59,10 @@ class TrainResult:
     trace: dict  # column name -> np.ndarray, column "t" first
     info: dict  # the contents of run.json
     out_dir: Path
+    # packed weights theta(0) and theta(t_end) (networks.pack order), in memory only: set by
+    # train(), None from load_run() (run directories store no weights; re-train to obtain them)
+    theta0: np.ndarray | None = None
+    theta: np.ndarray | None = None
 
 
 def t_star_default(beta: float, s: float, depth: int, alpha: float = DEFAULT_ALPHA) -> float | None:
@@ -121,6 +125,7 @@ class _Recorder:
                          "g2_correction_train_max_abs_change": 0.0}
         self._last_write = -math.inf
         self._dirty = False
+        self.last_theta: np.ndarray | None = None  # weights at the latest recorded time
 
     def _outputs(self, thetas: list, split: str) -> np.ndarray:
         """Outputs (K, m_split) of the nets with flat weights thetas (all at eps), in one blocked pass."""
@@ -193,6 +198,7 @@ class _Recorder:
         self._proxy_columns(row, f, g1, i, train_out[2] if exact else None)
         for k, val in row.items():
             self.columns.setdefault(k, []).append(val)
+        self.last_theta = np.array(theta, dtype=np.float64)
         self._dirty = True
         if time.perf_counter() - self._last_write >= self.write_interval:
             self.write_trace()
@@ -331,7 +337,7 @@ def _train_into(config: TrainConfig, ds, options: RunOptions, tmp: Path, out_dir
         finish("failed")
         raise
     finish("complete", stats)
-    return TrainResult(rec.trace(), info, out_dir)
+    return TrainResult(rec.trace(), info, out_dir, theta0=theta0, theta=rec.last_theta)
 
 
 @contextmanager

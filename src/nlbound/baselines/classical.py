@@ -1,0 +1,101 @@
+"""Classical uniform bounds: p-bit counting (linear predictor, whole network) and the VC bound of BHLM (2019).
+
+All three hold simultaneously for every member of a class fixed before seeing the data (a-priori):
+
+* Counting (Occam / finite class; Hoeffding 1963 + a union bound over |H| members, the argument of
+  the paper's Lemma 7.2 / eq. 28): with |H| <= 2^{p N} (N free p-bit numbers), w.p. >= 1 - delta,
+  R[h] <= R^[h] + sqrt((p N ln 2 + ln(1/delta)) / (2m)) for every h in H. With N = d this is the
+  paper's Upsilon_1 (eq. 7, kappa = 1).
+* VC (Bousquet, Boucheron & Lugosi 2004, "Introduction to Statistical Learning Theory", Thm 3 with
+  the growth function bound of Sauer's lemma, Cor. 3): w.p. >= 1 - delta,
+  R[h] <= R^[h] + 2 sqrt(2 (ln S_H(2m) + ln(2/delta)) / m),
+  ln S_H(n) <= D ln(e n / D) for n >= D (D = VCdim), and ln S_H(n) <= n ln 2 always.
+* VC dimension of piecewise-linear nets (Bartlett, Harvey, Liaw & Mehrabian, JMLR 20(63), 2019,
+  Theorem 6, d = 1): VCdim <= L + Lbar W log2(4 e p R log2(2 e p R)), with W the parameters,
+  p + 1 pieces per activation (leaky ReLU: p = 1), k_i units in layer i, W_i the parameters of
+  layers 1..i, Lbar = sum_i W_i / W (effective depth) and R = sum_i k_i (1 + (i-1) d^{i-1}).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from nlbound._validate import Integral, Interval, Real, validate_params
+
+__all__ = ["counting_gap", "counting_bound", "network_parameter_count", "bhlm_vc_dimension",
+           "vc_log_growth", "vc_gap", "vc_bound"]
+
+_CONSTRAINTS = {
+    "m": Interval(Integral, 1, None, closed="left"),
+    "n_params": Interval(Integral, 1, None, closed="left"),
+    "p": Interval(Integral, 1, None, closed="left"),
+    "delta": Interval(Real, 0, 1, closed="neither"),
+    "emp_risk": Interval(Real, 0, 1, closed="both"),
+    "d": Interval(Integral, 1, None, closed="left"),
+    "width": Interval(Integral, 1, None, closed="left"),
+    "depth": Interval(Integral, 2, None, closed="left"),
+    "vc_dim": Interval(Real, 1, None, closed="left"),
+    "pieces": Interval(Integral, 2, None, closed="left"),
+}
+
+
+def counting_gap(n_params: int, p: int, m: int, delta: float) -> float:
+    """sqrt((p N ln 2 + ln(1/delta)) / (2m)): Hoeffding + union bound over the 2^{pN} members of a
+    class of N p-bit numbers (the paper's Upsilon_kappa of eq. 7 with kappa d = N)."""
+    validate_params(_CONSTRAINTS, {"n_params": n_params, "p": p, "m": m, "delta": delta})
+    return math.sqrt((p * n_params * math.log(2.0) + math.log(1.0 / delta)) / (2.0 * m))
+
+
+def counting_bound(emp_risk: float, n_params: int, p: int, m: int, delta: float) -> float:
+    """R <= R^ + counting_gap (not clipped at 1: a value > 1 shows by how much it is vacuous)."""
+    validate_params(_CONSTRAINTS, {"emp_risk": emp_risk})
+    return float(emp_risk) + counting_gap(n_params, p, m, delta)
+
+
+def network_parameter_count(d: int, width: int, depth: int, biases: bool = False) -> int:
+    """Weights of the bias-free net of eq. 2: d n + (L-2) n^2 + n (= (d+1) n + (L-2) n^2, Sec. 4);
+    with `biases`, plus one per unit ((L-1) n + 1), the count BHLM's theorem is stated for."""
+    validate_params(_CONSTRAINTS, {"d": d, "width": width, "depth": depth})
+    n = width
+    w = d * n + (depth - 2) * n * n + n
+    return w + ((depth - 1) * n + 1 if biases else 0)
+
+
+def bhlm_vc_dimension(d: int, width: int, depth: int, pieces: int = 2) -> float:
+    """Upper bound on the VC dimension of sign(f) over fully connected nets with piecewise-linear
+    activations of `pieces` pieces (leaky ReLU: 2) and biases, BHLM 2019 Theorem 6 with degree 1:
+    L + Lbar W log2(4 e p R log2(2 e p R)), p = pieces - 1, R = sum_i i k_i.
+
+    Biases are counted (the bias-free class of eq. 2 is a subclass, so its VC dimension is no larger)."""
+    validate_params(_CONSTRAINTS, {"d": d, "width": width, "depth": depth, "pieces": pieces})
+    n, L, p = width, depth, pieces - 1
+    fan_in = [d] + [n] * (L - 1)
+    units = [n] * (L - 1) + [1]
+    per_layer = [k * (f + 1) for k, f in zip(units, fan_in)]  # weights + biases into layer i
+    W = sum(per_layer)
+    cumulative = np.cumsum(per_layer)  # W_i: parameters of layers 1..i (degree d = 1 > 0)
+    lbar = float(cumulative.sum()) / W
+    R = sum((i + 1) * k for i, k in enumerate(units))  # k_i (1 + (i-1) d^{i-1}) with d = 1
+    x = 2 * math.e * p * R
+    return L + lbar * W * math.log2(4 * math.e * p * R * math.log2(x))
+
+
+def vc_log_growth(vc_dim: float, n: int) -> float:
+    """ln S_H(n) <= min(D ln(e n / D) [n >= D, Sauer's lemma], n ln 2)."""
+    validate_params(_CONSTRAINTS, {"vc_dim": vc_dim, "m": n})
+    trivial = n * math.log(2.0)
+    return min(vc_dim * math.log(math.e * n / vc_dim), trivial) if n >= vc_dim else trivial
+
+
+def vc_gap(vc_dim: float, m: int, delta: float) -> float:
+    """2 sqrt(2 (ln S_H(2m) + ln(2/delta)) / m) (BBL 2004, Thm 3)."""
+    validate_params(_CONSTRAINTS, {"vc_dim": vc_dim, "m": m, "delta": delta})
+    return 2.0 * math.sqrt(2.0 * (vc_log_growth(vc_dim, 2 * m) + math.log(2.0 / delta)) / m)
+
+
+def vc_bound(emp_risk: float, vc_dim: float, m: int, delta: float) -> float:
+    """R <= R^ + vc_gap (not clipped at 1)."""
+    validate_params(_CONSTRAINTS, {"emp_risk": emp_risk})
+    return float(emp_risk) + vc_gap(vc_dim, m, delta)

@@ -1,0 +1,98 @@
+"""Fig. 11 (beyond the paper, issue 13): Theorem 5.2 and the baseline bounds vs t on the runs of Figs 1, 3.
+
+Runs: 7×7 MNIST, L = 2, β = 0.001, ε ∈ {0.001, 0.01} × {default, rank-one} initialisation (the
+configs of Figs 1, 3 and 5's 7×7 run, so the cached runs are reused). Each bound is evaluated with
+nlbound.baselines.compare_run at a few recorded times per run (each cached under the run directory,
+the PAC-Bayes optimisation included); top row: every bound vs t (log y), bottom row: the test risk.
+`fig11(...)` is the entry point for the reproduce pipeline; it never trains a run (it reads the cache).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+import numpy as np
+
+from nlbound.experiments.plotting import FigureData, Panel, render
+
+__all__ = ["FIG11_RUNS", "BOUND_LABELS", "fig11_configs", "curve_times", "bound_curves", "figure_data", "fig11"]
+
+FIG11_RUNS = (("ε=0.001", dict(eps=1e-3)), ("ε=0.001 ρ=1", dict(eps=1e-3, rank_one=True)),
+              ("ε=0.01", dict(eps=1e-2)), ("ε=0.01 ρ=1", dict(eps=1e-2, rank_one=True)))
+BOUND_LABELS = {
+    "theorem_5_2": ("Theorem 5.2 (a-priori)", "C0", "-"),
+    "linear_counting": ("linear twin, counting Υ₁", "C1", "--"),
+    "network_counting": ("net, p-bit counting", "C2", "-."),
+    "network_vc": ("net, VC (BHLM 2019)", "C3", ":"),
+    "spectral_nbs2018": ("spectral PAC-Bayes (NBS 2018)", "C4", "-"),
+    "pac_bayes_dr2017": ("PAC-Bayes optimised (DR 2017)", "C5", "--"),
+}
+
+
+def fig11_configs(ctx: Any) -> list[tuple[str, Any]]:
+    """(label, TrainConfig) of the four runs, built by the figures' Context (same keys as Figs 1/3/5)."""
+    return [(label, ctx.config("theorem", **fields)) for label, fields in FIG11_RUNS]
+
+
+def curve_times(t: np.ndarray, n_times: int, t_star: float | None) -> list[float]:
+    """n_times recorded times > 0, log-spaced over the run, plus the recorded time nearest t*."""
+    pos = t[t > 0]
+    targets = list(np.geomspace(pos[0], pos[-1], n_times)) + ([t_star] if t_star else [])
+    return sorted({float(pos[np.argmin(np.abs(np.log(pos) - np.log(x)))]) for x in targets})
+
+
+def bound_curves(run_dir, times: Sequence[float], settings, *, compare: Callable | None = None,
+                 **kw) -> dict[str, np.ndarray]:
+    """Every bound (and train/test risk) at each time: arrays keyed by bound name, plus "t"."""
+    if compare is None:
+        from nlbound.baselines import compare_run as compare
+    rows = [compare(run_dir, t, settings, **kw) for t in times]
+    out = {"t": np.array([r["t"] for r in rows]), "test_risk": np.array([r["test_risk"] for r in rows]),
+           "train_risk": np.array([r["train_risk"] for r in rows])}
+    for name in BOUND_LABELS:
+        out[name] = np.array([r["bounds"][name]["bound"] for r in rows])
+    return out
+
+
+def figure_data(curves: dict[str, dict[str, np.ndarray]], note: str = "") -> FigureData:
+    """Top row: bounds vs t per run (log y, y = 1 marked); bottom row: test (and train) risk."""
+    labels = list(curves)
+    panels = [Panel(lab, ylabel="bound", yscale="log", hlines=[(1.0, "vacuous (1)", "0.5", ":")]) for lab in labels]
+    panels += [Panel(f"{lab}: risk", ylabel="risk", legend="figure") for lab in labels]
+    fig = FigureData("fig11", "Fig. 11: Theorem 5.2 vs baseline bounds on the same nets (7×7 MNIST, L=2, β=0.001)",
+                     panels, [], ncols=len(labels), note=note)
+    for i, lab in enumerate(labels):
+        c = curves[lab]
+        for name, (text, color, style) in BOUND_LABELS.items():
+            fig.add(i, text, c["t"], c[name], color=color, style=style)
+        fig.add(len(labels) + i, "test risk", c["t"], c["test_risk"], color="k")
+        fig.add(len(labels) + i, "train risk", c["t"], c["train_risk"], color="0.5", style="--")
+    return fig
+
+
+def fig11(cache_dir, out_dir, *, ctx: Any = None, settings: Any = None, n_times: int = 4, data_dir=None,
+          threads: int | None = 1, compare: Callable | None = None) -> dict[str, Path]:
+    """Draw Fig. 11 from the run cache (cache_dir/<config key>/) into out_dir/fig11.{png,pdf,csv}.
+
+    Raises FileNotFoundError naming the missing run (train it with `nlbound reproduce fig1 fig3 fig5`)."""
+    from nlbound.experiments.figures import Context
+    from nlbound.experiments.traces import load_run_dir
+
+    if settings is None:
+        from nlbound.baselines import CompareSettings
+
+        settings = CompareSettings()
+    ctx = ctx or Context()
+    curves = {}
+    for label, config in fig11_configs(ctx):
+        run_dir = Path(cache_dir) / config.key()
+        if not (run_dir / "run.json").is_file():
+            raise FileNotFoundError(f"fig11 needs the cached run {label!r} ({run_dir}); train it first")
+        run = load_run_dir(run_dir)
+        times = curve_times(run.t, n_times, run.info.get("t_star_0.5"))
+        kw = {} if compare is not None else {"data_dir": data_dir, "threads": threads}
+        curves[label] = bound_curves(run_dir, times, settings, compare=compare, **kw)
+    note = ("Bounds at δ = 0.05 each; PAC-Bayes (DR 2017) bounds the stochastic net Q, the linear counting "
+            "bound the linear twin; the others bound f. Values > 1 are vacuous.")
+    return render(figure_data(curves, note), out_dir)
