@@ -220,7 +220,7 @@ def test_cli_compare(tiny_run, capsys):
     out, _ = tiny_run
     assert main(["compare", str(out), "--at", "1e9"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and "--at == 1e+09, must be in [0, 15]" in err[0]
+    assert len(err) == 1 and "--at == 1000000000, must be in [0, 15]" in err[0]
     assert main(["compare", str(out), "--delta", "0"]) == 2
     assert "--delta == 0, must be in (0.01, 1)" in capsys.readouterr().err
     assert main(["compare", str(out / "nope")]) == 2

@@ -94,7 +94,7 @@ def test_every_mistake_is_reported_once():
 @pytest.mark.parametrize("text, message", [
     ("[fixed]\neps = 1.5\n[horizon]\nt_end = 1.0", "[fixed] eps == 1.5, must be in [0, 1]"),
     ("[fixed]\ndataset = 'cifar'\n[horizon]\nt_end = 1.0", "[fixed] dataset == 'cifar', must be one of"),
-    ("[fixed]\nsize = 7.5\n[horizon]\nt_end = 1.0", "[fixed] size == 7.5, must be an integer"),
+    ("[fixed]\nsize = 7.5\n[horizon]\nt_end = 1.0", "[fixed] size == 7.5, must be one of 1, 2, 4, 7, 14, 28"),
     ("[sweep]\ngammas = [[0.1]]\n[horizon]\nt_end = 1.0", "[sweep] gammas: cannot be swept"),
     ("[fixed]\neps = 0.1\n[sweep]\neps = [0.1]\n[horizon]\nt_end = 1.0", "[sweep] eps: also set in [fixed]"),
     ("[sweep]\neps = [0.1, 0.1]\n[horizon]\nt_end = 1.0", "[sweep] eps: repeated value 0.1"),

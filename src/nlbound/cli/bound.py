@@ -14,11 +14,10 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import os
-import sys
 
 import numpy as np
 
+from nlbound.cli._output import write_stdout
 from nlbound._validate import ParameterError
 from nlbound.theory._checks import check_alpha_above, check_m_ge_d, validate
 from nlbound.theory.bound import OUT_KEYS, evaluate
@@ -190,7 +189,7 @@ def run(args: argparse.Namespace) -> int:
     widths = None
     if not args.json:
         fixed = [k for k in INPUTS if len(lists[k]) == 1]
-        if not _write("# " + " ".join(f"{k}={_fmt(float(lists[k][0]))}" for k in fixed) + "\n"):
+        if not write_stdout("# " + " ".join(f"{k}={_fmt(float(lists[k][0]))}" for k in fixed) + "\n"):
             return 0
     for start in range(0, rows, CHUNK):
         cols = _chunk(lists, start, min(start + CHUNK, rows))
@@ -201,26 +200,6 @@ def run(args: argparse.Namespace) -> int:
             header, text, widths_new = _table_rows(cols, terms, head, widths)
             text = (header if widths is None else "") + text
             widths = widths_new
-        if not _write(text):
+        if not write_stdout(text):
             return 0
     return 0
-
-
-def _write(text: str) -> bool:
-    """Write to stdout; False when the reader has gone (`nlbound bound ... | head -1`): the caller
-    then ends quietly with status 0.
-
-    Standard recipe: after BrokenPipeError, point stdout at /dev/null so that the interpreter's
-    final flush does not raise again (and print "Exception ignored ... BrokenPipeError")."""
-    try:
-        sys.stdout.write(text)
-        sys.stdout.flush()
-        return True
-    except BrokenPipeError:
-        try:
-            devnull = os.open(os.devnull, os.O_WRONLY)
-            os.dup2(devnull, sys.stdout.fileno())
-            os.close(devnull)
-        except (OSError, ValueError):  # stdout without a file descriptor (e.g. captured)
-            pass
-        return False

@@ -151,9 +151,10 @@ def run(args: argparse.Namespace) -> int:
 
         plot_plan(plan, args.plot)
     text = report.json_lines(plan, args.top, verified) if args.json else report.tables(plan, args.top, verified)
-    from nlbound.cli.bound import _write
+    from nlbound.cli._output import write_stdout
 
-    return _write(text)
+    write_stdout(text)  # a reader that has gone (| head) is not an error
+    return 0
 
 
 def _runs(args) -> str:
