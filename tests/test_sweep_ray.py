@@ -87,11 +87,12 @@ def test_ray_matches_local_byte_for_byte(ray_runtime, tmp_path):
 
 
 def _partial_with_trace(cache: Path, timeout: float) -> Path:
+    """The partial run directory `<key>.partial-<pid>` of the first run whose trainer has written a
+    trace (train() writes into its own temporary sibling `<partial>.tmp-<pid>` until it finishes)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        for p in cache.glob("*.partial-*"):
-            if (p / "trace.csv").exists():
-                return p
+        for trace in cache.glob("*.partial-*.tmp-*/trace.csv"):
+            return trace.parent.with_name(trace.parent.name.split(".tmp-")[0])
         time.sleep(0.02)
     raise AssertionError("no run started within the timeout")
 
@@ -133,7 +134,7 @@ def test_killed_worker_is_retrained_on_resume(ray_runtime, long_reference, tmp_p
     assert isinstance(outcome.get("error"), ray_runtime.exceptions.RayError), outcome
     key = partial.name.split(".partial-")[0]
     assert not (cache / key).exists()  # the half-trained run was never published
-    assert partial.is_dir() and (partial / "trace.csv").exists()  # what the dead worker left
+    assert partial.is_dir() and list(cache.glob(f"{partial.name}.tmp-*/trace.csv"))  # what the dead worker left
 
     lines: list[str] = []
     resumed = run_sweep(spec, tmp_path / "out", cache, backend=RayBackend(max_retries=0), progress=False,
