@@ -11,7 +11,7 @@ import torch
 __all__ = [
     "layer_shapes",
     "init_weights",
-    "stable_rank",
+    "frobenius_spectral_ratio",
     "pack",
     "unpack",
     "phi",
@@ -49,7 +49,7 @@ def init_weights(
     return weights
 
 
-def stable_rank(w: np.ndarray) -> float:
+def frobenius_spectral_ratio(w: np.ndarray) -> float:
     """rho = ||W||_F / ||W|| (the paper's rho for W_1(0))."""
     return float(np.linalg.norm(w) / np.linalg.norm(w, 2))
 
