@@ -109,3 +109,24 @@ def test_float32_gradients_close_to_float64():
     _, _, g32 = loss_and_grads([w.float() for w in ws], x.float(), y.float(), 0.1)
     for a, b in zip(g64, g32):
         assert float((a - b.double()).abs().max()) < 1e-5 * float(a.abs().max())
+
+
+@pytest.mark.parametrize("m, d, n, depth", [(20000, 196, 256, 3), (30000, 49, 64, 2)])
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_loss_and_grads_bitwise_independent_of_thread_count(m, d, n, depth, dtype):
+    """Sizes where torch.dot splits its sum over threads (the loss differed with 1 and 2 threads)."""
+    g = torch.Generator().manual_seed(m)
+    x = torch.randn(m, d, generator=g, dtype=dtype) / d**0.5
+    y = torch.sign(torch.randn(m, generator=g, dtype=dtype))
+    ws = [w.to(dtype) for w in _weights(d=d, n=n, L=depth, beta=0.5)]
+    before = torch.get_num_threads()
+    try:
+        results = []
+        for threads in (1, 2):
+            torch.set_num_threads(threads)
+            results.append(loss_and_grads(ws, x, y, 0.3))
+    finally:
+        torch.set_num_threads(before)
+    (l1, o1, g1), (l2, o2, g2) = results
+    assert torch.equal(l1, l2) and torch.equal(o1, o2)
+    assert all(torch.equal(a, b) for a, b in zip(g1, g2))

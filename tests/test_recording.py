@@ -12,7 +12,7 @@ import torch
 
 from nlbound.evaluation import metrics as M
 from nlbound.networks import forward_many, layer_shapes, unpack
-from nlbound.training import TrainConfig
+from nlbound.training import RunOptions, TrainConfig
 from nlbound.training import run as run_module
 from nlbound.training.flows import NetFlow, end_to_end
 from nlbound.training.integrators import get_integrator, method_for_eps
@@ -193,3 +193,17 @@ def test_float32_run_records_to_float32_rounding(tmp_path):
         else:
             np.testing.assert_allclose(got, ref, rtol=16 * u32, atol=0, err_msg=k)
     assert not all(np.array_equal(new.columns[k], old.columns[k]) for k in old.columns)  # float32 really used
+
+
+def test_train_trace_identical_with_one_and_two_threads(tmp_path):
+    """RunOptions.threads never changes a result: the same short run in two processes, 1 and 2 threads."""
+    import subprocess
+    import sys
+
+    code = ("import sys; from nlbound.training import RunOptions, TrainConfig, train; "
+            "train(TrainConfig(dataset='synthetic', width=32, eps=0.1, beta=0.05, t_end=1.5), None, "
+            "RunOptions(out_dir=sys.argv[1], threads=int(sys.argv[2])))")
+    for threads in (1, 2):
+        subprocess.run([sys.executable, "-c", code, str(tmp_path / f"t{threads}"), str(threads)], check=True)
+    assert (tmp_path / "t1" / "trace.csv").read_bytes() == (tmp_path / "t2" / "trace.csv").read_bytes()
+    assert RunOptions().threads == 1
