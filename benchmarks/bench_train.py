@@ -5,7 +5,7 @@ reference of the flow; plus the recorder's cost per recorded time and the gradie
 cost against this machine's matmul peak.
 
 Usage: .venv/bin/python benchmarks/bench_train.py [--section flow|record|grad|all] [--eps 0.01 0.5]
-       [--ref-rtol 1e-7] [--quick]
+       [--ref-rtol 1e-7] [--rtols 1e-3 3e-4 1e-4 3e-5] [--quick]
 --quick: horizon t*/4 and a 10x looser reference (~2 minutes on a quiet 2-core machine): checks
 the script and shows the shape of the result; the goals are stated for the full run.
 
@@ -80,7 +80,7 @@ def reference(eps, th0, t_end, ds, rtol):
     return out[-1], flow.evals, time.perf_counter() - t0
 
 
-def bench_flow(eps: float, ds, ref_rtol: float, scale: float, out: Path) -> None:
+def bench_flow(eps: float, ds, ref_rtol: float, scale: float, out: Path, rtols=()) -> None:
     torch.set_num_threads(1)
     ts = t_star_default(BETA, ds.s, 2)
     t_end = scale * ts
@@ -114,7 +114,23 @@ def bench_flow(eps: float, ds, ref_rtol: float, scale: float, out: Path) -> None
     print(f"| {eps} | {t_end:.2f} | {g_info['grad_evals']} | {g_wall:.1f} | {g_dist:.1e} | {a_cfg.rtol:g} | "
           f"{a_info['grad_evals']} | {a_wall:.2f} | {a_dist:.1e} | {g_wall / a_wall:.1f}x | "
           f"{g_info['grad_evals'] / a_info['grad_evals']:.0f}x | {g_dist / a_dist:.0f}x |")
+    if rtols:
+        tolerance_sweep(eps, ds, th0, t_end, rtols, dist, g_dist)
     print(f"(end of section: {_load()})", flush=True)
+
+
+def tolerance_sweep(eps, ds, th0, t_end, rtols, dist, gd_dist) -> None:
+    """The adaptive integrator alone (float32 gradients, no recording) at each rtol: evaluations and
+    distance to the reference at t_end, against GD's distance (the rule behind TrainConfig.rtol)."""
+    print(f"tolerance sweep (eps = {eps}, method {method_for_eps(eps)}): | rtol | grad evals | distance | "
+          f"GD's distance / distance |")
+    for r in rtols:
+        flow = NetFlow(ds.x_train, ds.y_train, eps, WIDTH, 2, "float32")
+        out = []
+        get_integrator("adaptive")(flow, th0, [0.0, t_end], lambda t, th: out.append(th.copy()), rtol=r,
+                                   method=method_for_eps(eps))
+        d = dist(out[-1])
+        print(f"| {r:g} | {flow.evals} | {d:.1e} | {gd_dist / d:.1f}x |", flush=True)
 
 
 def _loss(theta, shapes, ds, eps) -> float:
@@ -224,6 +240,23 @@ def bench_grad(m: int = 60000, reps: int = 20) -> None:
         flops = 4 * m * d * WIDTH + 6 * m * WIDTH  # X W1^T and delta^T X dominate
         print(f"grad eval d={d:4d}: {ms:7.2f} ms (median of {reps}), {flops / ms / 1e6:6.1f} GFLOP/s "
               f"= {100 * flops / ms / 1e6 / peak:5.1f} % of peak")
+        if d == 49:
+            _threads_ratio(flow, th, reps)
+    torch.set_num_threads(1)
+
+
+def _threads_ratio(flow, th, reps: int) -> None:
+    """One process, 1 vs 2 threads interleaved (RunOptions.threads default): median ms per evaluation."""
+    tm: dict[int, list] = {1: [], 2: []}
+    for _ in range(reps):
+        for threads in (1, 2):
+            torch.set_num_threads(threads)
+            t0 = time.perf_counter()
+            flow(th)
+            tm[threads].append(time.perf_counter() - t0)
+    one, two = (1e3 * float(np.median(tm[k])) for k in (1, 2))
+    print(f"  threads, d = 49 (interleaved): 1 thread {one:.2f} ms, 2 threads {two:.2f} ms per evaluation: "
+          f"2 threads = {one / two:.2f}x the speed of 1 ({_load()})")
 
 
 def main() -> None:
@@ -232,6 +265,8 @@ def main() -> None:
     ap.add_argument("--eps", type=float, nargs="+", default=[0.01, 0.5])
     ap.add_argument("--ref-rtol", type=float, default=1e-7)
     ap.add_argument("--quick", action="store_true", help="to t*/4 with a 10x looser reference")
+    ap.add_argument("--rtols", type=float, nargs="*", default=[1e-3, 3e-4, 1e-4, 3e-5],
+                    help="tolerance sweep of the bare adaptive integrator after each flow section")
     ap.add_argument("--out", default="/tmp/nlbound-bench-train", help="run directories of the timed runs")
     args = ap.parse_args()
     from nlbound.data import load_dataset
@@ -246,7 +281,7 @@ def main() -> None:
     if args.section in ("flow", "all"):
         for eps in args.eps:
             bench_flow(eps, ds, args.ref_rtol * (10 if args.quick else 1), 0.25 if args.quick else 1.0,
-                       Path(args.out) / f"eps{eps}")
+                       Path(args.out) / f"eps{eps}", args.rtols)
     print(f"done, {_load()}")
 
 
