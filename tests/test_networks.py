@@ -5,7 +5,8 @@ import pytest
 import torch
 
 from nlbound.networks import (
-    autograd_loss_and_grads, forward, forward_many, init_weights, layer_shapes, loss_and_grads, pack, frobenius_spectral_ratio, unpack,
+    autograd_loss_and_grads, forward, forward_many, frobenius_spectral_ratio, init_weights, layer_shapes,
+    loss_and_grads, pack, unpack,
 )
 
 

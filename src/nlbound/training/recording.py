@@ -1,12 +1,13 @@
 """Recorder: every trace.csv column of a run at a recorded time, from one forward pass per net per split.
 
-Cost per recorded time (7x7 MNIST, m = 60,000, width 64; BENCHMARKS.md "Recording cost"): one blocked
+Cost per recorded time (7x7 MNIST, m = 60,000, width 64): ~1.3 float32 gradient evaluations for a
+float32 run, ~2.5 for a float64 run (BENCHMARKS.md, "Recording cost per recorded time"). One blocked
 forward pass per split of the two nets f (the trained net) and g1 (the eps-net with the p-bit linear
 twin's weights, eq. 25), in the run's dtype (networks.forward_many); then everything else from those
 outputs and small matrices: all margin statistics for every gamma at once (metrics.margin_summary:
 a mask per gamma for a few, one searchsorted for many); glin = x v and the eq. 25 correction x w
-from one (m, d) x (d, 2) product per split; L_X and w from one (2, m) x (m, d) product; weight norms from the weights and
-S = X X^T / m (d x d).
+from one (m, d) x (d, 2) product per split; L_X and w from one (2, m) x (m, d) product; weight
+norms from the weights and S = X X^T / m (d x d).
 
 Precision. The nets' outputs (f, g1) and the linear proxies' (glin = x v, x w) are computed in the
 run's dtype (config.dtype, the dtype of the gradient passes): a float32 run's weights already carry
