@@ -50,7 +50,7 @@ def init_weights(
 
 
 def frobenius_spectral_ratio(w: np.ndarray) -> float:
-    """rho = ||W||_F / ||W|| (the paper's rho for W_1(0))."""
+    """rho = ||W||_F / ||W||_2, the paper's rho for W_1(0) (Thm. 5.2); the stable rank is its square."""
     return float(np.linalg.norm(w) / np.linalg.norm(w, 2))
 
 
