@@ -4,7 +4,7 @@ one thread, one process, one after another) of the paper's GD (lr 1e-3) and the 
 reference of the flow; plus the recorder's cost per recorded time and the gradient evaluation's
 cost against this machine's matmul peak.
 
-Usage: .venv/bin/python benchmarks/bench_train.py [--section flow|record|grad|all] [--eps 0.01 0.5]
+Usage: .venv/bin/python benchmarks/bench_train.py [--section flow|record|grad|interleaved|all] [--eps 0.01 0.5]
        [--ref-rtol 1e-7] [--rtols 1e-3 3e-4 1e-4 3e-5] [--quick]
 --quick: horizon t*/4 and a 10x looser reference (~2 minutes on a quiet 2-core machine): checks
 the script and shows the shape of the result; the goals are stated for the full run.
@@ -208,6 +208,30 @@ def _breakdown(rec: Recorder, i, t, theta, reps: int) -> None:
         print(f"  {k:30s} {1e3 * np.median(v):6.2f} ms ({100 * np.median(v) / total:3.0f} %)")
 
 
+def bench_interleaved(eps: float, ds, rounds: int = 2, steps: int = 300) -> None:
+    """For a loaded machine: a complete adaptive train() to t*, then `steps` bare GD steps, alternately,
+    so both see the same load. 10549 x (ms per GD step) / adaptive wall is a lower bound of the wall
+    ratio (a GD train() also records 50 times); the flow section measures the real one."""
+    torch.set_num_threads(1)
+    ts = t_star_default(BETA, ds.s, 2)
+    cfg = TrainConfig(dataset="mnist", size=SIZE, width=WIDTH, eps=eps, beta=BETA, t_end=ts)
+    flow = NetFlow(ds.x_train, ds.y_train, eps, WIDTH, 2, "float32")
+    th = pack(init_weights(ds.d, WIDTH, 2, BETA))
+    n_gd = round(ts / 1e-3)
+    print(f"## interleaved, eps = {eps}, to t* = {ts:.3f}, 1 thread, {_load()}", flush=True)
+    for rnd in range(rounds):
+        t0 = time.perf_counter()
+        res = train(cfg, ds, RunOptions(out_dir=Path("/tmp/nlbound-bench-interleaved") / f"eps{eps}", threads=1))
+        wall = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        for _ in range(steps):
+            th = th + 1e-3 * flow(th)
+        step = (time.perf_counter() - t0) / steps
+        print(f"round {rnd}: adaptive train() {wall:.2f} s ({res.info['grad_evals']} evals, rtol {cfg.rtol:g}); GD "
+              f"{1e3 * step:.2f} ms per step -> {n_gd} steps >= {n_gd * step:.0f} s: wall ratio >= "
+              f"{n_gd * step / wall:.1f}x ({_load()})", flush=True)
+
+
 def matmul_peak(dtype=torch.float32, n: int = 2048, reps: int = 10) -> float:
     a, b = torch.randn(n, n, dtype=dtype), torch.randn(n, n, dtype=dtype)
     c = torch.empty(n, n, dtype=dtype)
@@ -261,7 +285,8 @@ def _threads_ratio(flow, th, reps: int) -> None:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--section", choices=("flow", "record", "grad", "all"), default="all")
+    ap.add_argument("--section", choices=("flow", "record", "grad", "interleaved", "all"), default="all",
+                    help="interleaved (not in all): adaptive train() vs GD per-step cost, alternately")
     ap.add_argument("--eps", type=float, nargs="+", default=[0.01, 0.5])
     ap.add_argument("--ref-rtol", type=float, default=1e-7)
     ap.add_argument("--quick", action="store_true", help="to t*/4 with a 10x looser reference")
@@ -278,6 +303,9 @@ def main() -> None:
         bench_grad()
     if args.section in ("record", "all"):
         bench_record(ds)
+    if args.section == "interleaved":
+        for eps in args.eps:
+            bench_interleaved(eps, ds)
     if args.section in ("flow", "all"):
         for eps in args.eps:
             bench_flow(eps, ds, args.ref_rtol * (10 if args.quick else 1), 0.25 if args.quick else 1.0,
