@@ -94,11 +94,13 @@ def test_round_to_precision():
         round_to_precision(v, 8)
 
 
-def test_margin_summary_equals_the_single_gamma_functions():
+@pytest.mark.parametrize("gammas", [(1e-6, 1e-4, 1e-3, 1e-2, 1.0), (1.0, 1e-3, 0.5, 1e-6, 1e-3, 0.3),
+                                    (1e-2, 1e-6, 1e-4), (1e-3,)])
+def test_margin_summary_equals_the_single_gamma_functions(gammas):
+    """Both paths (one mask per gamma; searchsorted for many, unsorted and repeated gammas)."""
     rng = np.random.default_rng(0)
     y = np.sign(rng.standard_normal(1000))
     f = np.concatenate([rng.standard_normal(500) * 1e-3, rng.standard_normal(497), [0.0, -0.0, 1e-3]])
-    gammas = (1e-6, 1e-4, 1e-3, 1e-2, 1.0)
     r, mr, cmr = margin_summary(y, f, gammas)
     assert r == risk(y, f)
     for j, g in enumerate(gammas):

@@ -5,7 +5,8 @@ import pytest
 import torch
 
 from nlbound.networks import (
-    autograd_loss_and_grads, forward, forward_many, init_weights, layer_shapes, loss_and_grads, pack, stable_rank, unpack,
+    autograd_loss_and_grads, forward, forward_many, frobenius_spectral_ratio, init_weights, layer_shapes,
+    loss_and_grads, pack, unpack,
 )
 
 
@@ -19,7 +20,7 @@ def test_init_spectral_norm_and_shapes(depth):
     assert [w.shape for w in ws] == layer_shapes(9, 8, depth)
     for w in ws:
         assert np.linalg.norm(w, 2) == pytest.approx(0.003, rel=1e-12)
-    assert stable_rank(ws[0]) > 1.5  # random init: rho > 1
+    assert frobenius_spectral_ratio(ws[0]) > 1.5  # random init: rho > 1
     again = init_weights(9, 8, depth, 0.003, seed=4)
     assert all(np.array_equal(a, b) for a, b in zip(ws, again))
 
@@ -34,7 +35,7 @@ def test_init_matches_pytorch_default_linear_layer_up_to_scale():
 def test_rank_one_input_layer():
     w1 = init_weights(9, 8, 2, 0.01, rank_one=True, seed=0)[0]
     assert np.linalg.matrix_rank(w1) == 1
-    assert stable_rank(w1) == pytest.approx(1.0, abs=1e-12)
+    assert frobenius_spectral_ratio(w1) == pytest.approx(1.0, abs=1e-12)
     assert np.linalg.norm(w1, 2) == pytest.approx(0.01, rel=1e-12)
 
 
@@ -109,3 +110,24 @@ def test_float32_gradients_close_to_float64():
     _, _, g32 = loss_and_grads([w.float() for w in ws], x.float(), y.float(), 0.1)
     for a, b in zip(g64, g32):
         assert float((a - b.double()).abs().max()) < 1e-5 * float(a.abs().max())
+
+
+@pytest.mark.parametrize("m, d, n, depth", [(20000, 196, 256, 3), (30000, 49, 64, 2)])
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_loss_and_grads_bitwise_independent_of_thread_count(m, d, n, depth, dtype):
+    """Sizes where torch.dot splits its sum over threads (the loss differed with 1 and 2 threads)."""
+    g = torch.Generator().manual_seed(m)
+    x = torch.randn(m, d, generator=g, dtype=dtype) / d**0.5
+    y = torch.sign(torch.randn(m, generator=g, dtype=dtype))
+    ws = [w.to(dtype) for w in _weights(d=d, n=n, L=depth, beta=0.5)]
+    before = torch.get_num_threads()
+    try:
+        results = []
+        for threads in (1, 2):
+            torch.set_num_threads(threads)
+            results.append(loss_and_grads(ws, x, y, 0.3))
+    finally:
+        torch.set_num_threads(before)
+    (l1, o1, g1), (l2, o2, g2) = results
+    assert torch.equal(l1, l2) and torch.equal(o1, o2)
+    assert all(torch.equal(a, b) for a, b in zip(g1, g2))

@@ -10,7 +10,7 @@ import sys
 
 from nlbound._io import check_output_dir
 from nlbound._validate import ParameterError
-from nlbound.training.config import DATASETS, DTYPES, PRECISIONS
+from nlbound.training.config import DATASETS, DTYPES, PRECISIONS, RunOptions, TrainConfig
 
 # TrainConfig / RunOptions field -> the flag that sets it (others: "--" + field with dashes)
 PARAM_FLAGS = {"t_end": "--until", "init_seed": "--seed"}
@@ -28,18 +28,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--alpha", type=float, default=0.5, help="alpha of t*_alpha for --until tstar")
     parser.add_argument("--integrator", default="adaptive", choices=("gd", "adaptive"), help="integrator of the flow")
     parser.add_argument("--lr", type=float, default=1e-3, help="step of --integrator gd, > 0")
-    parser.add_argument("--rtol", type=float, default=1e-5, help="relative tolerance of --integrator adaptive, > 0")
+    parser.add_argument("--rtol", type=float, default=TrainConfig.rtol,
+                        help="relative tolerance of --integrator adaptive, > 0")
     parser.add_argument("--seed", type=int, default=0, help="initialisation seed, >= 0")
     parser.add_argument("--data-seed", type=int, default=0, help="seed of the synthetic dataset, >= 0")
     parser.add_argument("--rank-one", action="store_true", help="rank-one input layer (rho = 1)")
     parser.add_argument("--p", type=int, default=32, choices=PRECISIONS, help="proxy precision in bits")
     parser.add_argument("--dtype", default="float32", choices=DTYPES, help="dtype of gradient passes")
-    parser.add_argument("--threads", type=int, default=None,
-                        help="torch threads (default: as nlbound.training.RunOptions chooses)")
+    parser.add_argument("--threads", type=int, default=RunOptions.threads,
+                        help="torch threads (1 is fastest here: see BENCHMARKS.md)")
     parser.add_argument("--data-dir", default=None, help="directory of IDX files (default: see `nlbound data --help`)")
     parser.add_argument("--cache-dir", default=None,
                         help="cache of the MNIST wheel (default: $NLBOUND_CACHE, else the user cache directory)")
-    parser.add_argument("--out", default=None, help=f"run directory (default: {DEFAULT_RUNS}/<config key[:12]>)")
+    parser.add_argument("--out", default=None, help=f"run directory (default: {DEFAULT_RUNS}/<config key>)")
     parser.add_argument("--json", action="store_true", help="print a JSON summary at the end")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
@@ -75,7 +76,7 @@ def _check_paths(args: argparse.Namespace) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from nlbound.data import load_dataset
-    from nlbound.training import RunOptions, TrainConfig, train
+    from nlbound.training import RunOptions, TrainConfig, train  # (looked up at call time: tests substitute them)
 
     _check_paths(args)
     options = RunOptions(out_dir=args.out, progress=not args.no_progress, threads=args.threads,

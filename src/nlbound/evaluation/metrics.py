@@ -40,21 +40,33 @@ def continuous_margin_risk(y: np.ndarray, yhat: np.ndarray, gamma: float) -> flo
     return float(np.mean(np.clip(1.0 - (y * yhat) / gamma, 0.0, 1.0)))
 
 
+FEW_GAMMAS = 4  # up to this many gammas, a few vectorised passes per gamma beat one searchsorted (measured)
+
+
 def margin_summary(y: np.ndarray, yhat: np.ndarray, gammas) -> tuple[float, np.ndarray, np.ndarray]:
-    """(risk, margin risks r_gamma, continuous margin risks r^C_gamma) for every gamma at once, from one
-    pass over the margins z = y*yhat: only the margins in [0, max gamma) need more than a count.
-    Equal to risk / margin_risk exactly and to continuous_margin_risk up to float64 rounding."""
+    """(risk, margin risks r_gamma, continuous margin risks r^C_gamma) for every gamma at once (Sec. 4).
+
+    With the margins z = y*yhat, n_j = #{z < gamma_j} and s_j = sum of max(z, 0) over {z < gamma_j}:
+    r_gamma_j = n_j / m and, r^C_gamma(z) being 1 for z < 0 and 1 - z/gamma on [0, gamma),
+    r^C_gamma_j = (n_j - s_j / gamma_j) / m. For more than FEW_GAMMAS gammas, n and s come from one
+    searchsorted of z among the sorted gammas and two bincounts (O(m log #gammas)); for fewer, from
+    one mask per gamma. Equal to risk / margin_risk exactly and to continuous_margin_risk up to
+    float64 rounding."""
     z = np.multiply(y, yhat)
     m = z.shape[0]
     gammas = np.asarray(gammas, dtype=np.float64)
-    neg = int(np.count_nonzero(z < 0))
-    band = z[(z >= 0) & (z < gammas.max())]
-    mr, cmr = np.empty(gammas.size), np.empty(gammas.size)
-    for j, g in enumerate(gammas):
-        b = band[band < g]
-        mr[j] = (neg + b.size) / m
-        cmr[j] = (neg + float(np.sum(1.0 - b / g))) / m
-    return neg / m, mr, cmr
+    zpos = np.maximum(z, 0.0)
+    if gammas.size <= FEW_GAMMAS:
+        masks = [z < g for g in gammas]
+        n = np.array([np.count_nonzero(b) for b in masks], dtype=np.float64)
+        s = np.array([np.add.reduce(zpos, where=b) for b in masks])
+    else:
+        order = np.argsort(gammas, kind="stable")
+        idx = np.searchsorted(gammas[order], z, side="right")  # z counts towards sorted gamma_j iff idx <= j
+        n, s = np.empty(gammas.size), np.empty(gammas.size)
+        n[order] = np.cumsum(np.bincount(idx, minlength=gammas.size + 1))[: gammas.size]
+        s[order] = np.cumsum(np.bincount(idx, weights=zpos, minlength=gammas.size + 1))[: gammas.size]
+    return int(np.count_nonzero(z < 0)) / m, n / m, (n - s / gammas) / m
 
 
 def loss(y: np.ndarray, yhat: np.ndarray) -> float:

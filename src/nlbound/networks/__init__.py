@@ -9,7 +9,7 @@ from nlbound.networks.mlp import (
     loss_and_grads,
     pack,
     phi,
-    stable_rank,
+    frobenius_spectral_ratio,
     unpack,
 )
 
@@ -22,6 +22,6 @@ __all__ = [
     "loss_and_grads",
     "pack",
     "phi",
-    "stable_rank",
+    "frobenius_spectral_ratio",
     "unpack",
 ]

@@ -11,7 +11,7 @@ import torch
 __all__ = [
     "layer_shapes",
     "init_weights",
-    "stable_rank",
+    "frobenius_spectral_ratio",
     "pack",
     "unpack",
     "phi",
@@ -49,8 +49,8 @@ def init_weights(
     return weights
 
 
-def stable_rank(w: np.ndarray) -> float:
-    """rho = ||W||_F / ||W|| (the paper's rho for W_1(0))."""
+def frobenius_spectral_ratio(w: np.ndarray) -> float:
+    """rho = ||W||_F / ||W||_2, the paper's rho for W_1(0) (Thm. 5.2); the stable rank is its square."""
     return float(np.linalg.norm(w) / np.linalg.norm(w, 2))
 
 
@@ -129,7 +129,8 @@ def loss_and_grads(
     Activations are kept post-nonlinearity only: for eps < 1 the slope 1 - eps > 0 preserves signs,
     and for eps = 1 (ReLU) a > 0 <=> h > 0, so leaky_relu_backward(self_is_result=True) is exact.
     The backward pass overwrites dLoss/d(activation) with dLoss/d(pre-activation) in place.
-    `work`: optional dict of reusable buffers (see forward)."""
+    Sums over the m samples are matrix products only, so results are bitwise independent of the
+    number of threads (tested). `work`: optional dict of reusable buffers (see forward)."""
     m = x.shape[0]
     slope = 1.0 - eps
     acts = [x]
@@ -137,7 +138,10 @@ def loss_and_grads(
         acts.append(torch.nn.functional.leaky_relu_(_mm(acts[-1], w.T, work, ("h", l)), slope))
     out = (acts[-1] @ weights[-1].T).reshape(-1)
     resid = out - y
-    loss = resid.dot(resid) / (2 * m)
+    # as a (1, m) x (m, 1) product, like every other sum over the samples here: the BLAS splits a
+    # product over its output, never over the samples, so no result depends on the thread count
+    # (torch.dot does split the sum over threads: tests/test_networks.py)
+    loss = (resid.reshape(1, -1) @ resid.reshape(-1, 1)).reshape(()) / (2 * m)
     e = resid.mul_(1.0 / m).reshape(-1, 1)  # dLoss/df, (m, 1)
     grads: list[torch.Tensor] = [None] * len(weights)  # type: ignore[list-item]
     grads[-1] = e.T @ acts[-1]

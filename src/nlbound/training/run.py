@@ -14,6 +14,8 @@ projector P otherwise.)
 
 from __future__ import annotations
 
+import csv
+import json
 import math
 import platform
 import shutil
@@ -29,12 +31,13 @@ import numpy as np
 import torch
 
 from nlbound import __version__
-from nlbound._io import atomic_write_columns, atomic_write_json
+from nlbound._io import atomic_write_json
 from nlbound.evaluation import metrics as M
-from nlbound.networks import forward_many, init_weights, layer_shapes, pack, stable_rank, unpack
+from nlbound.networks import frobenius_spectral_ratio, init_weights, pack
 from nlbound.training.config import RunOptions, TrainConfig
-from nlbound.training.flows import LinearTwinFlow, NetFlow, end_to_end
+from nlbound.training.flows import LinearTwinFlow, NetFlow
 from nlbound.training.integrators import get_integrator, integrate_adaptive, method_for_eps
+from nlbound.training.recording import Recorder, TrainingDivergedError
 from nlbound.training.rundir import (
     INFO_FILE, TRACE_FILE, RunDirLock, publish, read_run, run_dir, temporary_dir,
 )
@@ -43,15 +46,6 @@ __all__ = ["TrainResult", "TrainingDivergedError", "train", "load_run", "recordi
 
 TWIN_RTOL = 1e-10  # the linear twin costs microseconds per evaluation: integrate it tightly
 DEFAULT_ALPHA = 0.5
-
-
-class TrainingDivergedError(ValueError):
-    """Weights or loss became NaN/inf; the trace recorded so far is kept on disk."""
-
-    def __init__(self, t: float, out_dir: Path | None = None):
-        self.t, self.out_dir = t, out_dir
-        super().__init__(f"training diverged (non-finite weights or loss) at t == {t:g}"
-                         + (f"; partial trace kept in {out_dir}" if out_dir else ""))
 
 
 @dataclass
@@ -99,120 +93,6 @@ def _train_twin(c: np.ndarray, S: np.ndarray, theta0: np.ndarray, times: np.ndar
     return states, stats
 
 
-class _Recorder:
-    """Evaluates every trace column at a recorded time and keeps trace.csv current on disk.
-
-    Cost per recorded time (7x7, m = 60000): one blocked float64 pass over the training inputs for
-    the nets f, g1 (and the exact-twin g1 when p < 64) together and one over the test inputs
-    (networks.forward_many), all margin statistics for every gamma from one pass over the margins
-    (metrics.margin_summary), and trace.csv rewritten at most every `write_interval` seconds (and
-    always at the end, on divergence and on interrupt: train() calls write_trace())."""
-
-    write_interval = 2.0  # seconds between rewrites of trace.csv while running
-
-    def __init__(self, config: TrainConfig, ds, twin, twin_exact, out_dir: Path, info: dict):
-        self.cfg, self.out_dir, self.info = config, out_dir, info
-        self.twin, self.twin_exact = twin, twin_exact
-        self.shapes = layer_shapes(ds.x_train.shape[1], config.width, config.depth)
-        self.x_np = {"train": np.require(ds.x_train, np.float64, ["C", "W"]),  # writable: torch shares it
-                     "test": np.require(ds.x_test, np.float64, ["C", "W"])}
-        self.x = {k: torch.from_numpy(v) for k, v in self.x_np.items()}
-        self.y = {"train": np.asarray(ds.y_train, dtype=np.float64), "test": np.asarray(ds.y_test, dtype=np.float64)}
-        self.S = info.pop("_S")
-        self.columns: dict[str, list] = {}
-        self.work: dict = {}  # reusable blocked-forward buffers
-        self.rounding = {"g1_train_max_abs_change": 0.0, "glin_train_max_abs_change": 0.0,
-                         "g2_correction_train_max_abs_change": 0.0}
-        self._last_write = -math.inf
-        self._dirty = False
-        self.last_theta: np.ndarray | None = None  # weights at the latest recorded time
-
-    def _outputs(self, thetas: list, split: str) -> np.ndarray:
-        """Outputs (K, m_split) of the nets with flat weights thetas (all at eps), in one blocked pass."""
-        models = [[torch.from_numpy(np.ascontiguousarray(w)) for w in unpack(th, self.shapes)] for th in thetas]
-        with torch.no_grad():
-            return forward_many(models, self.x[split], self.cfg.eps, work=self.work).numpy()
-
-    def _model_columns(self, row: dict, f: dict) -> None:
-        y, gammas = self.y, self.cfg.gammas
-        summ = {s: M.margin_summary(y[s], f[s], gammas) for s in ("train", "test")}
-        row["train_risk"], row["test_risk"] = summ["train"][0], summ["test"][0]
-        row["train_loss"], row["test_loss"] = M.loss(y["train"], f["train"]), M.loss(y["test"], f["test"])
-        row["train_loss_X"] = M.loss_x(y["train"], f["train"], self.x_np["train"])
-        for j, gamma in enumerate(gammas):
-            for split in ("train", "test"):
-                row[f"{split}_margin_risk@{gamma:.6g}"] = float(summ[split][1][j])
-            for split in ("train", "test"):
-                row[f"{split}_cmr@{gamma:.6g}"] = float(summ[split][2][j])
-
-    def _norm_columns(self, row: dict, theta: np.ndarray) -> None:
-        ws = unpack(theta, self.shapes)
-        for l, w in enumerate(ws, start=1):
-            row[f"W{l}_spec"], row[f"W{l}_fro"] = float(np.linalg.norm(w, 2)), float(np.linalg.norm(w))
-        w1 = ws[0]
-        row["W1X_fro_over_sqrt_m"] = float(math.sqrt(max(np.einsum("ij,jk,ik->", w1, self.S, w1), 0.0)))
-
-    def _proxy_columns(self, row: dict, f: dict, g1: dict, i: int, g1_ex_train) -> None:
-        p, y, xs = self.cfg.p, self.y, self.x_np
-        theta0 = self.twin[i]
-        v = end_to_end(unpack(theta0, self.shapes)).reshape(-1)
-        w_exact = M.linear_correction(f["train"], g1["train"], xs["train"])
-        w = M.round_to_precision(w_exact, p)
-        # glin = x v and the correction x w of g2 (eq. 25) in one pass over each split's inputs
-        lin = {s: xs[s] @ np.stack([v, w], axis=1) for s in ("train", "test")}
-        glin = {s: np.ascontiguousarray(lin[s][:, 0]) for s in ("train", "test")}
-        g2 = {s: g1[s] + lin[s][:, 1] for s in ("train", "test")}  # = M.g2_outputs(g1[s], xs[s], w)
-        lin_risk = {s: M.risk(y[s], glin[s]) for s in ("train", "test")}
-        row["lin_train_risk"], row["lin_test_risk"] = lin_risk["train"], lin_risk["test"]
-        row["lin_train_loss"] = M.loss(y["train"], glin["train"])
-        for name, g in (("g1", g1), ("g2", g2), ("glin", glin)):
-            for split in ("train", "test"):
-                row[f"{name}_{split}_dev"] = M.mean_abs_deviation(f[split], g[split])
-            cmr = {s: M.margin_summary(y[s], g[s], self.cfg.gammas)[2] for s in ("train", "test")}
-            for j, gamma in enumerate(self.cfg.gammas):
-                for split in ("train", "test"):
-                    row[f"{name}_{split}_cmr@{gamma:.6g}"] = float(cmr[split][j])
-        if g1_ex_train is not None:
-            r = self.rounding
-            v_ex = end_to_end(unpack(self.twin_exact[i], self.shapes)).reshape(-1)
-            r["g1_train_max_abs_change"] = max(r["g1_train_max_abs_change"],
-                                               float(np.abs(g1_ex_train - g1["train"]).max()))
-            r["glin_train_max_abs_change"] = max(r["glin_train_max_abs_change"],
-                                                 float(np.abs(xs["train"] @ (v_ex - v)).max()))
-            r["g2_correction_train_max_abs_change"] = max(r["g2_correction_train_max_abs_change"],
-                                                          float(np.abs(xs["train"] @ (w - w_exact)).max()))
-
-    def record(self, i: int, t: float, theta: np.ndarray) -> None:
-        if not np.all(np.isfinite(theta)):
-            raise TrainingDivergedError(t, self.out_dir)
-        exact = self.twin_exact is not None
-        train_out = self._outputs([theta, self.twin[i]] + ([self.twin_exact[i]] if exact else []), "train")
-        test_out = self._outputs([theta, self.twin[i]], "test")
-        f = {"train": train_out[0], "test": test_out[0]}
-        if not (np.all(np.isfinite(f["train"])) and np.all(np.isfinite(f["test"]))):
-            raise TrainingDivergedError(t, self.out_dir)
-        g1 = {"train": train_out[1], "test": test_out[1]}
-        row: dict = {"t": float(t)}
-        self._model_columns(row, f)
-        self._norm_columns(row, theta)
-        self._proxy_columns(row, f, g1, i, train_out[2] if exact else None)
-        for k, val in row.items():
-            self.columns.setdefault(k, []).append(val)
-        self.last_theta = np.array(theta, dtype=np.float64)
-        self._dirty = True
-        if time.perf_counter() - self._last_write >= self.write_interval:
-            self.write_trace()
-
-    def write_trace(self) -> None:
-        if self.columns and self._dirty:
-            atomic_write_columns(self.out_dir / "trace.csv", self.columns)
-            self._dirty = False
-        self._last_write = time.perf_counter()
-
-    def trace(self) -> dict:
-        return {k: np.asarray(v, dtype=np.float64) for k, v in self.columns.items()}
-
-
 def _versions() -> dict:
     import scipy
 
@@ -250,7 +130,7 @@ def _prepare(config: TrainConfig, ds, out_dir: Path):
     twin_exact = None if config.p == 64 else _train_twin(c_exact, S, theta0, times, config)[0]
     info = {
         **config.as_dict(), "key": config.key(), "out_dir": str(out_dir),
-        "rho": stable_rank(weights0[0]), "s": float(ds.s), "rank": int(ds.rank), "d": d, "m": m,
+        "rho": frobenius_spectral_ratio(weights0[0]), "s": float(ds.s), "rank": int(ds.rank), "d": d, "m": m,
         "m_test": int(np.asarray(ds.x_test).shape[0]),
         "t_star_0.5": t_star_default(config.beta, float(ds.s), config.depth),
         "twin": {**twin_stats.as_dict(), "source": "statistics c = Y X^T/m, S = X X^T/m"},
@@ -294,7 +174,7 @@ def _train_into(config: TrainConfig, ds, options: RunOptions, tmp: Path, out_dir
     """train() proper: everything is written into `tmp`, which is renamed to `out_dir` at the end."""
     start = time.perf_counter()
     theta0, times, twin, twin_exact, info, S = _prepare(config, ds, out_dir)
-    rec = _Recorder(config, ds, twin, twin_exact, tmp, {"_S": S})
+    rec = Recorder(config, ds, twin, twin_exact, tmp, S)
     flow = NetFlow(ds.x_train, ds.y_train, config.eps, config.width, config.depth, config.dtype)
     pbar = _progress(options.progress, config.t_end)
     beat = _Heartbeat(options.progress_file, config.t_end)
