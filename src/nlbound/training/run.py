@@ -32,7 +32,7 @@ from nlbound.evaluation import metrics as M
 from nlbound.networks import forward_many, init_weights, layer_shapes, pack, stable_rank, unpack
 from nlbound.training.config import RunOptions, TrainConfig
 from nlbound.training.flows import LinearTwinFlow, NetFlow, end_to_end
-from nlbound.training.integrators import get_integrator, integrate_adaptive, method_for_eps
+from nlbound.training.integrators import get_integrator, integrate_adaptive, integrator_options
 
 __all__ = ["TrainResult", "TrainingDivergedError", "train", "load_run", "recording_times", "t_star_default"]
 
@@ -285,8 +285,8 @@ def train(config: TrainConfig, dataset=None, options: RunOptions = RunOptions())
 
     try:
         stats = get_integrator(config.integrator)(
-            flow, theta0, times, lambda t, th: rec.record(next(index), t, th),
-            lr=config.lr, rtol=config.rtol, atol=config.atol, advance=advance, method=method_for_eps(config.eps))
+            flow, theta0, times, lambda t, th: rec.record(next(index), t, th), advance=advance,
+            **integrator_options(config))
     except TrainingDivergedError:
         finish("diverged")
         raise
