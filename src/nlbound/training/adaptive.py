@@ -10,7 +10,9 @@ import numpy as np
 
 from nlbound._validate import Integral, Interval, Options, Real, validate_params
 from nlbound.training.controllers import ERROR_NORMS, GLOBAL_LOCAL_FACTOR, IController, error_ratio, global_scale, rms
-from nlbound.training.stats import DEFAULT_MAX_GRAD_EVALS, Advance, Flow, IntegratorStats, Record, WorkLimitError
+from nlbound.training.stats import (
+    DEFAULT_MAX_GRAD_EVALS, Advance, Flow, FlowDivergedError, IntegratorStats, Record, WorkLimitError,
+)
 from nlbound.training.stiff import ROS2_EXPONENT, StiffnessDetector, ros2_step, spectral_estimate
 from nlbound.training.tableaux import TABLEAUX
 
@@ -27,7 +29,7 @@ ADAPTIVE_OPTIONS = {
 STALL_REJECTIONS = 3  # "auto": this many rejections in a row make Dormand-Prince hand over to 3(2)
 # Linear solves of ROS2: residual <= SOLVE_FRACTION x the global tolerance / h, so that the state
 # error they cause is ~SOLVE_FRACTION of what the error control allows.
-SOLVE_FRACTION = 0.1
+SOLVE_FRACTION = 1e-3
 
 
 class _Counted:
@@ -77,8 +79,8 @@ class _Run:
         self.h = max(min(h0, self.t_end), self.ctl.h_min)
         return True
 
-    def attempt(self) -> bool:
-        """Try one step from (t, theta) with the current h; False once the run has ended (diverged)."""
+    def attempt(self) -> None:
+        """Try one step from (t, theta) with the current h."""
         used = self.current
         explicit = used != "ros2"
         stop = self.t_end if explicit else float(self.times[self.i])  # ROS2 has no dense output: hit times
@@ -106,25 +108,23 @@ class _Run:
         if self.max_evals is not None and self.stats.grad_evals > self.max_evals:
             raise WorkLimitError(f"adaptive integrator exceeded max_grad_evals={self.max_evals} at t={self.t:g}")
         if not accepted:
-            return self.reject(h, err, theta_new, q, finite)
+            self.reject(h, err, q, finite)
+            return
         self.accept(h, err, theta_new, K, arg)
         self.after_accept(used, h, h_free, err, q, truncated)
-        return True
 
-    def reject(self, h: float, err: float, theta_new: np.ndarray, q: int, finite: bool) -> bool:
+    def reject(self, h: float, err: float, q: int, finite: bool) -> None:
         """Shrink the step. A non-finite step that could not be shortened (at the floor h_min, or
-        below 1e-13 t_end) is the divergence of the flow: the bad state is recorded at the time the
-        failed step ended, t + h, and the run ends."""
+        below 1e-13 t_end) is the divergence of the flow: FlowDivergedError at the time the failed
+        step ended, t + h (the step actually tried, not the next one)."""
         self.stats.rejected += 1
         self.in_a_row += 1
         tiny = h <= 1e-13 * self.t_end
         if not finite and (self.ctl.at_floor(h) or tiny):
-            self.record(self.t + h, theta_new)
-            return False
+            raise FlowDivergedError(self.t + h, h)
         if tiny:
             raise RuntimeError(f"adaptive integrator: step size underflow (h = {h:g}) at t={self.t:g}")
         self.h = self.ctl.after_reject(h, err, q)
-        return True
 
     def accept(self, h: float, err: float, theta_new: np.ndarray, K, arg) -> None:
         """Record the requested times the step passed (dense output), then move to its end."""
@@ -203,8 +203,8 @@ def integrate_adaptive(
     Floor: the step never goes below h_min (default: the paper's GD step 1e-3); a step at the floor
     is accepted even if err > 1 and counted in `forced` (with the worst err), so the method degrades
     to a fixed-step RK at the paper's step, still closer to the flow than the paper's GD there. A
-    non-finite step at the floor ends the run: the bad state is passed to `record` at the time it was
-    reached (the caller sees the divergence). Work cap: past max_grad_evals (None: no cap)
+    non-finite step at the floor (h_min = 0: below 1e-13 t_end) raises FlowDivergedError (a
+    RuntimeError) naming the time that step ended. Work cap: past max_grad_evals (None: no cap)
     WorkLimitError (a RuntimeError) is raised naming t.
 
     step_log: optional list receiving (t, h, err, accepted, method) for every attempted step."""
@@ -215,6 +215,6 @@ def integrate_adaptive(
     run = _Run(fun, times, record, rtol, atol, h_min, method, norm, stiffness, max_grad_evals, jvp_rel_step,
                advance, step_log)
     if run.start(theta0, h0):
-        while run.i < len(times) and run.attempt():
-            pass
+        while run.i < len(times):
+            run.attempt()
     return run.stats

@@ -17,11 +17,15 @@ _DTYPES = {"float32": torch.float32, "float64": torch.float64}
 
 class NetFlow:
     """theta -> -dL/dtheta for L = ||Y - f^eps_theta(X~)||^2 / 2m; gradients computed in `dtype`
-    (float32 or float64) by the hand-written backward pass, returned as float64."""
+    (float32 or float64) by the hand-written backward pass, returned as float64.
+
+    precision: the machine epsilon of `dtype` (what the stiff integrator's finite-difference
+    Jacobian-vector products must step over)."""
 
     def __init__(self, x: np.ndarray, y: np.ndarray, eps: float, width: int, depth: int,
                  dtype: str = "float32"):
         self.dtype = _DTYPES[dtype]
+        self.precision = float(torch.finfo(self.dtype).eps)
         self.x = torch.from_numpy(np.require(x, np.float64, ["C", "W"])).to(self.dtype)
         self.y = torch.from_numpy(np.require(y, np.float64, ["C", "W"])).to(self.dtype)
         self.eps = float(eps)
@@ -63,6 +67,7 @@ class LinearTwinFlow:
         self.S = np.asarray(S, dtype=np.float64)
         self.shapes = layer_shapes(self.c.size, width, depth)
         self.evals = 0
+        self.precision = float(np.finfo(np.float64).eps)
 
     def __call__(self, theta: np.ndarray) -> np.ndarray:
         self.evals += 1

@@ -23,11 +23,11 @@ import numpy as np
 from nlbound._validate import Integral, Interval, Real, validate_params
 from nlbound.training.adaptive import ADAPTIVE_OPTIONS, integrate_adaptive
 from nlbound.training.stats import (
-    DEFAULT_MAX_GRAD_EVALS, Advance, Flow, IntegratorStats, Record, WorkLimitError,
+    DEFAULT_MAX_GRAD_EVALS, Advance, Flow, FlowDivergedError, IntegratorStats, Record, WorkLimitError,
 )
 
 __all__ = [
-    "IntegratorStats", "INTEGRATORS", "Integrator", "WorkLimitError", "get_integrator", "integrate_gd",
+    "IntegratorStats", "INTEGRATORS", "Integrator", "WorkLimitError", "FlowDivergedError", "get_integrator", "integrate_gd",
     "integrate_adaptive", "integrator_options", "method_for_eps", "adaptive_settings", "DEFAULT_MAX_GRAD_EVALS",
 ]  # fmt: skip
 

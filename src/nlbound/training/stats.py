@@ -7,7 +7,7 @@ from typing import Callable
 
 import numpy as np
 
-__all__ = ["IntegratorStats", "WorkLimitError", "DEFAULT_MAX_GRAD_EVALS", "Flow", "Record", "Advance"]
+__all__ = ["IntegratorStats", "WorkLimitError", "FlowDivergedError", "DEFAULT_MAX_GRAD_EVALS", "Flow", "Record", "Advance"]
 
 Flow = Callable[[np.ndarray], np.ndarray]  # theta -> d(theta)/dt (float64, same shape)
 Record = Callable[[float, np.ndarray], None]  # called at each requested time, in order
@@ -21,6 +21,17 @@ DEFAULT_MAX_GRAD_EVALS = 10_000_000
 class WorkLimitError(RuntimeError):
     """An integration would need more gradient evaluations than its max_grad_evals (train(): status
     "failed", the message in run.json["error"])."""
+
+
+class FlowDivergedError(RuntimeError):
+    """The flow's right-hand side (or the state) became non-finite on a step that could not be
+    shortened further; t is where that step ended (train(): status "failed", the message in
+    run.json["error"])."""
+
+    def __init__(self, t: float, h: float):
+        self.t, self.h = t, h
+        super().__init__(f"the flow diverged: non-finite state or gradient at t={t:g} "
+                         f"(a step of h={h:g} that could not be shortened failed)")
 
 
 @dataclass
