@@ -3,7 +3,6 @@ record requested times, switch methods (stall: 5(4) -> 3(2); stiffness: explicit
 
 from __future__ import annotations
 
-import math
 from typing import Sequence
 
 import numpy as np
@@ -33,14 +32,26 @@ SOLVE_FRACTION = 1e-3
 
 
 class _Counted:
-    """The flow, counting its evaluations."""
+    """The flow, counting its evaluations (those of its `linearize` too, where it has one)."""
 
     def __init__(self, fun: Flow):
         self.fun, self.n = fun, 0
+        if hasattr(fun, "linearize"):
+            self.linearize = self._linearize
 
     def __call__(self, theta: np.ndarray) -> np.ndarray:
         self.n += 1
         return self.fun(theta)
+
+    def _linearize(self, theta: np.ndarray):
+        self.n += 1  # the base point
+        jvp = self.fun.linearize(theta)
+
+        def counted(v: np.ndarray) -> np.ndarray:
+            self.n += 1
+            return jvp(v)
+
+        return counted
 
 
 class _Run:
@@ -53,8 +64,7 @@ class _Run:
         self.ctl, self.max_evals = IController(h_min), max_grad_evals
         self.current = "dopri5" if method == "auto" else method
         self.detector = StiffnessDetector() if stiffness == "switch" and method != "ros2" else None
-        precision = getattr(fun, "precision", float(np.finfo(np.float64).eps))
-        self.jvp_rel_step = jvp_rel_step if jvp_rel_step is not None else math.sqrt(precision)
+        self.jvp_rel_step = jvp_rel_step
         self.t, self.t_end, self.i, self.in_a_row = 0.0, float(times[-1]) if len(times) else 0.0, 0, 0
         self.stats = IntegratorStats("adaptive", settings={
             "rtol": rtol, "atol": atol, "h_min": h_min, "method": method, "error_norm": norm,
@@ -180,7 +190,7 @@ def integrate_adaptive(
     fun: Flow, theta0: np.ndarray, times: Sequence[float], record: Record, *,
     rtol: float = 1e-5, atol: float = 1e-12, h_min: float = 1e-3, h0: float | None = None,
     method: str = "auto", norm: str = "global", stiffness: str = "ignore",
-    max_grad_evals: int | None = DEFAULT_MAX_GRAD_EVALS, jvp_rel_step: float | None = None,
+    max_grad_evals: int | None = DEFAULT_MAX_GRAD_EVALS, jvp_rel_step: float = 1.5e-8,
     advance: Advance | None = None, step_log: list | None = None,
 ) -> IntegratorStats:
     """Error-controlled Runge-Kutta with FSAL and dense output, so requested times are hit
@@ -197,8 +207,8 @@ def integrate_adaptive(
     at the last time do not count).
 
     stiffness: "ignore" (default) or "switch": from the first time `StiffnessDetector` finds the
-    explicit steps stability-limited, ROS2 (its Krylov solves use finite-difference JVPs with
-    relative step jvp_rel_step, default sqrt of the flow's `precision` attribute, float64's if none).
+    explicit steps stability-limited, ROS2 (its Krylov solves use the flow's `linearize` where it has
+    one, else finite-difference JVPs of a float64 flow with relative step jvp_rel_step ~ sqrt(eps)).
     Error norm (see controllers.error_ratio): "global" (default) or "componentwise".
     Floor: the step never goes below h_min (default: the paper's GD step 1e-3); a step at the floor
     is accepted even if err > 1 and counted in `forced` (with the worst err), so the method degrades

@@ -10,8 +10,8 @@ ROS2 (Verwer, Spee, Blom, Hundsdorfer 1999, SIAM J. Sci. Comput. 20(4), eq. 2.4)
     (I - gamma h J) k2 = F(theta + h k1) - 2 k1
     theta_new = theta + 3/2 h k1 + 1/2 h k2
 It is second order for any matrix in place of J (a W-method), so an approximate Jacobian-vector
-product (finite differences of F, in the precision the flow computes it) and inexact Krylov solves
-change its stability, never its order. Error estimate: theta_new minus the linearly implicit Euler
+product (finite differences of F; for NetFlow in float64 whatever the gradients' dtype) and inexact
+Krylov solves change its stability, never its order. Error estimate: theta_new minus the linearly implicit Euler
 solution theta + h k1, i.e. h (k1 + k2) / 2 (first order: step-size exponent 2). The linear systems
 are solved by GMRES (scipy.sparse.linalg.gmres) with a LinearOperator whose matvec is one JVP,
 i.e. one gradient evaluation.
@@ -28,7 +28,7 @@ from scipy.sparse.linalg import LinearOperator, gmres
 
 from nlbound.training.controllers import norm2
 
-__all__ = ["ROS2_GAMMA", "ros2_step", "jvp_fd", "StiffnessDetector"]
+__all__ = ["ROS2_GAMMA", "ros2_step", "jvp_fd", "linearization", "StiffnessDetector", "spectral_estimate"]
 
 Flow = Callable[[np.ndarray], np.ndarray]
 ROS2_GAMMA = 1.0 + 1.0 / math.sqrt(2.0)
@@ -45,12 +45,19 @@ def jvp_fd(fun: Flow, theta: np.ndarray, f0: np.ndarray, v: np.ndarray, rel_step
     return (fun(theta + delta * v) - f0) / delta
 
 
-def _solve(fun: Flow, theta: np.ndarray, f0: np.ndarray, gh: float, rhs: np.ndarray, tol: float,
-           rel_step: float, maxiter: int) -> np.ndarray:
-    """x with ||(I - gh J) x - rhs|| <= tol (or maxiter GMRES cycles of 20), J by finite differences."""
-    n = theta.size
-    op = LinearOperator((n, n), matvec=lambda v: v - gh * jvp_fd(fun, theta, f0, np.ravel(v), rel_step),
-                        dtype=np.float64)
+def linearization(fun: Flow, theta: np.ndarray, f0: np.ndarray, rel_step: float) -> Callable:
+    """v -> J(theta) v: the flow's own `linearize(theta)` where it has one (NetFlow: float64
+    differences whatever the gradients' dtype), else forward differences of `fun` (jvp_fd)."""
+    linearize = getattr(fun, "linearize", None)
+    if linearize is not None:
+        return linearize(theta)
+    return lambda v: jvp_fd(fun, theta, f0, v, rel_step)
+
+
+def _solve(jvp: Callable, gh: float, rhs: np.ndarray, tol: float, maxiter: int) -> np.ndarray:
+    """x with ||(I - gh J) x - rhs|| <= tol (or maxiter GMRES cycles of 20)."""
+    n = rhs.size
+    op = LinearOperator((n, n), matvec=lambda v: v - gh * jvp(np.ravel(v)), dtype=np.float64)
     x, _ = gmres(op, rhs, rtol=1e-12, atol=tol, restart=20, maxiter=maxiter)
     return x
 
@@ -61,10 +68,10 @@ def ros2_step(fun: Flow, theta: np.ndarray, f0: np.ndarray, h: float, *, solve_t
 
     solve_tol: absolute residual tolerance of each linear solve, in units of k (the step's state
     error it causes is ~ h solve_tol). Returns (theta_new, error estimate h (k1 + k2) / 2)."""
-    gh = ROS2_GAMMA * h
-    k1 = _solve(fun, theta, f0, gh, f0, solve_tol, rel_step, maxiter)
+    gh, jvp = ROS2_GAMMA * h, linearization(fun, theta, f0, rel_step)
+    k1 = _solve(jvp, gh, f0, solve_tol, maxiter)
     f1 = fun(theta + h * k1)
-    k2 = _solve(fun, theta, f0, gh, f1 - 2.0 * k1, solve_tol, rel_step, maxiter)
+    k2 = _solve(jvp, gh, f1 - 2.0 * k1, solve_tol, maxiter)
     theta_new = theta + (1.5 * h) * k1 + (0.5 * h) * k2
     return theta_new, (0.5 * h) * (k1 + k2)
 
