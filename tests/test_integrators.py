@@ -89,13 +89,11 @@ def test_registry_rejects_undeclared_options_and_bad_values():
         get_integrator("adaptive")(flow, th0, [1.0], lambda t, th: None, lr=1e-3)
     with pytest.raises(ParameterError, match=r"lr == inf, must be in \(0, inf\)"):
         get_integrator("gd")(flow, th0, [1.0], lambda t, th: None, lr=math.inf)
-    with pytest.raises(ParameterError, match="stiffness == 'maybe'"):
+    with pytest.raises(ParameterError, match="stiffness == 'maybe', must be one of ignore, ros2"):
         get_integrator("adaptive")(flow, th0, [1.0], lambda t, th: None, stiffness="maybe")
     assert flow.evals == 0
     assert integrator_options(TrainConfig(integrator="gd", lr=0.01)) == {"lr": 0.01}
-    assert integrator_options(TrainConfig(eps=0.5, rtol=1e-4)) == {
-        "rtol": 1e-4, "atol": 1e-12, "method": "bs3", "stiffness": "ignore"}
-    assert integrator_options(TrainConfig(depth=3))["stiffness"] == "switch"
+    assert integrator_options(TrainConfig(eps=0.5, rtol=1e-4)) == {"rtol": 1e-4, "atol": 1e-12, "method": "bs3"}
 
 
 # --- 3. GD never takes zero steps; work is capped ---------------------------------------------------
@@ -183,16 +181,16 @@ def test_adaptive_ros2_and_the_stiff_switch_follow_the_exact_solution():
     y0, times = np.array([1.0, -0.5, 2.0]), [0.5, 5.0, 20.0]
     exact = [scipy.linalg.expm(a * t) @ y0 for t in times]
     runs = {}
-    for method, stiffness in (("ros2", "ignore"), ("dopri5", "switch"), ("dopri5", "ignore")):
+    for method, stiffness in (("ros2", "ignore"), ("dopri5", "ros2"), ("dopri5", "ignore")):
         rec, log, stats = _collect(get_integrator("adaptive"), fun, y0, times, rtol=1e-5, atol=1e-12, h_min=0.0,
                                    method=method, stiffness=stiffness)
         for (t, y), ex in zip(rec, exact):
             assert np.linalg.norm(y - ex) < 1e-5 * np.linalg.norm(y0), (method, stiffness, t)
         runs[method, stiffness] = stats
-    assert runs["dopri5", "switch"]["stiff_switch_time"] is not None
+    assert runs["dopri5", "ros2"]["stiff_switch_time"] is not None
     assert runs["dopri5", "ignore"]["stiff_switch_time"] is None
     explicit = runs["dopri5", "ignore"]["grad_evals"]  # stability-limited
-    assert runs["dopri5", "switch"]["grad_evals"] < explicit / 4  # measured: 6,817 vs 37,333
+    assert runs["dopri5", "ros2"]["grad_evals"] < explicit / 4  # measured: 6,817 vs 37,333
     assert runs["ros2", "ignore"]["grad_evals"] < explicit / 2  # 17,249: ROS2 is 2nd order while all move
 
 
@@ -203,10 +201,10 @@ def test_stiff_switch_agrees_with_the_explicit_method_on_a_deep_net():
     flow, th0 = _net(0.0, depth=3, beta=0.01)
     times = np.linspace(0, 4 * float(t_star(0.5, 0.01, DS_SMOOTH.s, 3)), 6)
     out = {}
-    for stiffness in ("switch", "ignore"):
+    for stiffness in ("ros2", "ignore"):
         rec, _, stats = _collect(get_integrator("adaptive"), flow, th0, times, rtol=1e-5, stiffness=stiffness)
         out[stiffness] = (np.array([th for _, th in rec]), stats)
-    (a, sa), (b, sb) = out["switch"], out["ignore"]
+    (a, sa), (b, sb) = out["ros2"], out["ignore"]
     assert sa["stiff_switch_time"] is not None and sa["steps_per_method"]["ros2"] > 0
     np.testing.assert_allclose(a, b, rtol=0, atol=1e-5 * np.abs(b).max())
     assert sa["grad_evals"] < sb["grad_evals"] / 2

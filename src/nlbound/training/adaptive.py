@@ -12,22 +12,23 @@ from nlbound.training.controllers import ERROR_NORMS, GLOBAL_LOCAL_FACTOR, ICont
 from nlbound.training.stats import (
     DEFAULT_MAX_GRAD_EVALS, Advance, Flow, FlowDivergedError, IntegratorStats, Record, WorkLimitError,
 )
-from nlbound.training.stiff import ROS2_EXPONENT, StiffnessDetector, ros2_step, spectral_estimate
+from nlbound.training.stiff import ROSENBROCK, StiffnessDetector, rosenbrock_step, spectral_estimate
 from nlbound.training.tableaux import TABLEAUX
 
 __all__ = ["integrate_adaptive", "ADAPTIVE_OPTIONS", "METHODS"]
 
-METHODS = ("auto", *TABLEAUX, "ros2")
+METHODS = ("auto", *TABLEAUX, *ROSENBROCK)
+STIFFNESS = ("ignore", *ROSENBROCK)  # "ignore", or the Rosenbrock method to switch to
 ADAPTIVE_OPTIONS = {
     "rtol": Interval(Real, 0, None, closed="neither"), "atol": Interval(Real, 0, None, closed="left"),
     "h_min": Interval(Real, 0, None, closed="left"), "h0": Interval(Real, 0, None, closed="neither"),
-    "method": Options(*METHODS), "norm": Options(*ERROR_NORMS), "stiffness": Options("ignore", "switch"),
+    "method": Options(*METHODS), "norm": Options(*ERROR_NORMS), "stiffness": Options(*STIFFNESS),
     "max_grad_evals": Interval(Integral, 1, None, closed="left"),
     "jvp_rel_step": Interval(Real, 0, 1, closed="neither"),
 }  # fmt: skip
 STALL_REJECTIONS = 3  # "auto": this many rejections in a row make Dormand-Prince hand over to 3(2)
-# Linear solves of ROS2: residual <= SOLVE_FRACTION x the global tolerance / h, so that the state
-# error they cause is ~SOLVE_FRACTION of what the error control allows.
+# Linear solves of the Rosenbrock methods: residual (in state units) <= SOLVE_FRACTION x the global
+# tolerance, so that the state error they cause is ~SOLVE_FRACTION of what the error control allows.
 SOLVE_FRACTION = 1e-3
 
 
@@ -63,7 +64,8 @@ class _Run:
         self.rtol, self.atol, self.norm, self.auto = rtol, atol, norm, method == "auto"
         self.ctl, self.max_evals = IController(h_min), max_grad_evals
         self.current = "dopri5" if method == "auto" else method
-        self.detector = StiffnessDetector() if stiffness == "switch" and method != "ros2" else None
+        self.stiff_method = stiffness
+        self.detector = StiffnessDetector() if stiffness != "ignore" and method not in ROSENBROCK else None
         self.jvp_rel_step = jvp_rel_step
         self.t, self.t_end, self.i, self.in_a_row = 0.0, float(times[-1]) if len(times) else 0.0, 0, 0
         self.stats = IntegratorStats("adaptive", settings={
@@ -92,8 +94,8 @@ class _Run:
     def attempt(self) -> None:
         """Try one step from (t, theta) with the current h."""
         used = self.current
-        explicit = used != "ros2"
-        stop = self.t_end if explicit else float(self.times[self.i])  # ROS2 has no dense output: hit times
+        explicit = used in TABLEAUX
+        stop = self.t_end if explicit else float(self.times[self.i])  # no dense output: hit the times
         truncated = self.h >= stop - self.t  # a step shortened to end at `stop` says nothing about stalling
         h_free, h = self.h, min(self.h, stop - self.t)
         n0 = self.fun.n
@@ -104,9 +106,11 @@ class _Run:
             e, q = tab.error(K, h), tab.exponent
         else:
             K = arg = None
-            tol = SOLVE_FRACTION * global_scale(self.theta, self.theta, self.rtol, self.atol) / h
-            theta_new, e = ros2_step(self.fun, self.theta, self.f, h, solve_tol=tol, rel_step=self.jvp_rel_step)
-            q = ROS2_EXPONENT
+            tab = ROSENBROCK[used]
+            tol = SOLVE_FRACTION * global_scale(self.theta, self.theta, self.rtol, self.atol)
+            theta_new, e = rosenbrock_step(tab, self.fun, self.theta, self.f, h, solve_tol=tol,
+                                           rel_step=self.jvp_rel_step)
+            q = tab.exponent
         per = self.stats.settings["evals_per_method"]
         per[used] = per.get(used, 0) + self.fun.n - n0
         self.stats.grad_evals = self.fun.n
@@ -153,13 +157,13 @@ class _Run:
             if self.detector is not None:
                 rho = spectral_estimate(K[-1], K[-2], theta_new, arg)
                 if self.detector.update(h, rho, tab.stability) and t_new < self.t_end:
-                    self.current = "ros2"  # stability-limited: from here on the L-stable method
+                    self.current = self.stiff_method  # stability-limited: from here on Rosenbrock
                     self.stats.settings["stiff_switch_time"] = t_new
         else:
             f_new = self.fun(theta_new)
             self.stats.grad_evals = self.fun.n
             per = self.stats.settings["evals_per_method"]
-            per["ros2"] = per.get("ros2", 0) + 1
+            per[self.current] = per.get(self.current, 0) + 1
         self.theta, self.t, self.f = theta_new, t_new, f_new
 
     def after_accept(self, used: str, h: float, h_free: float, err: float, q: int, truncated: bool) -> None:
@@ -180,7 +184,7 @@ class _Run:
                     and self.in_a_row >= STALL_REJECTIONS):
                 self.current = "bs3"  # the 5(4) step stalled: from here on the cheaper 3(2) pair
                 self.stats.settings["switch_time"] = self.t
-        elif used == "ros2":
+        elif used in ROSENBROCK:
             h_next = max(h_next, h_free)  # shortened to hit a recording time: resume the free step
         self.in_a_row = 0
         self.h = h_next
@@ -206,9 +210,13 @@ def integrate_adaptive(
     comparable steps at half the cost. "Stalls" = three rejections in a row (steps shortened to end
     at the last time do not count).
 
-    stiffness: "ignore" (default) or "switch": from the first time `StiffnessDetector` finds the
-    explicit steps stability-limited, ROS2 (its Krylov solves use the flow's `linearize` where it has
-    one, else finite-difference JVPs of a float64 flow with relative step jvp_rel_step ~ sqrt(eps)).
+    stiffness: "ignore" (default) or "ros2": from the first time `StiffnessDetector` finds the
+    explicit steps stability-limited, ROS2 (nlbound.training.stiff; its Krylov solves use the flow's
+    `linearize` where it has one, else finite-difference JVPs with relative step jvp_rel_step).
+    Measured (tests/test_integrators.py, BENCHMARKS): it pays where the flow has come to rest (linear
+    regime, deep nets past convergence: ~3x fewer evaluations) and costs where the net keeps
+    learning nonlinearly (the same detector fires, ROS2's 2nd order then needs 4-6x more
+    evaluations) -- hence not the default.
     Error norm (see controllers.error_ratio): "global" (default) or "componentwise".
     Floor: the step never goes below h_min (default: the paper's GD step 1e-3); a step at the floor
     is accepted even if err > 1 and counted in `forced` (with the worst err), so the method degrades

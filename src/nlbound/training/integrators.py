@@ -28,14 +28,12 @@ from nlbound.training.stats import (
 
 __all__ = [
     "IntegratorStats", "INTEGRATORS", "Integrator", "WorkLimitError", "FlowDivergedError", "get_integrator", "integrate_gd",
-    "integrate_adaptive", "integrator_options", "method_for_eps", "adaptive_settings", "DEFAULT_MAX_GRAD_EVALS",
+    "integrate_adaptive", "integrator_options", "method_for_eps", "DEFAULT_MAX_GRAD_EVALS",
 ]  # fmt: skip
 
 # Above this eps the leaky-ReLU kinks dominate the local error (it shrinks like h^2-h^3, not h^5) and the
 # 3(2) pair is ~3x cheaper than the 5(4) pair at equal accuracy (measured); below, Dormand-Prince.
 NONSMOOTH_EPS = 0.1
-# From this depth on the converged phase is stiff (see nlbound.training.stiff): switch to ROS2 there.
-STIFF_DEPTH = 3
 
 
 def method_for_eps(eps: float) -> str:
@@ -44,9 +42,6 @@ def method_for_eps(eps: float) -> str:
     return "bs3" if eps >= NONSMOOTH_EPS else "auto"
 
 
-def adaptive_settings(eps: float, depth: int) -> dict:
-    """method and stiffness handling train() uses for a net of this eps and depth."""
-    return {"method": method_for_eps(eps), "stiffness": "switch" if depth >= STIFF_DEPTH else "ignore"}
 
 
 GD_OPTIONS = {"lr": Interval(Real, 0, None, closed="neither"),
@@ -129,7 +124,7 @@ class Integrator:
 INTEGRATORS: dict[str, Integrator] = {
     "gd": Integrator("gd", integrate_gd, GD_OPTIONS, lambda c: {"lr": c.lr}),
     "adaptive": Integrator("adaptive", integrate_adaptive, ADAPTIVE_OPTIONS,
-                           lambda c: {"rtol": c.rtol, "atol": c.atol, **adaptive_settings(c.eps, c.depth)},
+                           lambda c: {"rtol": c.rtol, "atol": c.atol, "method": method_for_eps(c.eps)},
                            callbacks=("advance", "step_log")),
 }
 
