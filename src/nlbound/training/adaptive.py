@@ -1,5 +1,8 @@
-"""The adaptive integrator's loop: attempt a step (explicit tableau or ROS2), accept or reject it,
-record requested times, switch methods (stall: 5(4) -> 3(2); stiffness: explicit -> ROS2)."""
+"""The adaptive integrator's loop: attempt, accept or reject, record, switch methods.
+
+A step is attempted with an explicit tableau (tableaux.py) or a Rosenbrock method (stiff.py); the
+I controller (controllers.py) picks the next h; methods switch on stalls (5(4) -> 3(2)) and, when
+asked, on stiffness (explicit -> ROS2)."""
 
 from __future__ import annotations
 

@@ -1,8 +1,10 @@
-"""Integrators of an autonomous flow d(theta)/dt = F(theta) behind a registry of declared options:
-fixed-step GD (the paper's scheme) and an error-controlled embedded Runge-Kutta ("adaptive": the
-tableaux of nlbound.training.tableaux, the controller of nlbound.training.controllers, FSAL, dense
-output that hits recording times exactly, error measured in the global norm of theta, and optionally
-the matrix-free Rosenbrock fallback of nlbound.training.stiff once the flow turns stiff).
+"""The integrator registry (declared options per integrator) and the paper's fixed-step GD.
+
+Integrators of an autonomous flow d(theta)/dt = F(theta): fixed-step GD (the paper's scheme) and
+an error-controlled embedded Runge-Kutta ("adaptive", nlbound.training.adaptive: the tableaux of
+nlbound.training.tableaux, the controller of nlbound.training.controllers, FSAL, dense output that
+hits recording times exactly, error measured in the global norm of theta, and optionally the
+matrix-free Rosenbrock fallback of nlbound.training.stiff once the flow turns stiff).
 
 Why not Dormand-Prince with scipy's componentwise norm alone (measured, 7x7 MNIST, eps = 0.5,
 beta = 1e-3, to 3 t* = 31.6; BENCHMARKS.md): the componentwise norm divides each weight's error by
