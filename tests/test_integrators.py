@@ -301,6 +301,8 @@ ERROR_NORMS = ("global", "componentwise")
 # that the deviation of the outputs from the flow accumulated to 3 t* comes out near rtol (measured on
 # 7x7 MNIST, eps = 0.5: max_k |f - f_ref| / max_k |f_ref| ~ 13-30x the local tolerance; BENCHMARKS.md).
 GLOBAL_LOCAL_FACTOR = 0.1
+
+
 def old_error_ratio(norm: str, e: np.ndarray, theta: np.ndarray, theta_new: np.ndarray, rtol: float, atol: float) -> float:
     """err <= 1 accepts a step whose local error estimate is e.
     global: ||e||_2 / (atol sqrt(n) + rtol max(||theta||_2, ||theta_new||_2)), the error relative to the

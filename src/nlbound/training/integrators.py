@@ -29,7 +29,8 @@ from nlbound.training.stats import (
 )
 
 __all__ = [
-    "IntegratorStats", "INTEGRATORS", "Integrator", "WorkLimitError", "FlowDivergedError", "get_integrator", "integrate_gd",
+    "IntegratorStats", "INTEGRATORS", "Integrator", "WorkLimitError", "FlowDivergedError", "get_integrator",
+    "integrate_gd",
     "integrate_adaptive", "integrator_options", "method_for_eps", "DEFAULT_MAX_GRAD_EVALS",
 ]  # fmt: skip
 

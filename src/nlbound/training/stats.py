@@ -7,7 +7,9 @@ from typing import Callable
 
 import numpy as np
 
-__all__ = ["IntegratorStats", "WorkLimitError", "FlowDivergedError", "DEFAULT_MAX_GRAD_EVALS", "Flow", "Record", "Advance"]
+__all__ = [
+    "IntegratorStats", "WorkLimitError", "FlowDivergedError", "DEFAULT_MAX_GRAD_EVALS", "Flow", "Record", "Advance",
+]
 
 Flow = Callable[[np.ndarray], np.ndarray]  # theta -> d(theta)/dt (float64, same shape)
 Record = Callable[[float, np.ndarray], None]  # called at each requested time, in order

@@ -28,7 +28,10 @@ from scipy.sparse.linalg import LinearOperator, gmres
 
 from nlbound.training.controllers import norm2
 
-__all__ = ["ROS2_GAMMA", "ROS2", "ROSENBROCK", "RosenbrockTableau", "rosenbrock_step", "ros2_step", "jvp_fd", "linearization", "StiffnessDetector", "spectral_estimate"]
+__all__ = [
+    "ROS2_GAMMA", "ROS2", "ROSENBROCK", "RosenbrockTableau", "rosenbrock_step", "ros2_step", "jvp_fd",
+    "linearization", "StiffnessDetector", "spectral_estimate",
+]
 
 Flow = Callable[[np.ndarray], np.ndarray]
 ROS2_GAMMA = 1.0 + 1.0 / math.sqrt(2.0)
