@@ -17,11 +17,18 @@ _DTYPES = {"float32": torch.float32, "float64": torch.float64}
 
 class NetFlow:
     """theta -> -dL/dtheta for L = ||Y - f^eps_theta(X~)||^2 / 2m; gradients computed in `dtype`
-    (float32 or float64) by the hand-written backward pass, returned as float64."""
+    (float32 or float64) by the hand-written backward pass, returned as float64.
+
+    linearize(theta): Jacobian-vector products of the
+    flow at theta for the stiff integrator, always by float64 finite differences (with float32
+    gradients a difference quotient is ~1e-7 / delta noisy, which the Krylov solves of a step
+    with h lambda ~ 1e3 cannot tolerate); each product and the base point count as evaluations."""
 
     def __init__(self, x: np.ndarray, y: np.ndarray, eps: float, width: int, depth: int,
                  dtype: str = "float32"):
         self.dtype = _DTYPES[dtype]
+        self._data = (x, y, width, depth)  # for the float64 copy that linearize() uses
+        self._float64: NetFlow | None = None
         self.x = torch.from_numpy(np.require(x, np.float64, ["C", "W"])).to(self.dtype)
         self.y = torch.from_numpy(np.require(y, np.float64, ["C", "W"])).to(self.dtype)
         self.eps = float(eps)
@@ -40,6 +47,30 @@ class NetFlow:
         out = g.numpy().astype(np.float64)
         np.negative(out, out=out)
         return out
+
+    def linearize(self, theta: np.ndarray):
+        """v -> J(theta) v by forward differences of the float64 flow, step 1.5e-8 max(1, ||theta||) / ||v||."""
+        if self._float64 is None:
+            self._float64 = self if self.dtype == torch.float64 else NetFlow(*self._data[:2], self.eps,
+                                                                            *self._data[2:], "float64")
+        f64, scale = self._float64, 1.5e-8 * max(1.0, float(np.linalg.norm(theta)))
+        before = f64.evals
+        base = f64(theta)
+
+        def jvp(v: np.ndarray) -> np.ndarray:
+            nv = float(np.linalg.norm(v))
+            if nv == 0.0:
+                return np.zeros_like(v)
+            out = (f64(theta + (scale / nv) * v) - base) / (scale / nv)
+            self._count(f64, 1)
+            return out
+
+        self._count(f64, f64.evals - before)
+        return jvp
+
+    def _count(self, f64: "NetFlow", n: int) -> None:
+        if f64 is not self:  # the float64 copy's evaluations are this flow's work too
+            self.evals += n
 
 
 def end_to_end(weights: Sequence[np.ndarray]) -> np.ndarray:

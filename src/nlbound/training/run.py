@@ -36,7 +36,7 @@ from nlbound.evaluation import metrics as M
 from nlbound.networks import frobenius_spectral_ratio, init_weights, pack
 from nlbound.training.config import RunOptions, TrainConfig
 from nlbound.training.flows import LinearTwinFlow, NetFlow
-from nlbound.training.integrators import get_integrator, integrate_adaptive, method_for_eps
+from nlbound.training.integrators import FlowDivergedError, get_integrator, integrate_adaptive, integrator_options
 from nlbound.training.recording import Recorder, TrainingDivergedError
 from nlbound.training.rundir import (
     INFO_FILE, TRACE_FILE, RunDirLock, publish, read_run, run_dir, temporary_dir,
@@ -204,9 +204,9 @@ def _train_into(config: TrainConfig, ds, options: RunOptions, tmp: Path, out_dir
 
     try:
         stats = get_integrator(config.integrator)(
-            flow, theta0, times, lambda t, th: rec.record(next(index), t, th),
-            lr=config.lr, rtol=config.rtol, atol=config.atol, advance=advance, method=method_for_eps(config.eps))
-    except TrainingDivergedError as exc:
+            flow, theta0, times, lambda t, th: rec.record(next(index), t, th), advance=advance,
+            **integrator_options(config))
+    except (TrainingDivergedError, FlowDivergedError) as exc:
         finish("diverged")
         raise TrainingDivergedError(exc.t, out_dir) from None
     except KeyboardInterrupt:

@@ -1,0 +1,145 @@
+"""The stiff fallback: a matrix-free Rosenbrock method (ROS2) and the stiffness detector that calls it.
+
+Why: for depth L >= 3 the converged phase of the flow is stiff. The Jacobian of F = -grad L is
+-Hessian; after convergence its largest eigenvalue lambda stays O(1) while nothing else moves, so an
+explicit method is held to h ~ stability / lambda (the L = 4 linear twin to 4 t* = 3.2e6 took
+263,684 Dormand-Prince steps). ROS2 is L-stable: its step grows once the error allows.
+
+ROS2 (Verwer, Spee, Blom, Hundsdorfer 1999, SIAM J. Sci. Comput. 20(4), eq. 2.4), gamma = 1 + 1/sqrt 2:
+    (I - gamma h J) k1 = F(theta)
+    (I - gamma h J) k2 = F(theta + h k1) - 2 k1
+    theta_new = theta + 3/2 h k1 + 1/2 h k2
+It is second order for any matrix in place of J (a W-method), so an approximate Jacobian-vector
+product (finite differences of F; for NetFlow in float64 whatever the gradients' dtype) and inexact
+Krylov solves change its stability, never its order. Error estimate: theta_new minus the linearly implicit Euler
+solution theta + h k1, i.e. h (k1 + k2) / 2 (first order: step-size exponent 2). The linear systems
+are solved by GMRES (scipy.sparse.linalg.gmres) with a LinearOperator whose matvec is one JVP,
+i.e. one gradient evaluation.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+from scipy.sparse.linalg import LinearOperator, gmres
+
+from nlbound.training.controllers import norm2
+
+__all__ = [
+    "ROS2_GAMMA", "ROS2", "ROSENBROCK", "RosenbrockTableau", "rosenbrock_step", "ros2_step", "jvp_fd",
+    "linearization", "StiffnessDetector", "spectral_estimate",
+]
+
+Flow = Callable[[np.ndarray], np.ndarray]
+ROS2_GAMMA = 1.0 + 1.0 / math.sqrt(2.0)
+
+
+def jvp_fd(fun: Flow, theta: np.ndarray, f0: np.ndarray, v: np.ndarray, rel_step: float) -> np.ndarray:
+    """J(theta) v ~ (F(theta + delta v) - F(theta)) / delta, delta = rel_step max(1, ||theta||) / ||v||
+    (one gradient evaluation; rel_step ~ sqrt of the flow's precision balances rounding and truncation)."""
+    nv = norm2(v)
+    if nv == 0.0:
+        return np.zeros_like(v)
+    delta = rel_step * max(1.0, norm2(theta)) / nv
+    return (fun(theta + delta * v) - f0) / delta
+
+
+def linearization(fun: Flow, theta: np.ndarray, f0: np.ndarray, rel_step: float) -> Callable:
+    """v -> J(theta) v: the flow's own `linearize(theta)` where it has one (NetFlow: float64
+    differences whatever the gradients' dtype), else forward differences of `fun` (jvp_fd)."""
+    linearize = getattr(fun, "linearize", None)
+    if linearize is not None:
+        return linearize(theta)
+    return lambda v: jvp_fd(fun, theta, f0, v, rel_step)
+
+
+def _solve(jvp: Callable, gh: float, rhs: np.ndarray, tol: float, maxiter: int) -> np.ndarray:
+    """x with ||(I - gh J) x - rhs|| <= tol (or maxiter GMRES cycles of 20)."""
+    n = rhs.size
+    op = LinearOperator((n, n), matvec=lambda v: v - gh * jvp(np.ravel(v)), dtype=np.float64)
+    x, _ = gmres(op, rhs, rtol=1e-12, atol=tol, restart=20, maxiter=maxiter)
+    return x
+
+
+@dataclass(frozen=True, eq=False)
+class RosenbrockTableau:
+    """A Rosenbrock method in Hairer & Wanner's transformed form (Solving ODEs II, IV.7, eq. 7.25'):
+    (I - gamma h J) U_i = gamma h F(theta + sum_j a[i, j] U_j) + gamma sum_j c[i, j] U_j,
+    theta_new = theta + b @ U, local error estimate e @ U (e = b - b_hat). exponent: order of the
+    error estimate + 1."""
+
+    name: str
+    gamma: float
+    a: np.ndarray
+    c: np.ndarray
+    b: np.ndarray
+    e: np.ndarray
+    exponent: int
+
+
+_G2 = ROS2_GAMMA
+# ROS2 (module docstring) with U_i = gamma h k_i: a21 = 1/gamma, c21 = -2/gamma, b = (3/2, 1/2)/gamma,
+# b_hat = (1, 0)/gamma (the linearly implicit Euler step theta + h k1).
+ROS2 = RosenbrockTableau("ros2", _G2, np.array([[0, 0], [1 / _G2, 0]]), np.array([[0, 0], [-2 / _G2, 0]]),
+                         np.array([1.5 / _G2, 0.5 / _G2]), np.array([0.5 / _G2, 0.5 / _G2]), 2)
+# More methods in this form (e.g. ROS3P, Rodas3) plug in here; ROS3P was tried and left out: it is
+# only A-stable (R(inf) = 1 - sqrt 3), and its embedded estimate missed the error of undamped stiff
+# components (an adaptive run on the stiff linear test problem ended 1e3 x its tolerance off).
+ROSENBROCK = {t.name: t for t in (ROS2,)}
+
+
+def rosenbrock_step(tab: RosenbrockTableau, fun: Flow, theta: np.ndarray, f0: np.ndarray, h: float, *,
+                    solve_tol: float, rel_step: float = 1.5e-8, maxiter: int = 5):
+    """One step of size h from theta with F(theta) = f0 (the class docstring's equations).
+
+    solve_tol: absolute residual tolerance of each linear solve, in units of the state (each U_i is a
+    state increment). Returns (theta_new, local error estimate)."""
+    gh, jvp = tab.gamma * h, linearization(fun, theta, f0, rel_step)
+    U = np.zeros((len(tab.b), theta.size))
+    f = f0
+    for i in range(len(tab.b)):
+        if i > 0 and not np.array_equal(tab.a[i], tab.a[i - 1]):  # a new stage argument
+            f = fun(theta + tab.a[i, :i] @ U[:i])
+        U[i] = _solve(jvp, gh, gh * f + tab.gamma * (tab.c[i, :i] @ U[:i]), solve_tol, maxiter)
+    return theta + tab.b @ U, tab.e @ U
+
+
+def ros2_step(fun: Flow, theta: np.ndarray, f0: np.ndarray, h: float, *, solve_tol: float,
+              rel_step: float = 1.5e-8, maxiter: int = 5):
+    """One ROS2 step (solve_tol in units of the state); see rosenbrock_step."""
+    return rosenbrock_step(ROS2, fun, theta, f0, h, solve_tol=solve_tol, rel_step=rel_step, maxiter=maxiter)
+
+
+@dataclass
+class StiffnessDetector:
+    """Declares the flow stiff once `needed` accepted explicit steps in a row were stability-limited.
+
+    After each accepted explicit step, rho = ||F(a) - F(b)|| / ||a - b|| over the step's last two
+    stages (for Dormand-Prince both at t + h: Hairer & Wanner's test, Solving ODEs II, IV.2) is a
+    lower estimate of the Jacobian's spectral radius; h rho > `fraction` x the tableau's stability
+    bound marks the step stability-limited. `reset_after` non-limited steps in a row reset the count."""
+
+    needed: int = 15
+    reset_after: int = 6
+    fraction: float = 0.9
+    limited: int = 0
+    free: int = 0
+
+    def update(self, h: float, rho: float, stability: float) -> bool:
+        """Record one accepted step; True when the flow is declared stiff."""
+        if h * rho > self.fraction * stability:
+            self.limited, self.free = self.limited + 1, 0
+        else:
+            self.free += 1
+            if self.free >= self.reset_after:
+                self.limited = 0
+        return self.limited >= self.needed
+
+
+def spectral_estimate(fa: np.ndarray, fb: np.ndarray, a: np.ndarray, b: np.ndarray) -> float:
+    """||F(a) - F(b)|| / ||a - b|| (0 when a == b)."""
+    d = norm2(a - b)
+    return norm2(fa - fb) / d if d > 0 else 0.0
