@@ -146,3 +146,19 @@ def test_chunks_equal_one_evaluation(capsys, monkeypatch, fmt):
     monkeypatch.setattr(cb, "CHUNK", 7)
     assert main(argv) == 0
     assert capsys.readouterr().out == whole and len(whole.splitlines()) == 30 + (0 if fmt else 2)
+
+
+def test_form_ode(capsys):
+    """--form ode: the rows of bound_terms(form="ode"), the same columns; --form is validated."""
+    argv = ["--rho", "5.5", "--eps", "0.01", "--t", "1,10", "--depth", "2,3"]
+    closed, ode = _json(capsys, argv), _json(capsys, argv + ["--form", "ode"])
+    assert [set(r) for r in ode] == [set(r) for r in closed]
+    for r, c in zip(ode, closed):
+        ref = bound_terms(r["d"], r["m"], r["depth"], r["kappa"], r["p"], r["delta"], r["eps"], r["beta"],
+                          r["gamma"], r["rho"], r["s"], r["t"], form="ode")
+        for k, v in ref.items():
+            assert r[k] == (None if v == np.inf else pytest.approx(float(v), rel=1e-15))
+        assert r["Delta"] < c["Delta"]
+    assert main(_with(["--t", "1", "--form", "exact"])) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "--form == 'exact', must be one of closed, ode" in err

@@ -80,6 +80,7 @@ def g_end(t, L, beta, r, c, sb):
     """(log g₂(t), log G(t)) for L ∈ {2, 3} (module docstring): L = 2 eq. 35 solved,
     G = g₂ = β[cosh x + r sinh x], x = s̄t; L = 3 eq. 75 solved, g₂ = c/sinh(acosh r − c s̄ t),
     G = h = √(g₂² + c²) (c = 0: g₂ = h = β/(1 − βs̄t), eq. 78). +inf past the blow-up (L = 3)."""
+    t, L, beta, r, c, sb = (np.asarray(a, dtype=np.float64) for a in (t, L, beta, r, c, sb))
     with np.errstate(all="ignore"):
         x = sb * t
         lg2_two = np.log(beta) + x + np.log(0.5 * (1.0 + r) + 0.5 * (1.0 - r) * np.exp(-2.0 * x))  # eq. 35
@@ -164,15 +165,11 @@ def refine(A: dict, out: dict, n: int) -> None:
                                                 lower="beta_bar")
             lG = np.where(deep, P["log_u"], lG)
         log_v = np.where(t == 0, -np.inf, log_v)
-        v_c, u_c = out["v"], out["u"]
-        log_v = np.where(np.isnan(log_v), np.log(v_c), np.minimum(log_v, np.log(v_c)))
-        log_G = np.where(np.isnan(lG), np.log(u_c), np.minimum(lG, np.log(u_c)))
-        ph = out["phi"]
-        log_delta = T._log_delta(ph, log_v, L, log_G)  # eq. 7 with G, v of the comparison systems
-        log_delta = np.minimum(log_delta, np.log(out["Delta"]))
+        log_v = np.where(np.isnan(log_v), np.inf, log_v)  # not computed: the closed form is kept below
+        log_G = np.where(np.isnan(lG), np.inf, lG)
+        log_delta = T._log_delta(out["phi"], log_v, L, log_G)  # eq. 7 with G, v of the comparison systems
         dev = T._deviation(log_delta, kappa, eps, gamma)  # eq. 6
-        out["u"][:] = np.exp(log_G)
-        out["v"][:] = np.exp(log_v)
-        out["Delta"][:] = np.exp(log_delta)
-        out["deviation"][:] = dev
-        out["a_priori"][:] = out["upsilon"] + dev
+        new = dict(u=np.exp(log_G), v=np.exp(log_v), Delta=np.exp(log_delta), deviation=dev,
+                   a_priori=out["upsilon"] + dev)
+    for k, x in new.items():  # min(ode, closed): both are upper bounds
+        np.minimum(out[k], x, out=out[k])
