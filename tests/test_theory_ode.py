@@ -23,7 +23,7 @@ def _terms(form, **kw):
 
 def _system(L, eps, beta, rho, s, num):
     """The comparison system of the proof, integrated as written: eq. 35 (L = 2) / eq. 73 (L ≥ 3)
-    for (g₁, g₂), and eq. 62/88 for v with G = g₂ (L = 2) or g₁/s̄ (L = 3); `num` is float or mp.mpf."""
+    for (g₁, g₂), and eq. 62/88 for v with G = g₂ (L = 2) or g₁/s̄ (L ≥ 3); `num` is float or mp.mpf."""
     eps, beta, rho, s = map(num, (eps, beta, rho, s))
     rbL = rho * beta**L
     ob = 1 + rbL  # 1̄ (ERRATA 2)
@@ -42,11 +42,12 @@ def _system(L, eps, beta, rho, s, num):
 
 
 CASES = [  # (L, eps, beta, rho): ρ > 1 so that the ode form differs from the closed form
-    (2, 0.01, 1e-3, 5.5), (2, 0.1, 1e-3, 5.5), (2, 0.5, 0.3, 3.0), (3, 0.1, 0.1, 5.5), (3, 0.02, 0.2, 2.0)]
+    (2, 0.01, 1e-3, 5.5), (2, 0.1, 1e-3, 5.5), (2, 0.5, 0.3, 3.0), (3, 0.1, 0.1, 5.5), (3, 0.02, 0.2, 2.0),
+    (4, 0.1, 0.3, 3.0)]
 
 
 def _times(L, eps, beta, rho):
-    """0.05, 0.5 and 1 times t*_0.5 (L = 2), or 0.9 times the blow-up time of u (L = 3)."""
+    """0.05, 0.5 and 1 times t*_0.5 (L = 2), or 0.9 times the blow-up time of u (L ≥ 3)."""
     if L == 2:
         ts = float(t_star(0.5, beta, FIG1["s"], L))
     else:
@@ -145,14 +146,23 @@ def test_equal_to_closed_where_nothing_is_loosened():
         np.testing.assert_array_equal(o["v"], c["v"])
 
 
-def test_deep_keeps_u_and_removes_errata_4():
-    """L ≥ 4: G = u (eq. 78) and v is the exact eq. 88 solution from v(0) = 0 (w(β̄), ERRATA 4)."""
-    from nlbound.theory import v_beta
-    kw = dict(depth=4, eps=0.1, beta=0.3, rho=3.0)
-    t = np.array([0.1, 1.0])
-    o = _terms("ode", t=t, **kw)
-    np.testing.assert_array_equal(o["u"], _terms("closed", t=t, **kw)["u"])
-    np.testing.assert_allclose(o["v"], v_beta(t, 4, 0.1, 0.3, 3.0, FIG1["s"], lower="beta_bar"), rtol=1e-15)
+def test_numeric_g2_matches_closed_form_l4():
+    """L = 4: eq. 75 integrates to t = (√(1 + c²/β²) − √(1 + c²/g₂²))/(s̄c²) (independent closed form);
+    the Newton solution is never below it and within 1e−9 relative up to 0.99 of the blow-up time."""
+    rng = np.random.default_rng(0)
+    n = 500
+    beta = 10 ** rng.uniform(-4, 0, n)
+    x2 = 10 ** rng.uniform(-6, 2, n)  # (c/β)²
+    c, sb = beta * np.sqrt(x2), rng.uniform(0.1, 3, n)
+    tb = x2 / (np.sqrt(1 + x2) + 1) / (sb * c**2)  # blow-up time, written without cancellation
+    t = tb * rng.uniform(0, 0.99, n)
+    S = 1 + sb * c**2 * (tb - t)  # √(1 + c²/g₂²)
+    ref = -0.5 * np.log(sb * (tb - t) * (S + 1))  # log g₂ = −log √((S² − 1)/c²)
+    got = O.log_g2_numeric(t, np.full(n, 4.0), beta, c, sb)
+    ok = ~np.isnan(got)
+    assert ok.mean() > 0.99 and np.all(got[ok] >= ref[ok]) and np.all(got[ok] - ref[ok] < 1e-9)
+    after = O.log_g2_numeric(tb * rng.uniform(1.001, 2, n), np.full(n, 4.0), beta, c, sb)
+    assert np.all(after == np.inf)
 
 
 def test_form_is_validated():

@@ -76,10 +76,55 @@ def _halve(edges: np.ndarray) -> np.ndarray:
     return np.sort(np.concatenate([edges, mid]))
 
 
+T_PANELS = 48  # panels of the time integral t(q) (eq. 75 in q = 1/g₂), each at most 1.25 wide in log q
+T_SHIFT = 1e-12  # g₂ is solved at t(1 + T_SHIFT): dominates the quadrature's and Newton's error
+
+
+def _time_to(q, L, beta, c, sb):
+    """t at which g₂ = 1/q (eq. 75 integrated in p = 1/g₂, then in log p): t(q) = (1/s̄)∫_q^{1/β}
+    p^{L−3}/√(1 + c²p²) dp; composite Gauss-Legendre over [max(log q, log(1/β) − 60), log(1/β)]
+    (the rest is below e^{−60(L−2)} of it)."""
+    hi = -np.log(beta)
+    lo = np.maximum(np.log(q), hi - 60.0)
+    hw = 0.5 * (hi - lo) / T_PANELS
+    centers = lo[:, None] + hw[:, None] * (2.0 * np.arange(T_PANELS)[None, :] + 1.0)
+    sp = centers[:, :, None] + hw[:, None, None] * _X[None, None, :]  # log p at the nodes
+    f = np.exp((L - 2.0)[:, None, None] * sp) / np.sqrt(1.0 + (c[:, None, None] * np.exp(sp)) ** 2)
+    return hw * (f @ _W).sum(axis=1) / sb
+
+
+def log_g2_numeric(t, L, beta, c, sb, iters=100):
+    """log g₂(t) for L ≥ 3 from eq. 75 (implicit, eq. 76) by Newton's method on t(1/g₂) = t(1 + T_SHIFT),
+    from q = 1/β: t(q) is decreasing and concave for L ≥ 4, so the iterates decrease monotonically to
+    the root; accepted at |t(q) − t(1 + T_SHIFT)| ≤ 1e−13·t, so t(q) > t and g₂(t) ≤ 1/q. +inf past
+    the blow-up time t(0); NaN where 100 iterations did not converge. Arrays of equal length (B,)."""
+    t, L, beta, c, sb = (np.asarray(a, dtype=np.float64) for a in (t, L, beta, c, sb))
+    target = t * (1.0 + T_SHIFT)
+    q = 1.0 / beta
+    out = np.full(t.shape, np.nan)
+    todo = np.arange(t.size)
+    with np.errstate(all="ignore"):
+        for _ in range(iters):
+            F = _time_to(q, L[todo], beta[todo], c[todo], sb[todo]) - target[todo]  # ≤ 0 on the way
+            dF = -(q ** (L[todo] - 3.0)) / (sb[todo] * np.sqrt(1.0 + (c[todo] * q) ** 2))
+            step = F / dF
+            done = (np.abs(F) <= 1e-13 * target[todo]) | (np.abs(step) <= 1e-15 * q)  # or q at rounding
+            out[todo[done]] = -np.log(q[done]) + 1e-14  # + 1e-14: covers q's last bits
+            q = q - step
+            blown = ~done & (q <= 0)
+            out[todo[blown]] = np.inf
+            keep = ~done & ~blown & np.isfinite(q)
+            todo, q = todo[keep], q[keep]
+            if todo.size == 0:
+                break
+    return out
+
+
 def g_end(t, L, beta, r, c, sb):
-    """(log g₂(t), log G(t)) for L ∈ {2, 3} (module docstring): L = 2 eq. 35 solved,
-    G = g₂ = β[cosh x + r sinh x], x = s̄t; L = 3 eq. 75 solved, g₂ = c/sinh(acosh r − c s̄ t),
-    G = h = √(g₂² + c²) (c = 0: g₂ = h = β/(1 − βs̄t), eq. 78). +inf past the blow-up (L = 3)."""
+    """(log g₂(t), log G(t)) (module docstring): L = 2 eq. 35 solved, G = g₂ = β[cosh x + r sinh x],
+    x = s̄t; L = 3 eq. 75 solved, g₂ = c/sinh(acosh r − c s̄ t), G = h = √(g₂² + c²) (c = 0:
+    g₂ = h = β/(1 − βs̄t), eq. 78); L ≥ 4 eq. 75 solved numerically (log_g2_numeric), G = h.
+    +inf past the blow-up (L ≥ 3)."""
     t, L, beta, r, c, sb = (np.asarray(a, dtype=np.float64) for a in (t, L, beta, r, c, sb))
     with np.errstate(all="ignore"):
         x = sb * t
@@ -91,6 +136,12 @@ def g_end(t, L, beta, r, c, sb):
         lg2 = np.where(L == 2, lg2_two, lg2_three)
         lG = np.where(L == 2, lg2, 0.5 * np.log(np.exp(2.0 * lg2) + c * c))
         lG = np.where((L == 3) & (c > 0) & ~blown, np.log(c) - np.log(np.tanh(arg)), lG)  # h = c·coth(arg)
+        deep = np.broadcast_to(L >= 4, np.broadcast_shapes(*(np.shape(a) for a in (t, L, beta, c, sb))))
+        if deep.any():  # eq. 75 has only the implicit solution eq. 76: Newton's method
+            lg2, lG = np.array(np.broadcast_to(lg2, deep.shape)), np.array(np.broadcast_to(lG, deep.shape))
+            args = (np.broadcast_to(a, deep.shape)[deep] for a in (t, L, beta, c, sb))
+            lg2[deep] = log_g2_numeric(*args)
+            lG[deep] = 0.5 * np.logaddexp(2.0 * lg2[deep], 2.0 * np.log(np.broadcast_to(c, deep.shape)[deep]))
     return lg2, lG
 
 
@@ -154,16 +205,11 @@ def refine(A: dict, out: dict, n: int) -> None:
         c = beta * np.sqrt(np.expm1(P["log_bbar_ratio"]) * (r + 1.0))  # β√(r² − 1)
         lg2, lG = g_end(t, L, beta, r, c, sb)
         log_v = np.full(n, np.nan)
-        sel = np.flatnonzero((L <= 3) & (t > 0) & np.isfinite(lG) & np.isfinite(sb) & np.isfinite(ob)
+        sel = np.flatnonzero((t > 0) & np.isfinite(lG) & np.isfinite(sb) & np.isfinite(ob)
                              & (lg2 > np.log(beta)))
         for i in range(0, sel.size, CHUNK):
             j = sel[i:i + CHUNK]
             log_v[j] = _log_v_quadrature(np.log(beta[j]), lg2[j], L[j], c[j], sb[j], rho[j], ob[j])
-        deep = L >= 4
-        if deep.any():  # eq. 93 with w(β̄): the exact eq. 88 solution for u of eq. 78 (ERRATA 4)
-            log_v[deep], _ = T._log_v_and_log_u(t[deep], L[deep], eps[deep], beta[deep], rho[deep], s[deep],
-                                                lower="beta_bar")
-            lG = np.where(deep, P["log_u"], lG)
         log_v = np.where(t == 0, -np.inf, log_v)
         log_v = np.where(np.isnan(log_v), np.inf, log_v)  # not computed: the closed form is kept below
         log_G = np.where(np.isnan(lG), np.inf, lG)
