@@ -33,7 +33,7 @@ def bound_terms(d, m, depth, kappa, p, delta, eps, beta, gamma, rho, s, t, *, fo
 
     form: "closed" (default) evaluates the paper's closed forms (eqs. 9-11); "ode" the same theorem
     with the loosening steps of its proof removed: u is replaced by the exact solution of the
-    comparison system (eq. 35 for L = 2, eq. 75 for L = 3; eq. 78 kept for L >= 4) and v is the
+    comparison system (eq. 35 for L = 2, eq. 75 for L >= 3) and v is the
     solution of eq. 62/88 from v(0) = 0 with it, each elementwise <= the closed form
     (`nlbound.theory.ode` says why each step is valid). Only u, v, Delta, deviation and a_priori
     differ; the key "u" then holds the bounding function G.

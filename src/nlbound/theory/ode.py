@@ -16,17 +16,19 @@ Here the same inequalities are used, with the loosening steps removed:
   constant s̄ only), so G = g₂ there, exactly g₂(t) = β[cosh(s̄t) + r sinh(s̄t)] (eq. 35 solved).
   For L = 3, eq. 75 is separable: g₂(t) = c / sinh(acosh(r) − c s̄ t), h = c·coth(acosh(r) − c s̄ t),
   blowing up at acosh(r)/(c s̄) ≥ 1/(β̄ s̄) (u's blow-up); c = 0 (ρ = 1 or ε = 0) gives h = u.
-  For L ≥ 4, eq. 75 has only the implicit solution eq. 76; there G = u (eq. 78) is kept.
+  For L ≥ 4, eq. 75 has only the implicit solution eq. 76: g₂(t) is found by Newton's method on
+  t(q) = (1/s̄)∫_q^{1/β} p^{L−3}/√(1 + c²p²) dp = t(1 + T_SHIFT), q = 1/g₂ (log_g2_numeric), G = h.
 - **v.** The linear ODE dv/dt = a(G)v + b(G), v(0) = 0 (eq. 88, = eq. 62 for L = 2), with
   a(G) = (1 + (L−1)ρ)G^{2L−2} + s̄(L−1)G^{L−2} and b(G) = (L−1)G^{L−1}(1̄ + ρG^L), increasing in G, so
   G ≤ u gives v_ode ≤ v_closed by comparison; starting from v(0) = 0 at G(0) (not w(β)) removes
   ERRATA 4's loosening too. v(t) = ∫₀ᵗ b e^{A(t)−A(σ)}dσ, A = ∫a, is evaluated in the variable
-  y = log g₂ (dt = dg₂/(s̄ g₂^{L−2} h), eq. 75) by composite Gauss-Legendre panels graded towards
-  t (where e^{A(t)−A(σ)} concentrates), A at every node by the panels' spectral integration matrix,
-  the sum in log space. Each point is computed on a panel set and on its halving; it is accepted
+  y = log g₂ (dt = dg₂/(s̄ g₂^{L−2} h), eq. 75) by composite Gauss-Legendre panels (uniform, plus a
+  grading towards t, where b and dA/dy are largest), A(t) − A(σ) at every node by the panels'
+  spectral integration matrix, the sum in log space. (The kernel e^{A(t)−A(σ)} grows as σ moves
+  back from t while b shrinks: the integrand is not monotone, so a one-sided Riemann sum is no
+  guaranteed bound.) Each point is computed on a panel set and on its halving; it is accepted
   when the two agree to REL_TOL, and then multiplied by 1 + MARGIN, which dominates the
-  quadrature's error and the rounding of A (|A| ≤ 745, 2⁻⁵² relative: ≤ 2e−13). For L ≥ 4,
-  v is the exact eq. 88 solution in closed form (eq. 93 with w(β̄)).
+  quadrature's error and the rounding of A(t) − A(σ) (≤ 745 where v is finite: ≤ 1e−12 absolute).
 - **τ.** In the time T = s̄t the system (g₂, h) depends on τ only through h(0) = βr; it is
   cooperative, and r, s̄ are non-decreasing in τ, so G and v at τ = ε dominate every τ ∈ [0, ε]
   (as for the closed form).
