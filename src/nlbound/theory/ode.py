@@ -27,8 +27,9 @@ Here the same inequalities are used, with the loosening steps removed:
   spectral integration matrix, the sum in log space. (The kernel e^{A(t)−A(σ)} grows as σ moves
   back from t while b shrinks: the integrand is not monotone, so a one-sided Riemann sum is no
   guaranteed bound.) Each point is computed on a panel set and on its halving; it is accepted
-  when the two agree to REL_TOL, and then multiplied by 1 + MARGIN, which dominates the
-  quadrature's error and the rounding of A(t) − A(σ) (≤ 745 where v is finite: ≤ 1e−12 absolute).
+  when the two agree to REL_TOL (relative in log v), and then multiplied by e^{|difference|}·(1 +
+  MARGIN), which dominates the quadrature's error (the halving's error is far below the difference)
+  and the rounding of A(t) − A(σ) (≤ 745 where v is finite: ≤ 1e−12 absolute).
 - **τ.** In the time T = s̄t the system (g₂, h) depends on τ only through h(0) = βr; it is
   cooperative, and r, s̄ are non-decreasing in τ, so G and v at τ = ε dominate every τ ∈ [0, ε]
   (as for the closed form).
@@ -45,8 +46,8 @@ import numpy as np
 from nlbound.theory import terms as T
 
 N_NODES = 16  # Gauss-Legendre nodes per panel
-REL_TOL = 1e-12  # panel set vs its halving: accepted below this relative difference
-MARGIN = 1e-9  # relative safety factor on the accepted value (>> REL_TOL and the rounding of A)
+REL_TOL = 1e-12  # panel set vs its halving: accepted when log v differs by <= REL_TOL·max(1, |log v|)
+MARGIN = 1e-9  # relative safety factor on the accepted value, on top of that measured difference
 MAX_HALVINGS = 4  # beyond: the closed form is kept for that point
 CHUNK = 1024  # points per vectorised quadrature (memory: CHUNK x panels x nodes floats)
 
@@ -177,7 +178,8 @@ def _log_v_panels(y0, y1, L, c, sb, rho, ob, edges):
 
 
 def _log_v_quadrature(y0, y1, L, c, sb, rho, ob):
-    """log v with the halving check; NaN where MAX_HALVINGS halvings did not reach REL_TOL."""
+    """log v with the halving check, plus the measured difference and MARGIN (an upper bound); NaN
+    where MAX_HALVINGS halvings did not reach REL_TOL."""
     args = [np.asarray(a, dtype=np.float64)[:, None] for a in (y0, y1, L, c, sb, rho, ob)]
     out = np.full(len(y0), np.nan)
     todo = np.arange(len(y0))
@@ -186,8 +188,9 @@ def _log_v_quadrature(y0, y1, L, c, sb, rho, ob):
     for _ in range(MAX_HALVINGS):
         edges = _halve(edges)
         cur = _log_v_panels(*(a[todo] for a in args), edges)
-        ok = np.abs(cur - prev) <= REL_TOL
-        out[todo[ok]] = cur[ok] + np.log1p(MARGIN)
+        diff = np.abs(cur - prev)
+        ok = diff <= REL_TOL * np.maximum(1.0, np.abs(cur))  # |log v| ≤ 745 where v is finite
+        out[todo[ok]] = cur[ok] + diff[ok] + np.log1p(MARGIN)
         todo, prev = todo[~ok], cur[~ok]
         if todo.size == 0:
             break
