@@ -14,19 +14,15 @@ BASE = ["bound", "--d", "49", "--m", "60000", "--beta", "0.001", "--eps", "0.001
         "--gamma", "1e-6"]
 
 
-def _base_without(argv):
-    """BASE minus the flags that argv gives again (a repeated flag is an error)."""
+def _with(argv):
+    """BASE with the flags of argv replacing BASE's own (the CLI refuses a flag given twice)."""
     given = {a for a in argv if a.startswith("--")}
-    out, i = [BASE[0]], 1
-    while i < len(BASE):
-        if BASE[i] not in given:
-            out += BASE[i:i + 2]
-        i += 2
-    return out
+    base = [BASE[0]] + [x for i in range(1, len(BASE), 2) if BASE[i] not in given for x in BASE[i:i + 2]]
+    return base + argv
 
 
 def _json(capsys, argv):
-    assert main(_base_without(argv) + argv + ["--json"]) == 0
+    assert main(_with(argv) + ["--json"]) == 0
     return [json.loads(line) for line in capsys.readouterr().out.splitlines()]
 
 
@@ -111,7 +107,7 @@ def test_overflow_never_nan_and_json_valid(capsys):
     rows = _json(capsys, ["--beta", "1e155", "--t", "0,1"])
     assert rows[0]["v"] == 0.0 and rows[0]["u"] > 0
     assert rows[1]["u"] is None and {"u", "v", "Delta", "deviation", "a_priori"} <= set(rows[1]["overflow"])
-    assert main(_base_without(["--beta"]) + ["--beta", "1e155", "--t", "1"]) == 0
+    assert main(_with(["--beta", "1e155", "--t", "1"])) == 0
     assert "nan" not in capsys.readouterr().out
 
 
@@ -134,7 +130,7 @@ def test_valid_alpha_accepted(capsys, argv):
 
 def test_grid_limit_states_the_row_count(capsys):
     many = ",".join(str(i / 4000) for i in range(4000))
-    assert main(_base_without(["--eps"]) + ["--t", many, "--eps", many]) == 2
+    assert main(_with(["--t", many, "--eps", many])) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "16,000,000 rows" in err and "10,000,000" in err
 
@@ -150,3 +146,19 @@ def test_chunks_equal_one_evaluation(capsys, monkeypatch, fmt):
     monkeypatch.setattr(cb, "CHUNK", 7)
     assert main(argv) == 0
     assert capsys.readouterr().out == whole and len(whole.splitlines()) == 30 + (0 if fmt else 2)
+
+
+def test_form_ode(capsys):
+    """--form ode: the rows of bound_terms(form="ode"), the same columns; --form is validated."""
+    argv = ["--rho", "5.5", "--eps", "0.01", "--t", "1,10", "--depth", "2,3"]
+    closed, ode = _json(capsys, argv), _json(capsys, argv + ["--form", "ode"])
+    assert [set(r) for r in ode] == [set(r) for r in closed]
+    for r, c in zip(ode, closed):
+        ref = bound_terms(r["d"], r["m"], r["depth"], r["kappa"], r["p"], r["delta"], r["eps"], r["beta"],
+                          r["gamma"], r["rho"], r["s"], r["t"], form="ode")
+        for k, v in ref.items():
+            assert r[k] == (None if v == np.inf else pytest.approx(float(v), rel=1e-15))
+        assert r["Delta"] < c["Delta"]
+    assert main(_with(["--t", "1", "--form", "exact"])) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "--form == 'exact', must be one of closed, ode" in err

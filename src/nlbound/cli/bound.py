@@ -2,7 +2,9 @@
 
 Every numeric flag takes one number or a comma-separated list; one row per combination, the last
 flag varying fastest. Give the training time either directly (--t) or as t*_alpha(beta) (--alpha;
-eq. 15 for L = 2, eq. 97 for L >= 3). Rows are evaluated and printed in chunks (constant memory);
+eq. 15 for L = 2, eq. 97 for L >= 3). --form ode evaluates the same theorem with the comparison
+ODEs of its proof solved exactly (nlbound.theory.ode; never larger; the same columns). Rows are
+evaluated and printed in chunks (constant memory);
 grids of more than 10^7 rows are refused. Values beyond float64 (and u, v, Delta for L >= 3 at or
 after the blow-up time of u) are +inf: printed "inf" in the table; in --json they are null and
 their keys are listed under "overflow". NaN is never produced, and a row's values do not depend
@@ -55,6 +57,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                    help="evaluate at t = t*_alpha(beta); alpha in (beta^L/s, 1)")
     parser.add_argument("--margin-risk", metavar="R[,R...]", default=None,
                         help="empirical margin risk in [0, 1]; adds the column bound = R + a_priori (eq. 6)")
+    parser.add_argument("--form", default="closed", metavar="{closed,ode}",
+                        help="closed: the paper's closed forms of u and v (eqs. 9-10); ode: the same theorem with "
+                             "the comparison ODEs of its proof solved exactly (eqs. 35/75, 62/88), never larger "
+                             "[default closed]")
     parser.add_argument("--json", action="store_true",
                         help="one JSON object per line: every input under its flag name and every term; "
                              "+inf values become null and their keys are listed in \"overflow\"")
@@ -86,6 +92,10 @@ def _read_lists(args: argparse.Namespace) -> dict[str, np.ndarray]:
     lists[tname] = _parse_list(_flag(tname), args.t if args.t is not None else args.alpha)
     if args.margin_risk is not None:
         lists["margin_risk"] = _parse_list("--margin-risk", args.margin_risk)
+    try:
+        validate(form=args.form)
+    except ParameterError as exc:
+        raise exc.renamed("--form") from None
     out = {}
     for k, values in lists.items():
         try:
@@ -124,10 +134,10 @@ def _chunk(lists: dict[str, np.ndarray], start: int, stop: int) -> dict[str, np.
     return {k: cols[k] for k in lists}
 
 
-def _terms(cols: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+def _terms(cols: dict[str, np.ndarray], form: str = "closed") -> dict[str, np.ndarray]:
     if "alpha" in cols:  # t may be +inf here (t*_alpha beyond float64): u, v, Delta are then +inf
         cols["t"] = _t_star(cols["alpha"], cols["beta"], cols["s"], cols["depth"])
-    terms = evaluate({k: cols[k] for k in (*INPUTS, "t")})
+    terms = evaluate({k: cols[k] for k in (*INPUTS, "t")}, form=form)
     if "margin_risk" in cols:
         terms["bound"] = cols["margin_risk"] + terms["a_priori"]  # eq. 6
     return terms
@@ -193,7 +203,7 @@ def run(args: argparse.Namespace) -> int:
             return 0
     for start in range(0, rows, CHUNK):
         cols = _chunk(lists, start, min(start + CHUNK, rows))
-        terms = _terms(cols)
+        terms = _terms(cols, args.form)
         if args.json:
             text = _json_lines(cols, terms, in_keys, out_keys)
         else:

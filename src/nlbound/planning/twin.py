@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from nlbound.networks import init_weights, pack, stable_rank, unpack
+from nlbound.networks import frobenius_spectral_ratio, init_weights, pack, unpack
 from nlbound.training.flows import LinearTwinFlow, end_to_end
 from nlbound.training.integrators import integrate_adaptive
 
@@ -19,7 +19,7 @@ def init_rho(n_in: int, width: int, depth: int, init: str, seed: int) -> float:
     if init == "rank_one":
         return 1.0
     w1 = init_weights(n_in, width, depth, 1.0, rank_one=False, seed=seed)[0]
-    return max(1.0, stable_rank(w1))
+    return max(1.0, frobenius_spectral_ratio(w1))
 
 
 def twin_weights(x: np.ndarray, y: np.ndarray, depth: int, width: int, beta: float, init: str, seed: int,

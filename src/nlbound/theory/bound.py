@@ -12,6 +12,7 @@ import math
 
 import numpy as np
 
+from nlbound.theory import ode as _ode
 from nlbound.theory import terms as T
 from nlbound.theory._checks import validate
 from nlbound.theory._incgamma import log_w_integrals
@@ -21,7 +22,7 @@ OUT_KEYS = ("upsilon", "phi", "s_bar", "s_hat", "beta_bar", "one_bar", "u", "v",
 IN_KEYS = ("d", "m", "depth", "kappa", "p", "delta", "eps", "beta", "gamma", "rho", "s", "t")
 
 
-def bound_terms(d, m, depth, kappa, p, delta, eps, beta, gamma, rho, s, t, *, workers=None) -> dict:
+def bound_terms(d, m, depth, kappa, p, delta, eps, beta, gamma, rho, s, t, *, form="closed", workers=None) -> dict:
     """Every term of Theorem 5.2 (eqs. 6-11) at the broadcast parameters; validates its input.
 
     Returns a dict of broadcast float64 arrays: upsilon (eq. 7), phi (Φ_κ, eq. 8), s_bar, s_hat,
@@ -30,17 +31,25 @@ def bound_terms(d, m, depth, kappa, p, delta, eps, beta, gamma, rho, s, t, *, wo
     +inf, never NaN (deviation is 0 whenever ε = 0). Raises ParameterError (a ValueError) like
     "eps == 1.5, must be in [0, 1]".
 
+    form: "closed" (default) evaluates the paper's closed forms (eqs. 9-11); "ode" the same theorem
+    with the loosening steps of its proof removed: u is replaced by the exact solution of the
+    comparison system (eq. 35 for L = 2, eq. 75 for L >= 3) and v is the
+    solution of eq. 62/88 from v(0) = 0 with it, each elementwise <= the closed form
+    (`nlbound.theory.ode` says why each step is valid). Only u, v, Delta, deviation and a_priori
+    differ; the key "u" then holds the bounding function G.
+
     workers: threads used for large inputs (default: the CPUs available; 1 = the calling thread
     only). The result does not depend on it.
     """
     P = validate(d=d, m=m, depth=depth, kappa=kappa, p=p, delta=delta, eps=eps, beta=beta,
-                 gamma=gamma, rho=rho, s=s, t=t)
-    return evaluate(P, workers=workers)
+                 gamma=gamma, rho=rho, s=s, t=t, form=form)
+    return evaluate(P, workers=workers, form=form)
 
 
-def evaluate(P: dict, *, workers=None) -> dict:
+def evaluate(P: dict, *, workers=None, form="closed") -> dict:
     """bound_terms on already validated float64 arrays P (keys IN_KEYS). t may be +inf here (the
-    limit t → ∞: u, v, Δ = +inf), which the CLI needs where t*_α is beyond float64."""
+    limit t → ∞: u, v, Δ = +inf), which the CLI needs where t*_α is beyond float64. form: as in
+    bound_terms ("closed" or "ode", already validated)."""
     workers = default_workers() if workers is None else max(1, int(workers))
     shape = np.broadcast_shapes(*(np.shape(P[k]) for k in IN_KEYS))
     n = math.prod(shape)
@@ -57,6 +66,8 @@ def evaluate(P: dict, *, workers=None) -> dict:
     L = A["depth"]
     W["l1"][:], W["l2"][:] = log_w_integrals(L, W["lxb"], W["Y"], workers)  # eq. 92, in log space
     run_tasks(_stage_v(A, out, W), blks, workers)
+    if form == "ode":
+        _ode.refine(A, out, n)  # eqs. 35/75 and 62/88 solved: min(ode, closed) elementwise
     return {k: out[k].reshape(shape) for k in OUT_KEYS}
 
 
