@@ -200,3 +200,22 @@ def test_config_must_match_the_key(complete_run):
     assert read_run(out, config=QUICK)[1]["key"] == QUICK.key()
     with pytest.raises(RunDirError, match=r"run.json has eps == 0.1, its key needs 0.2"):
         read_run(out, config=QUICK.replace(eps=0.2))
+
+
+def test_a_zombie_process_counts_as_dead():
+    """clean_partials may remove a dead worker's partial run as soon as it is killed, even before
+    its parent reaps it (a zombie never writes again)."""
+    import subprocess
+    import time
+
+    from nlbound.training.rundir import pid_alive
+
+    proc = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    assert pid_alive(proc.pid)
+    proc.kill()
+    deadline = time.monotonic() + 10
+    while pid_alive(proc.pid) and time.monotonic() < deadline:  # not reaped: a zombie until wait()
+        time.sleep(0.01)
+    assert not pid_alive(proc.pid)
+    proc.wait()
+    assert not pid_alive(proc.pid)

@@ -66,14 +66,19 @@ def run_dir(root: str | os.PathLike, config: Any) -> Path:
 
 
 def pid_alive(pid: int) -> bool:
-    """Whether a process with this id exists on this machine (signal 0; EPERM means it exists)."""
+    """Whether a live process with this id exists on this machine (signal 0; EPERM means it
+    exists). A zombie (killed, not yet reaped by its parent) is dead: it will never write again."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:
         return True
-    return True
+    try:
+        with open(f"/proc/{pid}/stat") as f:  # "pid (comm) state ...": comm may hold spaces
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return True  # no /proc (or the process just ended): trust signal 0
 
 
 def _sibling(out_dir: Path, suffix: str) -> Path:
