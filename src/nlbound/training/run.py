@@ -35,6 +35,7 @@ from nlbound.networks import forward_many, init_weights, layer_shapes, pack, sta
 from nlbound.training.config import RunOptions, TrainConfig
 from nlbound.training.flows import LinearTwinFlow, NetFlow, end_to_end
 from nlbound.training.integrators import get_integrator, integrate_adaptive, method_for_eps
+from nlbound.training.stopping import should_stop
 from nlbound.training.rundir import (
     INFO_FILE, TRACE_FILE, RunDirLock, publish, read_run, run_dir, temporary_dir,
 )
@@ -318,7 +319,7 @@ def _train_into(config: TrainConfig, ds, options: RunOptions, tmp: Path, out_dir
 
     try:
         stats = get_integrator(config.integrator)(
-            flow, theta0, times, lambda t, th: rec.record(next(index), t, th),
+            flow, theta0, times, _record_callback(config, ds, rec, index),
             lr=config.lr, rtol=config.rtol, atol=config.atol, advance=advance, method=method_for_eps(config.eps))
     except TrainingDivergedError as exc:
         finish("diverged")
@@ -326,12 +327,43 @@ def _train_into(config: TrainConfig, ds, options: RunOptions, tmp: Path, out_dir
     except KeyboardInterrupt:
         finish("interrupted")
         raise
+    except _StopRequested as stop:  # config.stop_phase3: a declared end, not a failure
+        info["stopped"] = {"t": stop.t, "rule": f"first recorded t >= {config.stop_phase3:g} * t2 (App. B)"}
+        finish("complete")
+        return TrainResult(rec.trace(), info, out_dir)
     except RuntimeError as exc:  # e.g. the adaptive integrator's work cap (max_grad_evals)
         info["error"] = str(exc)
         finish("failed")
         raise
     finish("complete", stats)
     return TrainResult(rec.trace(), info, out_dir)
+
+
+class _StopRequested(Exception):
+    """The recording callback's signal that config.stop_phase3's rule holds (caught in _train_into)."""
+
+    def __init__(self, t: float):
+        super().__init__(t)
+        self.t = float(t)
+
+
+def _record_callback(config: TrainConfig, ds, rec, index):
+    """The integrators' recording callback: record a row; with config.stop_phase3 = m > 0 end the
+    run once phase 3 (App. B, nlbound.training.stopping) is observed and t >= m * t2."""
+    if not config.stop_phase3:
+        return lambda t, th: rec.record(next(index), t, th)
+    from nlbound.data import dataset_statistics
+
+    st = dataset_statistics(ds)
+    lin_risk, lin_loss = float(st["linear_train_risk"]), float(st["linear_train_mse"])
+
+    def on_record(t: float, theta: np.ndarray) -> None:
+        rec.record(next(index), t, theta)
+        c = rec.columns
+        if should_stop(c["t"], c["train_risk"], c["train_loss"], lin_risk, lin_loss, config.stop_phase3):
+            raise _StopRequested(t)
+
+    return on_record
 
 
 @contextmanager
