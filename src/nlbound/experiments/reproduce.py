@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from nlbound._io import atomic_write_json
-from nlbound.experiments.claims import evaluate_claims, soundness
+from nlbound.experiments.claims import crosscheck, evaluate_claims, soundness
 from nlbound.experiments.figures import Context, build
 from nlbound.experiments.panels import PLOTS
 from nlbound.experiments.plotting import render
@@ -87,10 +87,25 @@ def reproduce(
     meta = {"quick": quick, "figures": [e.name for e in exps], "experiments": {e.name: e.key() for e in exps},
             "wall_s": wall, "trained": len(dirs) - len(already & set(dirs)), "cached": len(already & set(dirs)),
             "processes": output.processes, "sum_run_s": sum(walls.values()), "run_wall_s": walls,
-            "baselines": {f"{k[0]}-{k[1]}": v for k, v in baselines.items()}}
+            "baselines": {f"{k[0]}-{k[1]}": v for k, v in baselines.items()},
+            "gd_crosscheck": crosscheck(inputs), "stopped": _stops(inputs)}
     atomic_write_json(out / "runs.json", _run_table(exps, walls))
     write_report(out, claims, sound, meta, report_path=report_path, preamble=preamble)
     return Reproduction(exps, figures, claims, sound, meta)
+
+
+def _stops(inputs: dict[str, Inputs]) -> dict[str, Any]:
+    """Where each run with the phase-3 stop rule ended: stopped at t (1.5 t2 observed) or at its cap."""
+    out = {}
+    for name, inp in inputs.items():
+        for r in inp.exp.runs:
+            if getattr(r.config, "stop_phase3", 0):
+                run = inp.runs[r.label]
+                stop = run.info.get("stopped")
+                out[f"{name}: {r.label}"] = ({"ended_at": stop["t"], "why": stop["rule"]} if stop else
+                                             {"ended_at": float(run.t[-1]), "why": "cap T reached: phase 3 + margin "
+                                              "not observed by T"})
+    return out
 
 
 def _run_table(exps: list[Experiment], walls: dict[str, float]) -> dict[str, Any]:
