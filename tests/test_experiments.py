@@ -339,3 +339,19 @@ def test_trace_reader_rejects_non_numbers_instead_of_nan(tmp_path):
     bad.write_text("t,train_risk\n0.0,np.float64(0.5)\n")
     with pytest.raises(ValueError, match="must be a number"):
         read_trace(bad)
+
+
+def test_seed_band_is_min_max_over_the_shared_recorded_prefix():
+    from nlbound.experiments.panels import _band
+    from nlbound.experiments.plotting import FigureData, Panel, figure_rows
+
+    fig = FigureData("x", "t", [Panel("p")], [])
+    runs = [RunData({"t": np.arange(n, dtype=float), "y": np.arange(n, dtype=float) * k}, {})
+            for n, k in ((5, 1.0), (3, 2.0), (4, -1.0))]  # a stopped run holds a prefix of the times
+    _band(fig, 0, runs, lambda r: r.col("y"), "seeds", "g")
+    b = fig.bands[0]
+    assert b.x.tolist() == [0, 1, 2] and b.lo.tolist() == [0, -1, -2] and b.hi.tolist() == [0, 2, 4]
+    rows = figure_rows(fig)
+    assert [r[4] for r in rows if r[2] == "band:seeds:max"] == [0, 2, 4]
+    _band(fig, 0, [runs[0], RunData({"t": np.arange(5.0) + 1, "y": np.zeros(5)}, {})], lambda r: r.col("y"), "no", "g")
+    assert len(fig.bands) == 1  # different recorded times: no band rather than a wrong one

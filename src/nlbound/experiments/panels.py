@@ -52,11 +52,15 @@ def _seed_runs(inp: Inputs, label: str) -> list[RunData]:
 
 def _band(fig: FigureData, i: int, runs: list[RunData], curve: Callable[[RunData], np.ndarray], label: str,
           color: str | None, x_scale: float = 1.0) -> None:
-    """Min-max over the seeds' curves at the main run's recorded times (all seeds share them)."""
-    if len(runs) < 2 or any(r.t.shape != runs[0].t.shape for r in runs):
+    """Min-max over the seeds' curves at the recorded times they share: the seeds record the same
+    declared times, and a run ended by the phase-3 stop rule holds a prefix of them."""
+    if len(runs) < 2:
         return
-    ys = np.stack([curve(r) for r in runs])
-    fig.add_band(i, label, runs[0].t / x_scale, ys.min(axis=0), ys.max(axis=0), color=color)
+    n = min(r.t.size for r in runs)
+    if any(not np.array_equal(r.t[:n], runs[0].t[:n]) for r in runs):
+        return
+    ys = np.stack([curve(r)[:n] for r in runs])
+    fig.add_band(i, label, runs[0].t[:n] / x_scale, ys.min(axis=0), ys.max(axis=0), color=color)
 
 
 def _bound_panel(fig: FigureData, inp: Inputs, label: str, variants, title: str,
