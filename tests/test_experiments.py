@@ -355,3 +355,16 @@ def test_seed_band_is_min_max_over_the_shared_recorded_prefix():
     assert [r[4] for r in rows if r[2] == "band:seeds:max"] == [0, 2, 4]
     _band(fig, 0, [runs[0], RunData({"t": np.arange(5.0) + 1, "y": np.zeros(5)}, {})], lambda r: r.col("y"), "no", "g")
     assert len(fig.bands) == 1  # different recorded times: no band rather than a wrong one
+
+
+def test_gd_crosscheck_compares_the_two_runs_at_shared_times(tmp_path):
+    figs = _fig("fig1", tmp_path / "a")
+    exp = figs["fig1"].exp
+    gd = exp.crosscheck("β=0.001")
+    assert gd.config.integrator == "gd" and gd.config.lr == 1e-3 and gd.config.t_end == exp.run("β=0.001").config.t_end
+    out = C.crosscheck(figs)
+    (name, res), = out.items()
+    assert "GD" in name and res["common_times"] == len(figs["fig1"].runs["β=0.001"].t)
+    assert set(res["max_abs_difference"]) >= {"test_risk", "train_risk"}
+    assert all(v >= 0 for v in res["max_abs_difference"].values())
+    assert exp.crosscheck("β=0.1") is None and BUILDERS["fig1"](ctx(quick=True)).crosscheck("β=0.001") is None
