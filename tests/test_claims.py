@@ -164,3 +164,10 @@ def test_curve_difference_at_shared_times():
     a, b = np.array([0.5, 9.0, 0.3, np.inf]), np.array([0.5, 0.25, np.inf, 7.0])
     assert C.curve_difference(a_t, a, b_t, b) == pytest.approx(0.05)
     assert math.isnan(C.curve_difference(a_t, a, b_t + 10, b))
+
+
+def test_c9_says_why_it_cannot_confirm():
+    risk_flat = np.where(T < 10, 0.5, 0.15)
+    cl = C.c9(_fig8(np.full_like(T, 0.3), risk=risk_flat, g1_dev=0.5))
+    assert cl.measured["cannot_confirm"] == "phase 3 not reached by T = 100"
+    assert "cannot_confirm" not in C.c9(_fig8(np.where(T < 60, 0.3, 0.9), g1_dev=0.5)).measured

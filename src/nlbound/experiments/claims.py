@@ -289,6 +289,8 @@ def c9(figs: dict[str, Inputs]) -> Claim:
             g2, g1 = (window_verdict(run, base, p, inp.exp.optimistic_gammas) for p in ("g2", "g1"))
             cl.measured = {"g2": g2, "g1": g1}
             cl.holds = bool(g2["phase3_reached"] and g2["nonvacuous_on_window"] and not g1["nonvacuous_on_window"])
+            if not g2["phase3_reached"]:
+                cl.measured["cannot_confirm"] = f"phase 3 not reached by T = {g2['T']:.4g}"
             cl.strict = {"criterion": "phases by the loss alone (tol 0.01); for some single γ the g2 bound < 0.5 "
                                       "on the whole window and for no γ the g1 bound",
                          "measured": {p: _strict_window(run, p, inp.exp.optimistic_gammas, base) for p in ("g2", "g1")}}
@@ -316,6 +318,9 @@ def c10(figs: dict[str, Inputs]) -> Claim:
                 ok.append(res[lab]["phase3_reached"] and res[lab]["nonvacuous_on_window"])
         cl.measured = res
         cl.holds = bool(ok) and all(ok)
+        unconfirmed = [lab for lab, v in res.items() if not v["phase3_reached"]]
+        if unconfirmed:
+            cl.measured["cannot_confirm"] = f"phase 3 not reached by the cap: {', '.join(unconfirmed)}"
         cl.strict = {"criterion": "phases by the loss alone (tol 0.01); for some single γ the g2 bound < 0.5 on "
                                   "the whole window, every ε ≤ 0.4", "measured": strict,
                      "holds": all(v["points"] > 0 and v["best_fraction"] == 1.0 for k, v in strict.items()

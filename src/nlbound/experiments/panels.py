@@ -129,13 +129,13 @@ def plot_fig3(inp: Inputs) -> FigureData:
 
 def plot_fig4(inp: Inputs) -> FigureData:
     """One row per run: full bound / without Υ_κ / without the deviation term; then the two terms.
-    Rows whose bound never comes below BOUND_TOP (ε = 0.1) use a log y axis."""
+    Rows whose bound never comes below BOUND_TOP (ε = 0.1: nothing to see on the linear axis) use a log y axis."""
     fig = FigureData("fig4", inp.exp.title, [], [], ncols=3)
     titles = {"full": "full bound", "no_upsilon": "without Υ_κ", "no_deviation": "without Δε^κ/γ"}
     for r in inp.exp.main_runs():
         run = inp.runs[r.label]
         full = [bound_curve(run, v)["bound"][run.t > 0] for v in _variants(inp.exp, terms="full")]
-        log = bool(min(float(np.nanmin(b)) for b in full) > 0.5)  # nothing to see on [0, BOUND_TOP]
+        log = bool(min(float(np.nanmin(b)) for b in full) > BOUND_TOP)  # nothing to see on [0, BOUND_TOP]
         for term, title in titles.items():
             _bound_panel(fig, inp, r.label, _variants(inp.exp, terms=term), f"{r.label}: {title}",
                          name=lambda v: f"bound γ=β²/{v.q:g}", log=log)
@@ -198,7 +198,8 @@ def _phase_marks(run: RunData, base: dict[str, float]) -> tuple[list[tuple], flo
     ph = run_phases(run, base)
     marks = [(ph.t1, "t1: risk reaches the optimal linear model's", "tab:red", "-."),
              (ph.t2, "t2: risk and MSE below it (phase 3)", "brown", "-.")]
-    note = "" if ph.phase3_reached else f" — phase 3 not reached by T={run.t[-1]:.3g}"
+    note = (f"t cut at {PHASE3_MARGIN:g}·t2 = {PHASE3_MARGIN * ph.t2:.3g}" if ph.phase3_reached else
+            f"phase 3 not reached by T = {run.t[-1]:.3g}")
     return marks, cut_time(run, ph, PHASE3_MARGIN), note
 
 
@@ -212,8 +213,8 @@ def _optimistic_panel(fig: FigureData, inp: Inputs, label: str, proxy: str, titl
     if "lin_train_risk" in base:
         hl.append((base["lin_train_risk"], "optimal linear train risk", "red", "--"))
     marks, cut, note = _phase_marks(run, base)
-    fig.panels.append(Panel(title + note, ylabel=f"risk / MSE / bound (clipped at {BOUND_TOP:g})", ylim=(0.0, BOUND_TOP),
-                            hlines=hl, vlines=marks, xmax=cut, annotation=f"t cut at {PHASE3_MARGIN:g}·t2"))
+    fig.panels.append(Panel(title, ylabel=f"risk / MSE / bound (clipped at {BOUND_TOP:g})", ylim=(0.0, BOUND_TOP),
+                            hlines=hl, vlines=marks, xmax=cut, annotation=note))
     fig.add(i, "test risk", run.t, run.col("test_risk"), color="black")
     fig.add(i, "train risk", run.t, run.col("train_risk"), color="black", style="--")
     fig.add(i, "test MSE", run.t, run.col("test_loss"), color="purple")
