@@ -121,8 +121,9 @@ def draw(fig: FigureData):
     nrows = -(-n // ncols)
     shared = _shared_legend_entries(fig)
     leg_rows = -(-len(shared) // min(ncols * 2, 6)) if shared else 0
-    foot_h = 0.2 * leg_rows + (0.35 if fig.note else 0.0) + 0.1  # inches below the panels
     width = 4.2 * ncols  # an "outside" legend uses the empty slot to its right
+    note_rows = -(-len(fig.note) // int(17 * width)) if fig.note else 0  # ~17 characters of 7 pt per inch
+    foot_h = 0.2 * leg_rows + 0.15 * note_rows + (0.2 if fig.note else 0.0) + 0.1  # inches below the panels
     height = 3.4 * nrows + foot_h
     mfig, axes = plt.subplots(nrows, ncols, figsize=(width, height), squeeze=False)
     for i, panel in enumerate(fig.panels):
@@ -136,7 +137,7 @@ def draw(fig: FigureData):
     if shared:
         mfig.legend([h for h, _ in shared.values()], list(shared), loc="lower center", fontsize=7,
                     ncol=min(ncols * 2, 6, len(shared)), frameon=False,
-                    bbox_to_anchor=(0.5, 0.3 / height if fig.note else 0.0))
+                    bbox_to_anchor=(0.5, (0.15 * note_rows + 0.15) / height if fig.note else 0.0))
     mfig.tight_layout(rect=(0, foot_h / height, 1, 1 - 0.25 / height))
     return mfig
 
