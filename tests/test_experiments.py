@@ -368,3 +368,20 @@ def test_gd_crosscheck_compares_the_two_runs_at_shared_times(tmp_path):
     assert set(res["max_abs_difference"]) >= {"test_risk", "train_risk"}
     assert all(v >= 0 for v in res["max_abs_difference"].values())
     assert exp.crosscheck("β=0.1") is None and BUILDERS["fig1"](ctx(quick=True)).crosscheck("β=0.001") is None
+
+
+def test_expected_horizon_and_cost_order_the_long_runs_first():
+    from nlbound.experiments.figures import PHASE3_MARGIN
+    from nlbound.experiments.reproduce import estimated_cost
+
+    c = ctx(quick=False)
+    f8 = BUILDERS["fig8"](c).runs[0].config
+    f9 = {r.label: r.config for r in BUILDERS["fig9"](c).runs}
+    f1 = {r.label: r.config for r in BUILDERS["fig1"](c).runs}
+    assert c.expected_horizon(f1["β=0.001"]) == pytest.approx(3.0, rel=1e-2)  # t_end = 3 t* rounded to 3 digits
+    assert c.expected_horizon(f8) == pytest.approx(PHASE3_MARGIN * 2.4 / 0.1)  # expected stop, below the 60 t* cap
+    assert c.expected_horizon(f9["ε=1"]) == pytest.approx(PHASE3_MARGIN * 2.4)
+    cost = {k: estimated_cost(v, c.expected_horizon(v)) for k, v in f1.items()}
+    assert cost["β=0.001 GD lr=0.001"] > 30 * cost["β=0.001"]
+    assert estimated_cost(f8, c.expected_horizon(f8)) > estimated_cost(f9["ε=1"], c.expected_horizon(f9["ε=1"]))
+    assert estimated_cost(f1["β=0.001"]) == estimated_cost(f1["β=0.001"], 3.0)  # sweep's one-argument call

@@ -96,6 +96,19 @@ class Context:
                                         np.geomspace(f["t_end"] / 1e4, f["t_end"], 4 * OPT_TIMES_PER_DECADE + 1)))
         return (self.make_config or _real_config)(**f)
 
+    def expected_horizon(self, config: Any) -> float:
+        """How far a run is expected to go, in units of t*_0.5 (of BETA_HORIZON_MAX where t* is
+        undefined): t_end / t*, or for a run with the phase-3 stop rule the margin times the t2
+        that ISSUE 11 measured (phase 3 from ~2.4 t*/eps: t = 22.5, 34.1, 60.6 at eps = 1, 0.7,
+        0.4 with t* = 9.47), capped at t_end. Only the runner's ordering and ETA use it."""
+        s = (self.s_of or partial(_real_s, data_dir=self.data_dir))(config.dataset, int(config.size))
+        beta = config.beta if config.beta ** int(config.depth) / s < ALPHA else BETA_HORIZON_MAX
+        t_star = float((self.t_star or _real_t_star)(ALPHA, beta, s, config.depth))
+        units = float(config.t_end) / t_star
+        if getattr(config, "stop_phase3", 0) and config.eps > 0:
+            units = min(units, float(config.stop_phase3) * 2.4 / float(config.eps))
+        return units
+
     def seeded(self, label: str, horizon: str, group: str = "", **fields: Any) -> tuple[RunSpec, ...]:
         """The main run `label` (seed SEEDS[0]) and its re-seeded copies (role "seed")."""
         seeds = self.seeds()
