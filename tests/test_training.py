@@ -240,7 +240,7 @@ def test_config_key_stable_and_sensitive_to_every_field():
     assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True).stdout.strip() == key
     changes = dict(dataset="mnist", size=14, depth=3, width=9, eps=0.3, beta=0.06, rank_one=True, init_seed=1,
                    data_seed=2, integrator="gd", lr=2e-3, rtol=1e-6, atol=1e-11, dtype="float64", t_end=16.0,
-                   times=(1.0,), gammas=(0.1,), p=16)
+                   times=(1.0,), gammas=(0.1,), p=16, stop_phase3=1.5)
     assert set(changes) == set(CFG.as_dict())
     keys = {CFG.replace(**{k: v}).key() for k, v in changes.items()}
     assert len(keys) == len(changes) and key not in keys

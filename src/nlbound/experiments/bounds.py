@@ -27,10 +27,13 @@ def run_params(run: RunData) -> dict:
 
 
 def t_star_of(run: RunData, alpha: float = 0.5) -> float:
-    """t*_alpha(beta) of eq. 15 (L = 2) / eq. 97 (L >= 3) for this run's beta, s, depth."""
+    """t*_alpha(beta) of eq. 15 (L = 2) / eq. 97 (L >= 3) for this run's beta, s, depth; nan where
+    it is undefined (beta^L / s >= alpha: the net starts past that fraction of the top mode)."""
     from nlbound.theory import t_star
 
     p = run_params(run)
+    if p["beta"] ** p["depth"] / p["s"] >= alpha:
+        return float("nan")
     return float(t_star(alpha, p["beta"], p["s"], p["depth"]))
 
 
@@ -79,3 +82,33 @@ def optimistic_bound(run: RunData, proxy: str, gamma: float) -> dict[str, np.nda
         "t": run.t, "margin_risk": margin, "gap": test_cmr - train_cmr, "deviation": test_dev + train_dev,
         "bound": M.optimistic_bound(margin, test_cmr, train_cmr, test_dev, train_dev, gamma),  # eq. 41
     }
+
+
+def union_price(n_grid: int, m: int, upsilon: float = 0.0) -> float:
+    """What taking the minimum over a grid of n_grid thresholds costs: the union bound over the grid
+    adds ln(n_grid) / (2m) inside the square root of Upsilon (Upsilon = sqrt(A / (2m)) becomes
+    sqrt(A / (2m) + ln(n_grid) / (2m))); returned as the increase. eq. 41 has Upsilon = 0 (the test
+    set stands in for the distribution), where the price is sqrt(ln(n_grid) / (2m))."""
+    if n_grid < 1 or m < 1 or not upsilon >= 0:
+        raise ValueError(f"n_grid == {n_grid}, m == {m}, upsilon == {upsilon}: must be >= 1, >= 1, >= 0")
+    return float(np.sqrt(upsilon**2 + np.log(n_grid) / (2 * m)) - upsilon)
+
+
+def min_over_gamma(curves: np.ndarray, gammas) -> tuple[np.ndarray, np.ndarray]:
+    """Per-t minimum of bound curves (one row per gamma, nan/inf rows ignored point-wise) and the
+    gamma attaining it at each t (nan where every row is non-finite)."""
+    c = np.where(np.isfinite(curves), curves, np.inf)
+    j = np.argmin(c, axis=0)
+    best = c[j, np.arange(c.shape[1])]
+    g = np.asarray(gammas, dtype=float)[j]
+    return best, np.where(np.isfinite(best), g, np.nan)
+
+
+def optimistic_min(run: RunData, proxy: str, gammas) -> dict[str, np.ndarray]:
+    """eq. 41 minimised over the grid `gammas` at each recorded t, plus the union-bound price of the
+    grid (union_price with m = the training set size): t, bound (price included), gamma (argmin),
+    price (a scalar array)."""
+    curves = np.stack([optimistic_bound(run, proxy, g)["bound"] for g in gammas])
+    best, g = min_over_gamma(curves, gammas)
+    price = union_price(len(gammas), int(run.get("m")))
+    return {"t": run.t, "bound": best + price, "gamma": g, "price": np.asarray(price)}

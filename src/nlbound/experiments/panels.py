@@ -1,16 +1,22 @@
 """Plot data of each figure, built from finished runs only (traces + run.json): never trains.
 
 Bound/risk panels are drawn as the paper draws them: linear y on [0, BOUND_TOP] (the bound explodes
-after t*, so it is clipped at the top; the CSV keeps every value), log t, the random-guess risk 0.5
-and t*_0.5 marked, one colour per q and one linestyle per variant, one legend under the figure.
+after t*, so it is clipped at the top and the panel says so; the CSV keeps every value), log t,
+the random-guess risk 0.5 and t*_0.5 marked, one colour per q and one linestyle per variant, one
+legend under the figure. Re-seeded runs are drawn as a min-max band around their main run.
+Figs. 8-9: the per-t minimum over every recorded γ (with the union-bound price), a few single γ,
+App. B's t1 and t2 marked, t cut at 1.5 t2 (or the cap, "phase 3 not reached by T").
 """
 
 from __future__ import annotations
 
 from typing import Any, Callable
 
-from nlbound.experiments.bounds import bound_curve, optimistic_bound, t_star_of
-from nlbound.experiments.figures import QS
+import numpy as np
+
+from nlbound.experiments.bounds import bound_curve, optimistic_bound, optimistic_min, t_star_of
+from nlbound.experiments.figures import PHASE3_MARGIN, SHOWN_GAMMAS
+from nlbound.experiments.phases import cut_time, run_phases
 from nlbound.experiments.plotting import FigureData, Panel
 from nlbound.experiments.spec import Experiment
 from nlbound.experiments.traces import Inputs, RunData
@@ -19,30 +25,66 @@ Q_COLORS = {1.0: "tab:green", 10.0: "tab:olive", 100.0: "tab:cyan"}
 TINY = 1e-8  # Fig. 7: added to make zero visible on a log axis
 BOUND_TOP = 1.05  # bound panels: y in [0, BOUND_TOP], the bound is clipped above
 BOUND_YLABEL = f"risk / bound (bound clipped at {BOUND_TOP:g})"
+T_STAR_LABEL = "t*_0.5: linear twin has learned half its top mode (eq. 15)"
 GAMMA_COLORS = ["darkgreen", "tab:green", "tab:olive", "tab:cyan", "tab:blue", "tab:pink"]  # Figs. 8-9
 
 
-def _risks(fig: FigureData, i: int, run: RunData) -> None:
-    fig.add(i, "test risk", run.t, run.col("test_risk"), color="black")
-    fig.add(i, "train risk", run.t, run.col("train_risk"), color="black", style="--")
+def _risks(fig: FigureData, i: int, run: RunData, x_scale: float = 1.0) -> None:
+    fig.add(i, "test risk", run.t / x_scale, run.col("test_risk"), color="black")
+    fig.add(i, "train risk", run.t / x_scale, run.col("train_risk"), color="black", style="--")
 
 
-def _bound_axes(title: str, t_star: float) -> Panel:
-    """A bound/risk panel: linear [0, BOUND_TOP], random guess at 0.5, t*_0.5 marked."""
+def _bound_axes(title: str, t_star: float, log: bool = False) -> Panel:
+    """A bound/risk panel: linear [0, BOUND_TOP] (or log [1e-2, 1e2]), random guess at 0.5, t* marked."""
+    if log:
+        return Panel(title, ylabel="risk / bound (log)", yscale="log", ylim=(1e-2, 1e2),
+                     hlines=[(0.5, "random guess (0.5)", "red", ":")], vlines=[(t_star, T_STAR_LABEL)],
+                     annotation="log y: the whole bound is shown")
     return Panel(title, ylabel=BOUND_YLABEL, ylim=(0.0, BOUND_TOP),
-                 hlines=[(0.5, "random guess (0.5)", "red", ":")], vlines=[(t_star, "t*_0.5")])
+                 hlines=[(0.5, "random guess (0.5)", "red", ":")], vlines=[(t_star, T_STAR_LABEL)])
+
+
+def _seed_runs(inp: Inputs, label: str) -> list[RunData]:
+    exp = inp.exp
+    return [inp.runs[exp.seed_run(label, k).label] for k in range(exp.n_seeds())
+            if exp.seed_run(label, k).label in inp.runs]
+
+
+def _band(fig: FigureData, i: int, runs: list[RunData], curve: Callable[[RunData], np.ndarray], label: str,
+          color: str | None, x_scale: float = 1.0) -> None:
+    """Min-max over the seeds' curves at the recorded times they share: the seeds record the same
+    declared times, and a run ended by the phase-3 stop rule holds a prefix of them."""
+    if len(runs) < 2:
+        return
+    n = min(r.t.size for r in runs)
+    if any(not np.array_equal(r.t[:n], runs[0].t[:n]) for r in runs):
+        return
+    ys = np.stack([curve(r)[:n] for r in runs])
+    fig.add_band(i, label, runs[0].t[:n] / x_scale, ys.min(axis=0), ys.max(axis=0), color=color)
 
 
 def _bound_panel(fig: FigureData, inp: Inputs, label: str, variants, title: str,
-                 style: Callable[[Any], str] = lambda v: "-", name: Callable[[Any], str] = lambda v: v.label) -> None:
-    """Risks (black) and one bound line per variant (colour per q, `style(v)`) of run `label`."""
+                 style: Callable[[Any], str] = lambda v: "-", name: Callable[[Any], str] = lambda v: v.label,
+                 log: bool = False, x_in_t_star: bool = False) -> int:
+    """Risks (black) and one bound line per variant (colour per q, `style(v)`) of run `label`, with
+    the seed band (min-max over init seeds) of the test risk and of the q=1 bound."""
     run = inp.runs[label]
     i = len(fig.panels)
-    fig.panels.append(_bound_axes(title, t_star_of(run, inp.exp.alpha)))
-    _risks(fig, i, run)
+    ts = t_star_of(run, inp.exp.alpha)
+    scale = ts if x_in_t_star else 1.0
+    fig.panels.append(_bound_axes(title, 1.0 if x_in_t_star else ts, log=log))
+    if x_in_t_star:
+        fig.panels[i].xlabel = "t / t*_0.5"
+    _risks(fig, i, run, scale)
+    seeds = _seed_runs(inp, label)
+    _band(fig, i, seeds, lambda r: r.col("test_risk"), "test risk: min–max over seeds", "0.5", scale)
     for v in variants:
         c = bound_curve(run, v)
-        fig.add(i, name(v), c["t"], c["bound"], color=Q_COLORS.get(v.q), style=style(v))
+        fig.add(i, name(v), c["t"] / scale, c["bound"], color=Q_COLORS.get(v.q), style=style(v))
+        if v.q == 1.0:
+            _band(fig, i, seeds, lambda r, v=v: bound_curve(r, v)["bound"], "bound q=1: min–max over seeds",
+                  Q_COLORS[1.0], scale)
+    return i
 
 
 def _variants(exp: Experiment, **match: Any):
@@ -50,9 +92,15 @@ def _variants(exp: Experiment, **match: Any):
 
 
 def plot_fig1(inp: Inputs) -> FigureData:
-    fig = FigureData("fig1", inp.exp.title, [], [])
-    for r in inp.exp.runs:
-        _bound_panel(fig, inp, r.label, _variants(inp.exp, kappa=2), r.label)
+    fig = FigureData("fig1", inp.exp.title, [], [], ncols=3, note=inp.exp.notes)
+    for r in inp.exp.main_runs():
+        i = _bound_panel(fig, inp, r.label, _variants(inp.exp, kappa=2), r.label)
+        gd = inp.exp.crosscheck(r.label)
+        if gd is not None and gd.label in inp.runs:
+            run = inp.runs[gd.label]
+            fig.add(i, "GD lr=0.001: test risk", run.t, run.col("test_risk"), color="tab:red", style=":")
+            v = _variants(inp.exp, kappa=2, q=1.0)[0]
+            fig.add(i, "GD lr=0.001: bound q=1", run.t, bound_curve(run, v)["bound"], color="tab:red", style="-.")
     return fig
 
 
@@ -63,7 +111,7 @@ P_STYLE = {32: "-", 16: "-."}
 
 def plot_fig2(inp: Inputs) -> FigureData:
     fig = FigureData("fig2", inp.exp.title, [], [])
-    label = inp.exp.runs[0].label
+    label = inp.exp.main_runs()[0].label
     for kappa in (1, 2):
         _bound_panel(fig, inp, label, _variants(inp.exp, kappa=kappa),
                      f"{label}: κ={kappa} ({KAPPA_STYLE_NAME[kappa]})", style=lambda v: KAPPA_STYLE[v.kappa])
@@ -71,20 +119,26 @@ def plot_fig2(inp: Inputs) -> FigureData:
 
 
 def plot_fig3(inp: Inputs) -> FigureData:
-    fig = FigureData("fig3", inp.exp.title + " (bound: p=32 solid, p=16 dash-dot)", [], [])
-    for r in inp.exp.runs:
-        _bound_panel(fig, inp, r.label, inp.exp.bounds, r.label, style=lambda v: P_STYLE[v.p])
+    fig = FigureData("fig3", inp.exp.title + " (each run trained and evaluated with its p)", [], [], ncols=2,
+                     note=inp.exp.notes)
+    for r in inp.exp.main_runs():
+        p = int(inp.runs[r.label].get("p"))
+        _bound_panel(fig, inp, r.label, _variants(inp.exp, p=p), r.label, style=lambda v: P_STYLE[v.p])
     return fig
 
 
 def plot_fig4(inp: Inputs) -> FigureData:
-    """One row per run: full bound / without Υ_κ / without the deviation term; then the two terms."""
+    """One row per run: full bound / without Υ_κ / without the deviation term; then the two terms.
+    Rows whose bound never comes below BOUND_TOP (ε = 0.1: nothing to see on the linear axis) use a log y axis."""
     fig = FigureData("fig4", inp.exp.title, [], [], ncols=3)
     titles = {"full": "full bound", "no_upsilon": "without Υ_κ", "no_deviation": "without Δε^κ/γ"}
-    for r in inp.exp.runs:
+    for r in inp.exp.main_runs():
+        run = inp.runs[r.label]
+        full = [bound_curve(run, v)["bound"][run.t > 0] for v in _variants(inp.exp, terms="full")]
+        log = bool(min(float(np.nanmin(b)) for b in full) > BOUND_TOP)  # nothing to see on [0, BOUND_TOP]
         for term, title in titles.items():
             _bound_panel(fig, inp, r.label, _variants(inp.exp, terms=term), f"{r.label}: {title}",
-                         name=lambda v: f"bound γ=β²/{v.q:g}")
+                         name=lambda v: f"bound γ=β²/{v.q:g}", log=log)
     _components_panel(fig, inp)
     return fig
 
@@ -92,9 +146,10 @@ def plot_fig4(inp: Inputs) -> FigureData:
 def _components_panel(fig: FigureData, inp: Inputs) -> None:
     i = len(fig.panels)
     fig.panels.append(Panel("terms: Υ_κ (black), Δε^κ/γ (colour per q); ε=0.01 solid, ε=0.1 dashed",
-                            ylabel="term (log)", yscale="log", legend="outside",
-                            hlines=[(0.5, "random guess (0.5)", "red", ":")]))
-    for r, style in zip(inp.exp.runs, ("-", "--")):
+                            ylabel="term (log)", yscale="log", legend="outside", ylim=(1e-4, 1e2),
+                            hlines=[(0.5, "random guess (0.5)", "red", ":")],
+                            annotation="y cut to [1e-4, 1e2]: the range where a term matters"))
+    for r, style in zip(inp.exp.main_runs(), ("-", "--")):
         run = inp.runs[r.label]
         for v in _variants(inp.exp, terms="full"):
             c = bound_curve(run, v)
@@ -103,35 +158,49 @@ def _components_panel(fig: FigureData, inp: Inputs) -> None:
 
 
 def plot_fig5(inp: Inputs) -> FigureData:
-    fig = FigureData("fig5", inp.exp.title, [], [])
-    for r in inp.exp.runs:
+    fig = FigureData("fig5", inp.exp.title, [], [], note=inp.exp.notes)
+    for r in inp.exp.main_runs():
         _bound_panel(fig, inp, r.label, inp.exp.bounds, f"{r.label} (d = rank {inp.runs[r.label].get('rank')})")
     return fig
 
 
 def plot_fig6(inp: Inputs) -> FigureData:
-    fig = FigureData("fig6", inp.exp.title + " — top γ=β²/q, bottom γ=α/q", [], [], ncols=len(inp.exp.runs),
-                     note=inp.exp.notes)
+    """Depth: t in units of each run's t*_0.5 so the panels compare; log y so that the L ≥ 3 bounds
+    (≥ 1 + Υ) are drawn, not clipped."""
+    fig = FigureData("fig6", inp.exp.title + " — top γ=β²/q, bottom γ=α/q", [], [],
+                     ncols=len(inp.exp.main_runs()), note=inp.exp.notes)
     for rule, g in (("beta2", "β²/q"), ("alpha", "α/q")):
-        for r in inp.exp.runs:
+        for r in inp.exp.main_runs():
             _bound_panel(fig, inp, r.label, _variants(inp.exp, gamma_rule=rule), f"{r.label}, γ={g}",
-                         name=lambda v: f"bound q={v.q:g}")
+                         name=lambda v: f"bound q={v.q:g}", log=True, x_in_t_star=True)
     return fig
 
 
 def plot_fig7(inp: Inputs) -> FigureData:
-    fig = FigureData("fig7", inp.exp.title + " (+1e-8)", [], [])
-    groups = list(dict.fromkeys(r.group for r in inp.exp.runs))
+    fig = FigureData("fig7", inp.exp.title + " (+1e-8)", [], [], ncols=2, note=inp.exp.notes)
+    groups = list(dict.fromkeys(r.group for r in inp.exp.main_runs()))
     colors = ["tab:blue", "tab:orange", "tab:green", "tab:red", "tab:purple", "tab:brown"]
     for i, g in enumerate(groups):
         fig.panels.append(Panel(g, ylabel="decrease (+1e-8, log)", yscale="log"))
-        for j, r in enumerate([r for r in inp.exp.runs if r.group == g]):
+        for j, r in enumerate([r for r in inp.exp.main_runs() if r.group == g]):
             run = inp.runs[r.label]
             loss, loss_x = run.col("train_loss"), run.col("train_loss_X")
             eps = r.label.split()[-1]
             fig.add(i, f"{eps} L(0)−L(t) (solid)", run.t, loss[0] - loss + TINY, color=colors[j % 6])
             fig.add(i, f"{eps} L_X(0)−L_X(t) (dashed)", run.t, loss_x[0] - loss_x + TINY, color=colors[j % 6], style="--")
     return fig
+
+
+def _phase_marks(run: RunData, base: dict[str, float]) -> tuple[list[tuple], float | None, str]:
+    """App. B's t1, t2 as vertical lines, where the figure is cut, and what the title says."""
+    if "lin_train_risk" not in base:
+        return [], None, ""
+    ph = run_phases(run, base)
+    marks = [(ph.t1, "t1: risk reaches the optimal linear model's", "tab:red", "-."),
+             (ph.t2, "t2: risk and MSE below it (phase 3)", "brown", "-.")]
+    note = (f"t cut at {PHASE3_MARGIN:g}·t2 = {PHASE3_MARGIN * ph.t2:.3g}" if ph.phase3_reached else
+            f"phase 3 not reached by T = {run.t[-1]:.3g}")
+    return marks, cut_time(run, ph, PHASE3_MARGIN), note
 
 
 def _optimistic_panel(fig: FigureData, inp: Inputs, label: str, proxy: str, title: str) -> None:
@@ -143,27 +212,36 @@ def _optimistic_panel(fig: FigureData, inp: Inputs, label: str, proxy: str, titl
         hl.append((base["lin_train_loss"], "optimal linear train MSE", "brown", "--"))
     if "lin_train_risk" in base:
         hl.append((base["lin_train_risk"], "optimal linear train risk", "red", "--"))
-    fig.panels.append(Panel(title, ylabel=f"risk / MSE / bound (clipped at {BOUND_TOP:g})",
-                            ylim=(0.0, BOUND_TOP), hlines=hl))
+    marks, cut, note = _phase_marks(run, base)
+    fig.panels.append(Panel(title, ylabel=f"risk / MSE / bound (clipped at {BOUND_TOP:g})", ylim=(0.0, BOUND_TOP),
+                            hlines=hl, vlines=marks, xmax=cut, annotation=note))
     fig.add(i, "test risk", run.t, run.col("test_risk"), color="black")
     fig.add(i, "train risk", run.t, run.col("train_risk"), color="black", style="--")
     fig.add(i, "test MSE", run.t, run.col("test_loss"), color="purple")
     fig.add(i, "train MSE", run.t, run.col("train_loss"), color="purple", style="--")
-    for k, g in enumerate(inp.exp.optimistic_gammas):
+    shown = [g for g in inp.exp.optimistic_gammas if any(abs(g / s - 1) < 1e-6 for s in SHOWN_GAMMAS)]
+    for k, g in enumerate(shown):
         c = optimistic_bound(run, proxy, g)
-        fig.add(i, f"bound γ={g:g}", c["t"], c["bound"], color=GAMMA_COLORS[k % len(GAMMA_COLORS)])
+        fig.add(i, f"bound γ={g:g}", c["t"], c["bound"], color=GAMMA_COLORS[k % len(GAMMA_COLORS)], width=0.8)
+    gs = inp.exp.optimistic_gammas
+    m = optimistic_min(run, proxy, gs)
+    fig.add(i, f"bound: min over {len(gs)} γ at each t (+ union price √(ln {len(gs)}/2m) = {float(m['price']):.3g})",
+            m["t"], m["bound"], color="green", width=2.4)
+    _band(fig, i, _seed_runs(inp, label), lambda r: optimistic_min(r, proxy, gs)["bound"],
+          "min-over-γ bound: min–max over seeds", "green")
 
 
 def plot_fig8(inp: Inputs) -> FigureData:
     fig = FigureData("fig8", inp.exp.title, [], [], ncols=2)
-    label = inp.exp.runs[0].label
+    label = inp.exp.main_runs()[0].label
     run = inp.runs[label]
     gs = inp.exp.optimistic_gammas
     colors = {"g1": "tab:blue", "g2": "tab:green", "glin": "tab:orange"}
+    marks, cut, _ = _phase_marks(run, inp.baseline(run))
     fig.panels.append(Panel(f"proxy generalization gap R^C_γ[g] − R̂^C_γ[g] (γ={min(gs):g} solid, "
-                            f"{max(gs):g} dashed)", ylabel="gap", legend="lower left"))
+                            f"{max(gs):g} dashed)", ylabel="gap", legend="lower left", vlines=marks, xmax=cut))
     fig.panels.append(Panel("proxy deviation E|f−g| + Ê|f−g|", ylabel="deviation (log)", yscale="log",
-                            legend="lower right"))
+                            legend="lower right", vlines=marks, xmax=cut))
     for proxy, color in colors.items():
         for g, style in ((min(gs), "-"), (max(gs), "--")):
             fig.add(0, f"{proxy} γ={g:g}", run.t, optimistic_bound(run, proxy, g)["gap"], color=color, style=style)
@@ -174,8 +252,8 @@ def plot_fig8(inp: Inputs) -> FigureData:
 
 
 def plot_fig9(inp: Inputs) -> FigureData:
-    fig = FigureData("fig9", inp.exp.title, [], [], ncols=min(3, len(inp.exp.runs)))
-    for r in inp.exp.runs:
+    fig = FigureData("fig9", inp.exp.title, [], [], ncols=min(3, len(inp.exp.main_runs())))
+    for r in inp.exp.main_runs():
         _optimistic_panel(fig, inp, r.label, "g2", f"{r.label}: κ=2 optimistic bound")
     return fig
 

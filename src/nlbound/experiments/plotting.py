@@ -33,6 +33,18 @@ class Line:
 
 
 @dataclass
+class Band:
+    """A shaded range (e.g. min-max over init seeds) of a panel."""
+
+    panel: int
+    label: str
+    x: np.ndarray
+    lo: np.ndarray
+    hi: np.ndarray
+    color: str | None = None
+
+
+@dataclass
 class Panel:
     title: str
     ylabel: str = ""
@@ -41,8 +53,10 @@ class Panel:
     yscale: str = "linear"
     ylim: tuple[float, float] | None = None
     hlines: list[tuple[float, str, str, str]] = field(default_factory=list)  # y, label, color, style
-    vlines: list[tuple[float, str]] = field(default_factory=list)  # x, label
+    vlines: list[tuple] = field(default_factory=list)  # (x, label) or (x, label, color, style)
     legend: str = "figure"  # "figure", "outside", "none" or a matplotlib loc ("lower left", ...)
+    xmax: float | None = None  # drawn t range ends here (the CSV keeps every point)
+    annotation: str = ""  # a small text in the panel's upper left corner (e.g. what was clipped)
 
 
 @dataclass
@@ -53,9 +67,18 @@ class FigureData:
     lines: list[Line]
     ncols: int = 0  # 0: all panels in one row
     note: str = ""  # a small footnote under the figure
+    bands: list[Band] = field(default_factory=list)
 
     def add(self, panel: int, label: str, x, y, **kw) -> None:
         self.lines.append(Line(panel, label, np.asarray(x, float), np.asarray(y, float), **kw))
+
+    def add_band(self, panel: int, label: str, x, lo, hi, color: str | None = None) -> None:
+        self.bands.append(Band(panel, label, *(np.asarray(a, float) for a in (x, lo, hi)), color=color))
+
+
+def _vline(v: tuple) -> tuple[float, str, str, str]:
+    """(x, label, color, style) of a vlines entry (x, label) or (x, label, color, style)."""
+    return (float(v[0]), v[1], "0.5", ":") if len(v) == 2 else (float(v[0]), v[1], v[2], v[3])
 
 
 def figure_rows(fig: FigureData) -> list[tuple]:
@@ -66,7 +89,11 @@ def figure_rows(fig: FigureData) -> list[tuple]:
         rows.extend((ln.panel, title, ln.label, float(x), float(y)) for x, y in zip(ln.x, ln.y))
     for i, p in enumerate(fig.panels):
         rows.extend((i, p.title, f"hline:{lab}", float("nan"), float(y)) for y, lab, _, _ in p.hlines)
-        rows.extend((i, p.title, f"vline:{lab}", float(x), float("nan")) for x, lab in p.vlines)
+        rows.extend((i, p.title, f"vline:{lab}", x, float("nan")) for x, lab, _, _ in map(_vline, p.vlines))
+    for b in fig.bands:
+        title = fig.panels[b.panel].title
+        for end, ys in (("min", b.lo), ("max", b.hi)):
+            rows.extend((b.panel, title, f"band:{b.label}:{end}", float(x), float(y)) for x, y in zip(b.x, ys))
     return rows
 
 
@@ -94,12 +121,14 @@ def draw(fig: FigureData):
     nrows = -(-n // ncols)
     shared = _shared_legend_entries(fig)
     leg_rows = -(-len(shared) // min(ncols * 2, 6)) if shared else 0
-    foot_h = 0.2 * leg_rows + (0.35 if fig.note else 0.0) + 0.1  # inches below the panels
     width = 4.2 * ncols  # an "outside" legend uses the empty slot to its right
+    note_rows = -(-len(fig.note) // int(17 * width)) if fig.note else 0  # ~17 characters of 7 pt per inch
+    foot_h = 0.2 * leg_rows + 0.15 * note_rows + (0.2 if fig.note else 0.0) + 0.1  # inches below the panels
     height = 3.4 * nrows + foot_h
     mfig, axes = plt.subplots(nrows, ncols, figsize=(width, height), squeeze=False)
     for i, panel in enumerate(fig.panels):
-        _draw_panel(axes[i // ncols][i % ncols], panel, [ln for ln in fig.lines if ln.panel == i])
+        _draw_panel(axes[i // ncols][i % ncols], panel, [ln for ln in fig.lines if ln.panel == i],
+                    [b for b in fig.bands if b.panel == i])
     for j in range(n, nrows * ncols):
         axes[j // ncols][j % ncols].axis("off")
     mfig.suptitle(fig.title, fontsize=10)
@@ -108,7 +137,7 @@ def draw(fig: FigureData):
     if shared:
         mfig.legend([h for h, _ in shared.values()], list(shared), loc="lower center", fontsize=7,
                     ncol=min(ncols * 2, 6, len(shared)), frameon=False,
-                    bbox_to_anchor=(0.5, 0.3 / height if fig.note else 0.0))
+                    bbox_to_anchor=(0.5, (0.15 * note_rows + 0.15) / height if fig.note else 0.0))
     mfig.tight_layout(rect=(0, foot_h / height, 1, 1 - 0.25 / height))
     return mfig
 
@@ -126,8 +155,13 @@ def _shared_legend_entries(fig: FigureData) -> dict[str, tuple]:
             continue
         for y, lab, color, style in p.hlines:
             out.setdefault(lab, (Line2D([], [], ls=style, color=color, lw=1.0), lab))
-        for x, lab in p.vlines:
-            out.setdefault(lab, (Line2D([], [], ls=":", color="0.5", lw=1.0), lab))
+        for x, lab, color, style in map(_vline, p.vlines):
+            out.setdefault(lab, (Line2D([], [], ls=style, color=color, lw=1.0), lab))
+    for b in fig.bands:
+        if fig.panels[b.panel].legend == "figure":
+            from matplotlib.patches import Patch
+
+            out.setdefault(b.label, (Patch(color=b.color, alpha=0.25), b.label))
     return out
 
 
@@ -141,8 +175,12 @@ def _drawn_y(panel: Panel, y: np.ndarray) -> np.ndarray:
     return np.clip(y, lo - span, hi + span)
 
 
-def _draw_panel(ax, panel: Panel, lines: list[Line]) -> None:
+def _draw_panel(ax, panel: Panel, lines: list[Line], bands: list[Band] = ()) -> None:
     xs = []
+    for b in bands:
+        ok = np.isfinite(b.x) & np.isfinite(b.lo) & np.isfinite(b.hi) & ((b.x > 0) if panel.xscale == "log" else True)
+        ax.fill_between(b.x[ok], _drawn_y(panel, b.lo[ok]), _drawn_y(panel, b.hi[ok]), color=b.color, alpha=0.25,
+                        lw=0, label=b.label)
     for ln in lines:
         x, y = ln.x, ln.y
         ok = np.isfinite(x) & np.isfinite(y)
@@ -155,14 +193,17 @@ def _draw_panel(ax, panel: Panel, lines: list[Line]) -> None:
                 label=ln.label if ln.legend else None)
     for y, lab, color, style in panel.hlines:
         ax.axhline(y, color=color, ls=style, lw=1.0, label=lab)
-    for x, lab in panel.vlines:
-        if panel.xscale != "log" or x > 0:
-            ax.axvline(x, color="0.5", ls=":", lw=1.0, label=lab)
+    for x, lab, color, style in map(_vline, panel.vlines):
+        if np.isfinite(x) and (panel.xscale != "log" or x > 0):
+            ax.axvline(x, color=color, ls=style, lw=1.0, label=lab)
     ax.set_xscale(panel.xscale)
     ax.set_yscale(panel.yscale)
     allx = np.concatenate(xs) if xs else np.array([])
     if allx.size and allx.min() < allx.max():
-        ax.set_xlim(allx.min(), allx.max())  # the recorded t range (t > 0 on a log axis)
+        hi = allx.max() if panel.xmax is None else min(allx.max(), panel.xmax)
+        ax.set_xlim(allx.min(), hi)  # the recorded t range (t > 0 on a log axis), cut at xmax
+    if panel.annotation:
+        ax.text(0.02, 0.97, panel.annotation, transform=ax.transAxes, fontsize=6, va="top", color="0.3")
     if panel.ylim:
         ax.set_ylim(*panel.ylim)
     ax.set_title(panel.title, fontsize=9)

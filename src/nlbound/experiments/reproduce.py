@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from nlbound._io import atomic_write_json
-from nlbound.experiments.claims import evaluate_claims, soundness
+from nlbound.experiments.claims import crosscheck, evaluate_claims, soundness
 from nlbound.experiments.figures import Context, build
 from nlbound.experiments.panels import PLOTS
 from nlbound.experiments.plotting import render
@@ -21,12 +21,24 @@ from nlbound.experiments.traces import Inputs, load_run_dir
 BaselineFn = Callable[[str, int, "str | None"], dict[str, float]]
 
 
-def estimated_cost(config: Any) -> float:
-    """Relative training cost of a run (the progress bar's unit): per-evaluation cost grows with
-    the input dimension, the number of evaluations with eps (harder flows) and depth."""
+# Seconds per t*_0.5 of horizon of a 7x7, L = 2, small-eps adaptive run, and the factors below:
+# fitted to the single-thread wall times of the earlier full reproduction (README: 7x7 to 3 t*
+# 13 s, 14x14 41 s, 28x28 170-178 s; L = 3 to 4 t* 448 s, L = 4 to 1.5 t* 20 s; 14x14 to 10 t*
+# at eps = 0.1 ... 1: 78 ... 371 s) and BENCHMARKS.md (a 7x7 gradient evaluation: 13.9 ms, so
+# GD lr 1e-3 to 3 t* = 31,600 steps ~ 440 s, 34x the adaptive run).
+SECONDS_PER_T_STAR = 4.3
+DEPTH_FACTOR = {2: 1.0, 3: 26.0, 4: 3.0}  # L = 4 runs stop at 1.5 t*, before the stiff phase
+GD_FACTOR = 34.0
+
+
+def estimated_cost(config: Any, horizon_t_star: float = 3.0) -> float:
+    """Expected single-thread training seconds of a run (the progress bar's unit; the runner starts
+    the longest first): per-evaluation cost grows with the input dimension, the number of
+    evaluations with eps (harder flows), depth and the horizon in units of t*_0.5."""
     per_eval = {7: 1.0, 14: 2.5, 28: 8.0}.get(int(config.size), float(config.size) ** 2 / 49)
-    evals = (1.0 + 4.0 * float(config.eps)) * (1.0 + 1.5 * (int(config.depth) - 2))
-    return per_eval * evals * (1.0 if config.integrator == "adaptive" else 20.0)
+    evals = (1.0 + 4.0 * float(config.eps)) * DEPTH_FACTOR.get(int(config.depth), 26.0 * (int(config.depth) - 2))
+    scheme = 1.0 if config.integrator == "adaptive" else GD_FACTOR
+    return SECONDS_PER_T_STAR * per_eval * evals * scheme * float(horizon_t_star)
 
 
 def real_baselines(dataset: str, size: int, data_dir: str | None) -> dict[str, float]:
@@ -78,7 +90,8 @@ def reproduce(
     already = {c.key() for c in configs if is_done(cache, c)}
     start = time.perf_counter()
     dirs = run_all(configs, cache, train_fn=train_fn, data_dir=output.data_dir, progress=output.progress,
-                   cost=estimated_cost, backend=backend or LocalBackend(output.processes))
+                   cost=lambda c: estimated_cost(c, ctx.expected_horizon(c)),
+                   backend=backend or LocalBackend(output.processes))
     wall = time.perf_counter() - start
     baselines = _baselines_for(exps, baselines_fn or real_baselines, output.data_dir)
     out = Path(output.out_dir)
@@ -92,10 +105,25 @@ def reproduce(
     meta = {"quick": quick, "figures": [e.name for e in exps], "experiments": {e.name: e.key() for e in exps},
             "wall_s": wall, "trained": len(dirs) - len(already & set(dirs)), "cached": len(already & set(dirs)),
             "processes": output.processes, "sum_run_s": sum(walls.values()), "run_wall_s": walls,
-            "baselines": {f"{k[0]}-{k[1]}": v for k, v in baselines.items()}}
+            "baselines": {f"{k[0]}-{k[1]}": v for k, v in baselines.items()},
+            "gd_crosscheck": crosscheck(inputs), "stopped": _stops(inputs)}
     atomic_write_json(out / "runs.json", _run_table(exps, walls))
     write_report(out, claims, sound, meta, report_path=report_path, preamble=preamble)
     return Reproduction(exps, figures, claims, sound, meta)
+
+
+def _stops(inputs: dict[str, Inputs]) -> dict[str, Any]:
+    """Where each run with the phase-3 stop rule ended: stopped at t (1.5 t2 observed) or at its cap."""
+    out = {}
+    for name, inp in inputs.items():
+        for r in inp.exp.runs:
+            if getattr(r.config, "stop_phase3", 0):
+                run = inp.runs[r.label]
+                stop = run.info.get("stopped")
+                out[f"{name}: {r.label}"] = ({"ended_at": stop["t"], "why": stop["rule"]} if stop else
+                                             {"ended_at": float(run.t[-1]), "why": "cap T reached: phase 3 + margin "
+                                              "not observed by T"})
+    return out
 
 
 def _run_table(exps: list[Experiment], walls: dict[str, float]) -> dict[str, Any]:

@@ -83,13 +83,28 @@ def gamma_value(rule: str, q: float, beta: float, alpha: float = 0.5) -> float:
     return float(q)
 
 
+ROLES = ("main", "seed", "crosscheck")
+
+
 @dataclass(frozen=True)
 class RunSpec:
-    """A training run of a figure: its TrainConfig (the cache key) and how the figure names it."""
+    """A training run of a figure: its TrainConfig (the cache key) and how the figure names it.
+
+    role "main": a run the figure and its claims are about (its init seed is the figure's first);
+    "seed": the same run with another init seed (`of` = the main run's label; plotted as a band,
+    every claim is evaluated on it too); "crosscheck": the main run `of` trained another way (GD).
+    """
 
     label: str
     config: Any  # nlbound.training.TrainConfig (duck-typed: frozen, .key())
     group: str = ""  # e.g. the panel a run belongs to
+    role: str = "main"
+    of: str = ""
+
+    def __post_init__(self) -> None:
+        validate_params({"role": Options(*ROLES)}, {"role": self.role})
+        if (self.role == "main") != (self.of == ""):
+            raise ValueError(f"of == {self.of!r}, must name the main run exactly when role != 'main'")
 
 
 @dataclass(frozen=True)
@@ -114,6 +129,23 @@ class Experiment:
 
     def configs(self) -> list[Any]:
         return [r.config for r in self.runs]
+
+    def main_runs(self) -> tuple[RunSpec, ...]:
+        return tuple(r for r in self.runs if r.role == "main")
+
+    def n_seeds(self) -> int:
+        """1 + the largest number of re-seeded copies of a main run."""
+        return 1 + max([sum(1 for r in self.runs if r.role == "seed" and r.of == m.label)
+                        for m in self.main_runs()] or [0])
+
+    def seed_run(self, label: str, k: int) -> RunSpec:
+        """The k-th seed (0: the main run itself) of main run `label`; a run without a k-th seed
+        (declared with one seed) is its main run."""
+        copies = [r for r in self.runs if r.role == "seed" and r.of == label]
+        return self.run(label) if k == 0 or k > len(copies) else copies[k - 1]
+
+    def crosscheck(self, label: str) -> RunSpec | None:
+        return next((r for r in self.runs if r.role == "crosscheck" and r.of == label), None)
 
     def run(self, label: str) -> RunSpec:
         for r in self.runs:

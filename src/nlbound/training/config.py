@@ -65,6 +65,8 @@ def train_constraints() -> dict:
         "dtype": Options(*DTYPES),
         "t_end": Interval(Real, 0, LIMITS["t_end"], closed="right"),
         "p": Options(*PRECISIONS),
+        # 0: integrate to t_end; m >= 1: stop at the first recorded t >= m * t2 (training.stopping)
+        "stop_phase3": Interval(Real, 0, 100, closed="both"),
         "gammas": Interval(Real, 0, None, closed="neither"),
         "number of gammas": Interval(Integral, 1, LIMITS["gammas"]),
         "number of times": Interval(Integral, 0, LIMITS["times"]),
@@ -77,6 +79,8 @@ class TrainConfig:
 
     times: recording times (empty: 0, 25 log-spaced and 25 evenly spaced times up to t_end, plus
     t*_0.5). p: precision of the proxies' free parameters (see nlbound.training.run, "p-bit proxies").
+    stop_phase3: 0 integrates to t_end (a cap); m > 0 ends the run at the first recorded t >= m * t2,
+    t2 the start of App. B's phase 3 (nlbound.training.stopping); run.json["stopped"] says where.
     """
 
     dataset: str = "mnist"
@@ -97,6 +101,7 @@ class TrainConfig:
     times: tuple = ()
     gammas: tuple = DEFAULT_GAMMAS
     p: int = 32
+    stop_phase3: float = 0.0
 
     def __post_init__(self) -> None:
         times = tuple(float(t) for t in self.times)
@@ -115,6 +120,7 @@ class TrainConfig:
                             ("eps", float(self.eps)), ("beta", float(self.beta)), ("lr", float(self.lr)),
                             ("rtol", float(self.rtol)), ("atol", float(self.atol)),
                             ("t_end", float(self.t_end)), ("p", int(self.p)),
+                            ("stop_phase3", float(self.stop_phase3)),
                             ("rank_one", bool(self.rank_one)), ("times", times), ("gammas", gammas)]:
             object.__setattr__(self, name, value)
 

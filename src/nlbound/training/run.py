@@ -38,6 +38,7 @@ from nlbound.training.config import RunOptions, TrainConfig
 from nlbound.training.flows import LinearTwinFlow, NetFlow
 from nlbound.training.integrators import FlowDivergedError, get_integrator, integrate_adaptive, integrator_options
 from nlbound.training.recording import Recorder, TrainingDivergedError
+from nlbound.training.stopping import should_stop
 from nlbound.training.rundir import (
     INFO_FILE, TRACE_FILE, RunDirLock, publish, read_run, run_dir, temporary_dir,
 )
@@ -204,7 +205,7 @@ def _train_into(config: TrainConfig, ds, options: RunOptions, tmp: Path, out_dir
 
     try:
         stats = get_integrator(config.integrator)(
-            flow, theta0, times, lambda t, th: rec.record(next(index), t, th), advance=advance,
+            flow, theta0, times, _record_callback(config, ds, rec, index), advance=advance,
             **integrator_options(config))
     except (TrainingDivergedError, FlowDivergedError) as exc:
         finish("diverged")
@@ -212,12 +213,43 @@ def _train_into(config: TrainConfig, ds, options: RunOptions, tmp: Path, out_dir
     except KeyboardInterrupt:
         finish("interrupted")
         raise
+    except _StopRequested as stop:  # config.stop_phase3: a declared end, not a failure
+        info["stopped"] = {"t": stop.t, "rule": f"first recorded t >= {config.stop_phase3:g} * t2 (App. B)"}
+        finish("complete")
+        return TrainResult(rec.trace(), info, out_dir, theta0=theta0, theta=rec.last_theta)
     except RuntimeError as exc:  # e.g. the adaptive integrator's work cap (max_grad_evals)
         info["error"] = str(exc)
         finish("failed")
         raise
     finish("complete", stats)
     return TrainResult(rec.trace(), info, out_dir, theta0=theta0, theta=rec.last_theta)
+
+
+class _StopRequested(Exception):
+    """The recording callback's signal that config.stop_phase3's rule holds (caught in _train_into)."""
+
+    def __init__(self, t: float):
+        super().__init__(t)
+        self.t = float(t)
+
+
+def _record_callback(config: TrainConfig, ds, rec, index):
+    """The integrators' recording callback: record a row; with config.stop_phase3 = m > 0 end the
+    run once phase 3 (App. B, nlbound.training.stopping) is observed and t >= m * t2."""
+    if not config.stop_phase3:
+        return lambda t, th: rec.record(next(index), t, th)
+    from nlbound.data import dataset_statistics
+
+    st = dataset_statistics(ds)
+    lin_risk, lin_loss = float(st["linear_train_risk"]), float(st["linear_train_mse"])
+
+    def on_record(t: float, theta: np.ndarray) -> None:
+        rec.record(next(index), t, theta)
+        c = rec.columns
+        if should_stop(c["t"], c["train_risk"], c["train_loss"], lin_risk, lin_loss, config.stop_phase3):
+            raise _StopRequested(t)
+
+    return on_record
 
 
 @contextmanager
