@@ -110,3 +110,17 @@ def test_data_dir_reaches_s_and_the_horizons(tmp_path, monkeypatch, capsys):
     (config,) = seen["configs"]
     assert config.t_end == float(f"{1.5 * float(t_star(0.5, 1e-3, s, 2)):.3g}")  # quick horizon 1.5 t*_0.5
     clear_cache()
+
+
+def test_fig11_trains_its_runs_with_the_runner_then_draws(tmp_path, monkeypatch, capsys):
+    """`reproduce fig11` hands Fig. 11's four configs to the one runner, then draws from its cache."""
+    import nlbound.experiments.fig11 as F
+    import nlbound.experiments.runner as R
+
+    seen = {}
+    monkeypatch.setattr(R, "run_all", lambda configs, cache, **kw: seen.update(configs=configs, cache=cache))
+    monkeypatch.setattr(F, "fig11", lambda cache, out, **kw: seen.update(out=out) or {"png": Path(out) / "fig11.png"})
+    assert main(["reproduce", "fig11", "--out", str(tmp_path / "o"), "--cache", str(tmp_path / "c")]) == 0
+    assert len(seen["configs"]) == 4 and len({c.key() for c in seen["configs"]}) == 4
+    assert Path(seen["cache"]) == tmp_path / "c" and Path(seen["out"]) == tmp_path / "o" / "figures"
+    assert "fig11.png" in capsys.readouterr().out
