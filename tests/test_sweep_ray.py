@@ -122,6 +122,12 @@ def _kill_mid_run(spec, cache: Path, out: Path, max_retries: int) -> tuple[Path,
     partial = _partial_with_trace(cache, timeout=120)
     pid = int(partial.name.split(".partial-")[1])
     os.kill(pid, signal.SIGKILL)  # the Ray worker that this test's runtime started for the run
+    from nlbound.training.rundir import pid_alive
+
+    deadline = time.monotonic() + 60  # a loaded kernel may take a moment to end it
+    while pid_alive(pid) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not pid_alive(pid), f"worker {pid} still alive 60 s after SIGKILL"
     driver.join(timeout=300)
     assert not driver.is_alive()
     return partial, pid, outcome
