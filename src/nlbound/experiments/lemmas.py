@@ -18,7 +18,7 @@ from nlbound.evaluation.metrics import margin_risk
 from nlbound.networks import forward, init_weights, layer_shapes, pack, stable_rank, unpack
 from nlbound.training.sensitivity import SensitivityFlow, integrate_sensitivity
 
-__all__ = ["tau_grid", "cache_path", "run_lemmas", "summarize", "write_lemmas_json", "slack_at_optimum",
+__all__ = ["tau_grid", "cache_path", "run_lemmas", "summarize", "write_lemmas_json", "slack_at_optimum", "slack_at_index",
            "bound_theory"]
 
 RATIO_LINKS = ("W_spec", "W1X", "dW_spec", "dW1X", "xi_fro", "xi_x")
@@ -199,15 +199,23 @@ def slack_at_optimum(res: dict, kappa: int = 1, gamma: float | None = None) -> d
         i = int(np.argmin(b))
         if best is None or b[i] < best[0]:
             best = (float(b[i]), i, float(g))
-    _, i, g = best
-    rec = res["records"][i]
-    ode = th["ode"]
+    out = slack_at_index(res, best[1], kappa)
+    return {**out, "gamma": best[2], "bound": best[0]}
+
+
+def slack_at_index(res: dict, i: int, kappa: int = 1) -> dict:
+    """The slack budget (evaluation.lemmas.slack_budget) at recorded time index i (e.g. −1: t_end)."""
+    p = _params(res, kappa)
+    t = np.asarray(res["t"])
+    th = bound_theory(t, p, res["m"])
+    i = int(i) % t.size
+    rec, ode = res["records"][i], th["ode"]
     budget = LM.slack_budget(rec["dev"][str(kappa)], rec["rhs"][str(kappa)], rec["rhs_sqrt_d"][str(kappa)],
-                             float(th["phi"][i] if np.ndim(th["phi"]) else th["phi"]), rec["U"], rec["V"],
+                             float(np.broadcast_to(th["phi"], t.shape)[i]), rec["U"], rec["V"],
                              float(th["u"][i]), float(th["v"][i]), float(th["Delta"][i]), p.depth,
                              None if ode is None else (float(ode["u"][i]), float(ode["v"][i]), float(ode["Delta"][i])))
-    return {"t": float(t[i]), "gamma": g, "bound": best[0], "kappa": kappa,
-            "deviation": rec["dev"][str(kappa)], "Delta": float(th["Delta"][i]), "factors": budget}
+    return {"t": float(t[i]), "kappa": kappa, "deviation": rec["dev"][str(kappa)], "Delta": float(th["Delta"][i]),
+            "factors": budget}
 
 
 def write_lemmas_json(results: Sequence[dict], path, kappas=(1, 2)) -> Path:
@@ -219,7 +227,8 @@ def write_lemmas_json(results: Sequence[dict], path, kappas=(1, 2)) -> Path:
         runs.append({"key": res["key"], "dataset": c["dataset"], "size": c["size"], "depth": c["depth"],
                      "width": c["width"], "eps": c["eps"], "beta": c["beta"], "rank_one": c["rank_one"],
                      "taus": res["taus"], "t_end": c["t_end"], "links": summarize(res, kappas),
-                     "slack": {str(k): slack_at_optimum(res, k) for k in kappas}})
+                     "slack": {str(k): slack_at_optimum(res, k) for k in kappas},
+                     "slack_at_t_end": {str(k): slack_at_index(res, -1, k) for k in kappas}})
     return atomic_write_json(path, {"runs": runs, "links": LM.LINKS})
 
 
