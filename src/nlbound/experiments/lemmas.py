@@ -15,7 +15,7 @@ import torch
 from nlbound._io import atomic_write_json
 from nlbound.evaluation import lemmas as LM
 from nlbound.evaluation.metrics import margin_risk
-from nlbound.networks import forward, init_weights, layer_shapes, pack, stable_rank, unpack
+from nlbound.networks import forward, frobenius_spectral_ratio, init_weights, layer_shapes, pack, unpack
 from nlbound.training.sensitivity import SensitivityFlow, integrate_sensitivity
 
 __all__ = ["tau_grid", "cache_path", "run_lemmas", "summarize", "write_lemmas_json", "slack_at_optimum", "slack_at_index",
@@ -75,14 +75,13 @@ def bound_theory(t: np.ndarray, p: LM.ChainParams, m: int) -> dict:
 
 def _integrate(config, ds, theta0: np.ndarray, times: np.ndarray, taus) -> dict:
     """τ -> [(t, θ^τ(t), ∂θ^τ/∂τ(t))] and integrator statistics, one sensitivity run per τ."""
-    from nlbound.training.integrators import method_for_eps
+    from nlbound.training.integrators import integrator_options
 
-    opts = {"lr": config.lr} if config.integrator == "gd" else {"method": method_for_eps(config.eps)}
+    opts = integrator_options(config)  # the options the run's own integrator takes, and only those
     runs, stats = {}, {}
     for tau in taus:
         flow = SensitivityFlow(ds.x_train, ds.y_train, tau, config.width, config.depth)
-        runs[tau], st = integrate_sensitivity(flow, theta0, times, rtol=config.rtol, atol=config.atol,
-                                              integrator=config.integrator, **opts)
+        runs[tau], st = integrate_sensitivity(flow, theta0, times, integrator=config.integrator, **opts)
         stats[repr(tau)] = st.as_dict()
     return {"runs": runs, "stats": stats}
 
@@ -118,7 +117,7 @@ def run_lemmas(config, ds, *, taus: Sequence[float] | None = None, cache_dir=Non
     m, d = x_np.shape
     w0 = init_weights(d, config.width, config.depth, config.beta, rank_one=config.rank_one, seed=config.init_seed)
 
-    rho = max(1.0, stable_rank(w0[0]))  # ρ ≥ 1; a rank-one W_1(0) measures 1 − O(1e-16)
+    rho = max(1.0, frobenius_spectral_ratio(w0[0]))  # ρ ≥ 1; a rank-one W_1(0) measures 1 − O(1e-16)
     times = _times(config, float(ds.s))
     integ = _integrate(config, ds, pack(w0), times, taus)
     ctx = {"x": torch.from_numpy(x_np), "xt": torch.from_numpy(xt_np), "x_np": x_np, "xt_np": xt_np,

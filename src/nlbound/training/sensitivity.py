@@ -156,11 +156,12 @@ class SensitivityFlow:
                                *(self.scale * d.reshape(-1).numpy() for d in dF)])
 
 
-def integrate_sensitivity(flow: SensitivityFlow, theta0: np.ndarray, times, *, rtol: float, atol: float,
-                          integrator: str = "adaptive", **integrator_options):
+def integrate_sensitivity(flow: SensitivityFlow, theta0: np.ndarray, times, *, integrator: str = "adaptive",
+                          **integrator_options):
     """Integrate z = [θ, c·∂θ/∂τ] from [θ(0), 0] with a registered integrator; returns
     ([(t, θ(t), ∂θ/∂τ(t)) at each requested time], IntegratorStats). `integrator_options` are the
-    integrator's own keywords (e.g. method=, h_min=), passed through unchanged."""
+    integrator's own declared options (adaptive: rtol, atol, method, h_min, ...; gd: lr), passed
+    through unchanged: the registry rejects any it does not declare."""
     from nlbound.training.integrators import get_integrator
 
     states: list = []
@@ -170,5 +171,5 @@ def integrate_sensitivity(flow: SensitivityFlow, theta0: np.ndarray, times, *, r
         states.append((float(t), *split_state(z, flow.scale)))
 
     stats = get_integrator(integrator)(flow, initial_state(theta0, flow.scale), times, record,
-                                       rtol=rtol, atol=atol, **integrator_options)
+                                       **integrator_options)
     return states, stats
