@@ -42,6 +42,7 @@ import numpy as np
 
 from nlbound.data.errors import DataError, SourceUnavailableError
 from nlbound.data.idx import read_idx
+from nlbound.data.transform import IMAGE_SIDE
 
 # The published IDX file names (without .gz), in the order train images, train labels,
 # test images, test labels.
@@ -71,7 +72,6 @@ CARRIER_MEMBER_SHA256 = "f11bb9e41d6c1b6c124aa38fd605497bdcfe2ee08cf7c2bb5a41ab5
 # Measured: `dpkg -L dataset-fashion-mnist` installs the four .gz IDX files here.
 FASHION_DEFAULT_DIR = "/usr/share/datasets/fashion-mnist"
 
-IMAGE_SIDE = 28
 
 
 @dataclass(frozen=True, eq=False)

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from nlbound.data.dataset import misclassification_risk
+
 __all__ = [
     "risk",
     "margin_risk",
@@ -25,8 +27,9 @@ __all__ = [
 
 
 def risk(y: np.ndarray, yhat: np.ndarray) -> float:
-    """Empirical misclassification risk: mean of r(y, yhat) = [y*yhat < 0] (Sec. 4)."""
-    return float(np.mean(y * yhat < 0))
+    """Empirical misclassification risk: mean of r(y, yhat) = [y*yhat < 0] (Sec. 4); the one
+    formula lives in the data layer (it also scores the optimal linear model there)."""
+    return misclassification_risk(y, yhat)
 
 
 def margin_risk(y: np.ndarray, yhat: np.ndarray, gamma: float) -> float:
