@@ -122,6 +122,9 @@ def _worker_init() -> None:
         torch.set_num_threads(1)  # two single-thread processes beat one two-thread process
     except ImportError:  # pragma: no cover
         pass
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(limits=1, user_api="blas")  # numpy's BLAS too, for the whole worker (not only train())
 
 
 _PARTIAL = re.compile(r"^[0-9a-f]{64}\.partial-(\d+)(\..*)?$")

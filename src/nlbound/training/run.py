@@ -141,6 +141,23 @@ def _prepare(config: TrainConfig, ds, out_dir: Path):
     return theta0, times, twin, twin_exact, info, S
 
 
+@contextmanager
+def blas_threads(threads: int | None):
+    """numpy's BLAS (OpenBLAS) limited to `threads` while the block runs (None: left alone).
+
+    torch.set_num_threads does not reach numpy's BLAS, which the recorder uses for its float64
+    (2, m)·(m, d) product and S = X̃X̃ᵀ/m. Left at its default (one thread per core), two runs side by
+    side oversubscribe the cores and OpenBLAS's spinning threads slowed such a product from ~10 ms
+    to 140–390 ms (measured on this 2-core machine under load, BENCHMARKS.md)."""
+    if threads is None:
+        yield
+        return
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=int(threads), user_api="blas"):
+        yield
+
+
 def train(config: TrainConfig, dataset=None, options: RunOptions = RunOptions()) -> TrainResult:
     """Integrate the gradient flow of eq. 4 for `config`, recording every trace column at the
     recording times; writes trace.csv and run.json under the run directory and returns them.
@@ -163,7 +180,7 @@ def train(config: TrainConfig, dataset=None, options: RunOptions = RunOptions())
     ds = dataset if dataset is not None else _load_dataset(config, options)
     _check_dataset(config, ds)
     out_dir = Path(options.out_dir) if options.out_dir is not None else run_dir("runs", config)
-    with RunDirLock(out_dir), _sigterm_as_interrupt():
+    with blas_threads(options.threads), RunDirLock(out_dir), _sigterm_as_interrupt():
         tmp = temporary_dir(out_dir)
         try:
             return _train_into(config, ds, options, tmp, out_dir)
