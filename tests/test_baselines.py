@@ -114,8 +114,21 @@ def test_vc_log_growth_dominates_sauer_sum():
         exact = math.log(sum(math.comb(n, i) for i in range(D + 1)))
         assert exact <= C.vc_log_growth(D, n) + 1e-12
     assert C.vc_log_growth(100, 50) == pytest.approx(50 * math.log(2))
+    # Mohri et al. 2018 Cor. 3.19 written out: sqrt(2 D ln(e m / D) / m) + sqrt(ln(1/delta) / (2m))
     assert C.vc_gap(10, 1000, 0.05) == pytest.approx(
-        2 * math.sqrt(2 * (10 * math.log(math.e * 2000 / 10) + math.log(40)) / 1000), rel=1e-14)
+        math.sqrt(2 * 10 * math.log(math.e * 100) / 1000) + math.sqrt(math.log(20) / 2000), rel=1e-14)
+    # m < D: only Pi(m) <= 2^m, so the gap is sqrt(2 ln 2) + sqrt(ln(1/delta)/(2m)) > 1 (vacuous)
+    assert C.vc_gap(81282, 60000, 0.05) == pytest.approx(
+        math.sqrt(2 * math.log(2)) + math.sqrt(math.log(20) / 120000), rel=1e-14)
+
+
+def test_bhlm_vc_dimension_of_the_papers_net_by_hand():
+    """d = 49, n = 64, L = 2 with biases: W_1 = 64 * 50 = 3200, W_2 = W_1 + 65 = 3265 = W;
+    Lbar W = 3200 + 3265 = 6465; R = 1 * 64 + 2 * 1 = 66; p = 1: 2 + 6465 log2(4e 66 log2(2e 66))."""
+    inner = math.log(2 * math.e * 66) / math.log(2)
+    expected = 2 + 6465 * math.log(4 * math.e * 66 * inner) / math.log(2)
+    assert C.bhlm_vc_dimension(49, 64, 2) == pytest.approx(expected, rel=1e-14)
+    assert 81281 < expected < 81283
 
 
 def _net(rng, d=5, n=6):
