@@ -16,13 +16,19 @@ import numpy as np
 
 from nlbound.experiments.plotting import FigureData, Panel, render
 
-__all__ = ["FIG11_RUNS", "BOUND_LABELS", "fig11_configs", "curve_times", "bound_curves", "figure_data", "fig11"]
+__all__ = ["FIG11_RUNS", "BOUND_LABELS", "fig11_configs", "curve_times", "bound_curves", "predictor_test_risk",
+           "soundness", "figure_data", "fig11"]
 
 # (panel label, figure, that figure's RunSpec label): the runs are taken from the figures'
 # declarations (nlbound.experiments.figures), so their configs and cache keys are those figures' own
 # (seed 0; Fig. 1 declares p = 32 only, Figs 3 and 5 are drawn here at p = 16).
 FIG11_RUNS = (("ε=0.001 p=32", "fig1", "β=0.001"), ("ε=0.001 ρ=1 p=16", "fig5", "7×7"),
               ("ε=0.01 p=16", "fig3", "default init p=16"), ("ε=0.01 ρ=1 p=16", "fig3", "ρ=1 p=16"))
+# Recorded times per net: N_TIMES log-spaced over the run plus the one nearest t*_0.5 (5 points).
+# One comparison (re-integration + 10,000 Adam steps + 1,000 Monte-Carlo nets on 60,000 points) took
+# 46 s CPU (101 s wall at load ~5.5 on 2 cores) on the ε = 0.001 net at t*, measured; 5 points are
+# ~4 min CPU per net, inside issue 13's 5 min per net.
+N_TIMES = 4
 BOUND_LABELS = {
     "theorem_5_2": ("Theorem 5.2 (a-priori)", "C0", "-"),
     "linear_counting": ("linear twin, counting Υ₁", "C1", "--"),
@@ -60,7 +66,33 @@ def bound_curves(run_dir, times: Sequence[float], settings, *, compare: Callable
            "train_risk": np.array([r["train_risk"] for r in rows])}
     for name in BOUND_LABELS:
         out[name] = np.array([r["bounds"][name]["bound"] for r in rows])
+        out[f"{name}:predictor_test_risk"] = np.array([predictor_test_risk(r, name) for r in rows])
     return out
+
+
+def predictor_test_risk(row: dict, name: str) -> float:
+    """The test risk of what bound `name` bounds: f for Theorem 5.2, VC and NBS; the linear twin and
+    the p-bit rounded net for the counting bounds; the stochastic net Q (100 sampled nets) for DR."""
+    inputs = row["bounds"][name].get("inputs") or {}
+    for key in ("test_risk_of_predictor", "gibbs_test_error_100_samples"):
+        if key in inputs:
+            return float(inputs[key])
+    return float(row["test_risk"])
+
+
+def soundness(curves: dict[str, dict[str, np.ndarray]]) -> dict:
+    """Count the (run, time) points where each bound is >= the test risk of f and >= the test risk
+    of the predictor it bounds (see predictor_test_risk); "baselines" sums every bound but the theorem's."""
+    per = {}
+    for name in BOUND_LABELS:
+        b = np.concatenate([c[name] for c in curves.values()])
+        f = np.concatenate([c["test_risk"] for c in curves.values()])
+        own = np.concatenate([c[f"{name}:predictor_test_risk"] for c in curves.values()])
+        per[name] = {"points": int(b.size), "bound_ge_test_risk_of_f": int(np.sum(b >= f)),
+                     "bound_ge_test_risk_of_its_predictor": int(np.sum(b >= own))}
+    base = [v for k, v in per.items() if k != "theorem_5_2"]
+    total = {k: sum(v[k] for v in base) for k in base[0]}
+    return {"runs": list(curves), "per_bound": per, "baselines": total}
 
 
 def figure_data(curves: dict[str, dict[str, np.ndarray]], note: str = "") -> FigureData:
@@ -79,9 +111,10 @@ def figure_data(curves: dict[str, dict[str, np.ndarray]], note: str = "") -> Fig
     return fig
 
 
-def fig11(cache_dir, out_dir, *, ctx: Any = None, settings: Any = None, n_times: int = 4, data_dir=None,
-          threads: int | None = 1, compare: Callable | None = None) -> dict[str, Path]:
-    """Draw Fig. 11 from the run cache (cache_dir/<config key>/) into out_dir/fig11.{png,pdf,csv}.
+def fig11(cache_dir, out_dir, *, ctx: Any = None, settings: Any = None, n_times: int = N_TIMES, data_dir=None,
+          threads: int | None = 1, compare: Callable | None = None, json_path=None) -> dict[str, Path]:
+    """Draw Fig. 11 from the run cache (cache_dir/<config key>/) into out_dir/fig11.{png,pdf,csv}, and
+    the soundness counts (see `soundness`) with every point's values into json_path (if given).
 
     Raises FileNotFoundError naming the missing run (train it with `nlbound reproduce fig1 fig3 fig5`)."""
     from nlbound.experiments.figures import Context
@@ -103,4 +136,13 @@ def fig11(cache_dir, out_dir, *, ctx: Any = None, settings: Any = None, n_times:
         curves[label] = bound_curves(run_dir, times, settings, compare=compare, **kw)
     note = ("Bounds at δ = 0.05 each; PAC-Bayes (DR 2017) bounds the stochastic net Q, the linear counting "
             "bound the linear twin; the others bound f. Values > 1 are vacuous.")
-    return render(figure_data(curves, note), out_dir)
+    paths = render(figure_data(curves, note), out_dir)
+    if json_path is not None:
+        from nlbound._io import atomic_write_json
+
+        points = {lab: {k: v.tolist() for k, v in c.items()} for lab, c in curves.items()}
+        paths["json"] = atomic_write_json(Path(json_path), {"soundness": soundness(curves), "n_times": n_times,
+                                                             "configs": {lab: cfg.key() for lab, cfg in
+                                                                         fig11_configs(ctx)},
+                                                             "points": points})
+    return paths
