@@ -24,11 +24,11 @@ __all__ = ["FIG11_RUNS", "BOUND_LABELS", "fig11_configs", "curve_times", "bound_
 # (seed 0; Fig. 1 declares p = 32 only, Figs 3 and 5 are drawn here at p = 16).
 FIG11_RUNS = (("ε=0.001 p=32", "fig1", "β=0.001"), ("ε=0.001 ρ=1 p=16", "fig5", "7×7"),
               ("ε=0.01 p=16", "fig3", "default init p=16"), ("ε=0.01 ρ=1 p=16", "fig3", "ρ=1 p=16"))
-# Recorded times per net: N_TIMES log-spaced over the run plus the one nearest t*_0.5 (5 points).
+# Recorded times per net: N_TIMES log-spaced over the run plus the one nearest t*_0.5 (4 points).
 # One comparison (re-integration + 10,000 Adam steps + 1,000 Monte-Carlo nets on 60,000 points) took
-# 46 s CPU (101 s wall at load ~5.5 on 2 cores) on the ε = 0.001 net at t*, measured; 5 points are
-# ~4 min CPU per net, inside issue 13's 5 min per net.
-N_TIMES = 4
+# 46 s CPU on the ε = 0.001 net at t*, measured (98-186 s wall at load 5-10 on the 2 shared cores):
+# 4 points are ~3 min CPU per net, inside issue 13's 5 min per net, and fit the session's wall time.
+N_TIMES = 3
 BOUND_LABELS = {
     "theorem_5_2": ("Theorem 5.2 (a-priori)", "C0", "-"),
     "linear_counting": ("linear twin, counting Υ₁", "C1", "--"),
