@@ -29,13 +29,13 @@ FIG11_RUNS = (("ε=0.001 p=32", "fig1", "β=0.001"), ("ε=0.001 ρ=1 p=16", "fig
 # 46 s CPU on the ε = 0.001 net at t*, measured (98-186 s wall at load 5-10 on the 2 shared cores):
 # 4 points are ~3 min CPU per net, inside issue 13's 5 min per net, and fit the session's wall time.
 N_TIMES = 3
-BOUND_LABELS = {
-    "theorem_5_2": ("Theorem 5.2 (a-priori)", "C0", "-"),
-    "linear_counting": ("linear twin, counting Υ₁", "C1", "--"),
-    "network_counting": ("net, p-bit counting", "C2", "-."),
-    "network_vc": ("net, VC (BHLM 2019)", "C3", ":"),
-    "spectral_nbs2018": ("spectral PAC-Bayes (NBS 2018)", "C4", "-"),
-    "pac_bayes_dr2017": ("PAC-Bayes optimised (DR 2017)", "C5", "--"),
+BOUND_LABELS = {  # name: (legend, color, line style, marker)
+    "theorem_5_2": ("Theorem 5.2 (a-priori)", "C0", "-", "o"),
+    "linear_counting": ("linear twin, counting Υ₁", "C1", "--", "s"),
+    "network_counting": ("net, p-bit counting", "C2", "-.", "^"),
+    "network_vc": ("net, VC (BHLM 2019)", "C3", ":", "v"),
+    "spectral_nbs2018": ("spectral PAC-Bayes (NBS 2018)", "C4", "-", "D"),
+    "pac_bayes_dr2017": ("PAC-Bayes optimised (DR 2017)", "C5", "--", "x"),
 }
 
 
@@ -96,7 +96,8 @@ def soundness(curves: dict[str, dict[str, np.ndarray]]) -> dict:
 
 
 def figure_data(curves: dict[str, dict[str, np.ndarray]], note: str = "") -> FigureData:
-    """Top row: bounds vs t per run (log y, y = 1 marked); bottom row: test (and train) risk."""
+    """Top row: bounds and f's test risk vs t per run (log y, y = 1 marked); bottom row: test and
+    train risk of f and the Gibbs test risk of DR's stochastic net Q (each recorded point marked)."""
     labels = list(curves)
     panels = [Panel(lab, ylabel="bound", yscale="log", hlines=[(1.0, "vacuous (1)", "0.5", ":")]) for lab in labels]
     panels += [Panel(f"{lab}: risk", ylabel="risk", legend="figure") for lab in labels]
@@ -104,10 +105,13 @@ def figure_data(curves: dict[str, dict[str, np.ndarray]], note: str = "") -> Fig
                      panels, [], ncols=len(labels), note=note)
     for i, lab in enumerate(labels):
         c = curves[lab]
-        for name, (text, color, style) in BOUND_LABELS.items():
-            fig.add(i, text, c["t"], c[name], color=color, style=style)
-        fig.add(len(labels) + i, "test risk", c["t"], c["test_risk"], color="k")
-        fig.add(len(labels) + i, "train risk", c["t"], c["train_risk"], color="0.5", style="--")
+        for name, (text, color, style, marker) in BOUND_LABELS.items():
+            fig.add(i, text, c["t"], c[name], color=color, style=style, marker=marker)
+        fig.add(i, "test risk", c["t"], c["test_risk"], color="k", marker=".")
+        fig.add(len(labels) + i, "test risk", c["t"], c["test_risk"], color="k", marker=".")
+        fig.add(len(labels) + i, "train risk", c["t"], c["train_risk"], color="0.5", style="--", marker=".")
+        fig.add(len(labels) + i, "Gibbs test risk of Q (DR 2017)", c["t"],
+                c["pac_bayes_dr2017:predictor_test_risk"], color="C5", style=":", marker="x")
     return fig
 
 
