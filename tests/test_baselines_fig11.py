@@ -15,6 +15,7 @@ def test_curve_times_are_recorded_and_include_t_star():
     t = np.array([0.0, 0.1, 0.5, 1.0, 2.0, 5.0, 10.0])
     got = F.curve_times(t, 3, 2.1)
     assert set(got) <= set(t[1:].tolist()) and 2.0 in got and got[0] == 0.1 and got[-1] == 10.0
+    assert F.curve_times(t, 2, 2.1, 0.6) == [0.1, 0.5, 2.0, 10.0]  # + the theorem's best t
 
 
 def test_fig11_from_cached_synthetic_runs(tmp_path):
@@ -54,6 +55,16 @@ def test_fig11_from_cached_synthetic_runs(tmp_path):
         assert got["points"] == len(test) == len(ys)
         assert got["bound_ge_test_risk_of_f"] == sum(b >= r for b, r in zip(ys, test))
     assert summary["baselines"]["points"] == 5 * len(test)
+    # the theorem's best recorded t is one of the drawn times, and no recorded t > 0 gives less
+    from nlbound.baselines.compare import theorem_bound
+    from nlbound.training import load_run
+
+    run_dir = next(cache.iterdir())
+    best = F.theorem_best_time(run_dir, 0.05)
+    run = load_run(run_dir)
+    rows_t = [{k: float(v[j]) for k, v in run.trace.items()} for j in range(len(run.trace["t"]))]
+    vals = {r["t"]: theorem_bound(r, run.info, 0.05)["bound"] for r in rows_t if r["t"] > 0}
+    assert vals[best] == min(vals.values())
     rows_json = [json.loads(f.read_text()) for f in cache.glob("*/baselines/*.json")]
     gibbs = [r["bounds"]["pac_bayes_dr2017"] for r in rows_json]
     own = sum(g["bound"] >= g["inputs"]["gibbs_test_error_100_samples"] for g in gibbs)

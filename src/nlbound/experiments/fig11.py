@@ -16,7 +16,7 @@ import numpy as np
 
 from nlbound.experiments.plotting import FigureData, Panel, render
 
-__all__ = ["FIG11_RUNS", "BOUND_LABELS", "fig11_configs", "curve_times", "bound_curves", "predictor_test_risk",
+__all__ = ["FIG11_RUNS", "BOUND_LABELS", "fig11_configs", "curve_times", "theorem_best_time", "bound_curves", "predictor_test_risk",
            "soundness", "figure_data", "fig11"]
 
 # (panel label, figure, that figure's RunSpec label): the runs are taken from the figures'
@@ -24,11 +24,12 @@ __all__ = ["FIG11_RUNS", "BOUND_LABELS", "fig11_configs", "curve_times", "bound_
 # (seed 0; Fig. 1 declares p = 32 only, Figs 3 and 5 are drawn here at p = 16).
 FIG11_RUNS = (("ε=0.001 p=32", "fig1", "β=0.001"), ("ε=0.001 ρ=1 p=16", "fig5", "7×7"),
               ("ε=0.01 p=16", "fig3", "default init p=16"), ("ε=0.01 ρ=1 p=16", "fig3", "ρ=1 p=16"))
-# Recorded times per net: N_TIMES log-spaced over the run plus the one nearest t*_0.5 (4 points).
-# One comparison (re-integration + 10,000 Adam steps + 1,000 Monte-Carlo nets on 60,000 points) took
-# 46 s CPU on the ε = 0.001 net at t*, measured (98-186 s wall at load 5-10 on the 2 shared cores):
-# 4 points are ~3 min CPU per net, inside issue 13's 5 min per net, and fit the session's wall time.
-N_TIMES = 3
+# Recorded times per net: N_TIMES log-spaced over the run (the first and the last recorded t > 0)
+# plus the ones nearest t*_0.5 and nearest the theorem's best t (4 points). One comparison
+# (re-integration + 10,000 Adam steps + 1,000 Monte-Carlo nets on 60,000 points) took 46 s CPU on the
+# ε = 0.001 net at t*, measured (98-186 s wall at load 5-10 on the 2 shared cores): 4 points are
+# ~3 min CPU per net, inside issue 13's 5 min per net, and fit the session's wall time.
+N_TIMES = 2
 BOUND_LABELS = {  # name: (legend, color, line style, marker)
     "theorem_5_2": ("Theorem 5.2 (a-priori)", "C0", "-", "o"),
     "linear_counting": ("linear twin, counting Υ₁", "C1", "--", "s"),
@@ -49,11 +50,23 @@ def fig11_configs(ctx: Any) -> list[tuple[str, Any]]:
     return [(label, specs[(fig, run)]) for label, fig, run in FIG11_RUNS]
 
 
-def curve_times(t: np.ndarray, n_times: int, t_star: float | None) -> list[float]:
-    """n_times recorded times > 0, log-spaced over the run, plus the recorded time nearest t*."""
+def curve_times(t: np.ndarray, n_times: int, t_star: float | None, t_best: float | None = None) -> list[float]:
+    """n_times recorded times > 0, log-spaced over the run, plus the recorded times nearest t* and t_best."""
     pos = t[t > 0]
-    targets = list(np.geomspace(pos[0], pos[-1], n_times)) + ([t_star] if t_star else [])
+    targets = list(np.geomspace(pos[0], pos[-1], n_times)) + [x for x in (t_star, t_best) if x]
     return sorted({float(pos[np.argmin(np.abs(np.log(pos) - np.log(x)))]) for x in targets})
+
+
+def theorem_best_time(run_dir, delta: float) -> float:
+    """The recorded t > 0 where Theorem 5.2 (compare.theorem_bound: best gamma, kappa) is smallest."""
+    from nlbound.baselines.compare import theorem_bound
+    from nlbound.training import load_run
+
+    run = load_run(run_dir)
+    t = run.trace["t"]
+    vals = [theorem_bound({k: float(v[j]) for k, v in run.trace.items()}, run.info, delta)["bound"]
+            if t[j] > 0 else np.inf for j in range(len(t))]
+    return float(t[int(np.argmin(vals))])
 
 
 def bound_curves(run_dir, times: Sequence[float], settings, *, compare: Callable | None = None,
@@ -135,7 +148,7 @@ def fig11(cache_dir, out_dir, *, ctx: Any = None, settings: Any = None, n_times:
         if not (run_dir / "run.json").is_file():
             raise FileNotFoundError(f"fig11 needs the cached run {label!r} ({run_dir}); train it first")
         run = load_run_dir(run_dir)
-        times = curve_times(run.t, n_times, run.info.get("t_star_0.5"))
+        times = curve_times(run.t, n_times, run.info.get("t_star_0.5"), theorem_best_time(run_dir, settings.delta))
         kw = {} if compare is not None else {"data_dir": data_dir, "threads": threads}
         curves[label] = bound_curves(run_dir, times, settings, compare=compare, **kw)
     note = ("Bounds at δ = 0.05 each; PAC-Bayes (DR 2017) bounds the stochastic net Q, the linear counting "
