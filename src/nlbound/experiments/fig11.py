@@ -158,7 +158,7 @@ def fig11(cache_dir, out_dir, *, ctx: Any = None, settings: Any = None, n_times:
         from nlbound._io import atomic_write_json
 
         points = {lab: {k: [float(x) if np.isfinite(x) else None for x in v] for k, v in c.items()}
-                  for lab, c in curves.items()}  # None: +inf (Theorem 5.2 past its horizon, eq. 6)
+                  for lab, c in curves.items()}  # None: +inf (Theorem 5.2 where its Δ_κ(t) is infinite)
         paths["json"] = atomic_write_json(Path(json_path), {"soundness": soundness(curves), "n_times": n_times,
                                                              "configs": {lab: cfg.key() for lab, cfg in
                                                                          fig11_configs(ctx)},
