@@ -30,6 +30,7 @@ FIG11_RUNS = (("ε=0.001 p=32", "fig1", "β=0.001"), ("ε=0.001 ρ=1 p=16", "fig
 # ε = 0.001 net at t*, measured (98-186 s wall at load 5-10 on the 2 shared cores): 4 points are
 # ~3 min CPU per net, inside issue 13's 5 min per net, and fit the session's wall time.
 N_TIMES = 2
+ZOOM = (0.15, 1.0)  # middle row: linear y range of the non-vacuous bounds and the risks
 BOUND_LABELS = {  # name: (legend, color, line style, marker)
     "theorem_5_2": ("Theorem 5.2 (a-priori)", "C0", "-", "o"),
     "linear_counting": ("linear twin, counting Υ₁", "C1", "--", "s"),
@@ -109,21 +110,24 @@ def soundness(curves: dict[str, dict[str, np.ndarray]]) -> dict:
 
 
 def figure_data(curves: dict[str, dict[str, np.ndarray]], note: str = "") -> FigureData:
-    """Top row: bounds and f's test risk vs t per run (log y, y = 1 marked); bottom row: test and
-    train risk of f and the Gibbs test risk of DR's stochastic net Q (each recorded point marked)."""
-    labels = list(curves)
+    """Top row: bounds and f's test risk vs t per run (log y, y = 1 marked); middle row: the same on
+    a linear y in [ZOOM] (where the non-vacuous bounds and the risks lie); bottom row: test and train
+    risk of f and the Gibbs test risk of DR's stochastic net Q (each recorded point marked)."""
+    labels, n = list(curves), len(curves)
     panels = [Panel(lab, ylabel="bound", yscale="log", hlines=[(1.0, "vacuous (1)", "0.5", ":")]) for lab in labels]
+    panels += [Panel(f"{lab}: zoom", ylabel="bound", ylim=ZOOM) for lab in labels]
     panels += [Panel(f"{lab}: risk", ylabel="risk", legend="figure") for lab in labels]
     fig = FigureData("fig11", "Fig. 11: Theorem 5.2 vs baseline bounds on the same nets (7×7 MNIST, L=2, β=0.001)",
-                     panels, [], ncols=len(labels), note=note)
+                     panels, [], ncols=n, note=note)
     for i, lab in enumerate(labels):
         c = curves[lab]
-        for name, (text, color, style, marker) in BOUND_LABELS.items():
-            fig.add(i, text, c["t"], c[name], color=color, style=style, marker=marker)
-        fig.add(i, "test risk", c["t"], c["test_risk"], color="k", marker=".")
-        fig.add(len(labels) + i, "test risk", c["t"], c["test_risk"], color="k", marker=".")
-        fig.add(len(labels) + i, "train risk", c["t"], c["train_risk"], color="0.5", style="--", marker=".")
-        fig.add(len(labels) + i, "Gibbs test risk of Q (DR 2017)", c["t"],
+        for row in (0, n):
+            for name, (text, color, style, marker) in BOUND_LABELS.items():
+                fig.add(row + i, text, c["t"], c[name], color=color, style=style, marker=marker)
+            fig.add(row + i, "test risk", c["t"], c["test_risk"], color="k", marker=".")
+        fig.add(2 * n + i, "test risk", c["t"], c["test_risk"], color="k", marker=".")
+        fig.add(2 * n + i, "train risk", c["t"], c["train_risk"], color="0.5", style="--", marker=".")
+        fig.add(2 * n + i, "Gibbs test risk of Q (DR 2017)", c["t"],
                 c["pac_bayes_dr2017:predictor_test_risk"], color="C5", style=":", marker="x")
     return fig
 
@@ -152,7 +156,8 @@ def fig11(cache_dir, out_dir, *, ctx: Any = None, settings: Any = None, n_times:
         kw = {} if compare is not None else {"data_dir": data_dir, "threads": threads}
         curves[label] = bound_curves(run_dir, times, settings, compare=compare, **kw)
     note = ("Bounds at δ = 0.05 each; PAC-Bayes (DR 2017) bounds the stochastic net Q, the linear counting "
-            "bound the linear twin; the others bound f. Values > 1 are vacuous.")
+            "bound the linear twin, p-bit counting f rounded to p bits; the others bound f. Values > 1 are "
+            "vacuous; +∞ (Theorem 5.2 where Δ_κ(t) is infinite) is not drawn; NBS = 1: β below its grid.")
     paths = render(figure_data(curves, note), out_dir)
     if json_path is not None:
         from nlbound._io import atomic_write_json
