@@ -16,7 +16,7 @@ All three hold simultaneously for every member of a class fixed before seeing th
   forms: Bousquet, Boucheron & Lugosi 2004, Thm 3, R <= R^ + 2 sqrt(2 (ln S_H(2m) + ln(2/delta)) / m),
   was used here before and is larger by a factor ~2.8 on our nets.)
 * VC dimension of piecewise-linear nets (Bartlett, Harvey, Liaw & Mehrabian, JMLR 20(63), 2019,
-  Theorem 7 of the journal version = Theorem 6 of arXiv:1703.02930v3): "Consider a network
+  Theorem 7 of the journal version = Theorem 6 of the arXiv version 1703.02930): "Consider a network
   architecture with W parameters and U computation units arranged into L layers. Suppose that all
   non-output units have piecewise-polynomial activation functions with p + 1 pieces and degree no
   more than d, and the output unit has the identity function as its activation function. If d = 0,
