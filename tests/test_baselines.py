@@ -272,3 +272,20 @@ def test_cli_table_lists_every_bound(tiny_run):
     lines = _table(r).splitlines()
     assert [ln.split()[0] for ln in lines[2:]] == list(ORDER)
     assert float(lines[2].split()[1]) == pytest.approx(r["bounds"]["theorem_5_2"]["bound"], abs=5e-5)
+
+
+def test_nbs_bound_hand_computed_small_case():
+    """NBS 2018 (Lemma 1 + proof of Thm 1) written out by hand: W1 = diag(2, 1), W2 = (0.5, 0):
+    beta = (2 * 0.5)^(1/2) = 1, h = 2, L = 2, B = 1; gamma = 0.5, m = 10,000, delta = 0.05.
+    beta~ grid 0.5 * 1.5^j from (gamma/2)^(1/2) = 0.5 to (gamma sqrt(m)/2)^(1/2) = 5: j = 0..6 (7 events),
+    beta~ = 0.75 (largest <= 1); sigma = gamma / (42 L beta~ sqrt(h ln(4 L h))); rescaled
+    ||w~||^2 = 1^2 (||W1||_F^2/4 + ||W2||_F^2/0.25) = 1.25 + 1 = 2.25; KL = 2.25 / (2 sigma^2)."""
+    ws = [np.diag([2.0, 1.0]), np.array([[0.5, 0.0]])]
+    margins = np.where(np.arange(10000) < 1000, 0.1, 2.0)  # 10% of the margins <= gamma
+    sigma = 0.5 / (42 * 2 * 0.75 * math.sqrt(2 * math.log(16)))
+    kl = 2.25 / (2 * sigma**2)
+    expected = 0.1 + 4 * math.sqrt((kl + math.log(6 * 10000 / (0.05 / 7))) / 9999)
+    got = S.nbs_bound(ws, margins, 0.05, B=1.0, gammas=(0.5,))
+    assert got["union_events"] == 7 and got["beta_tilde"] == pytest.approx(0.75, rel=1e-14)
+    assert got["sigma"] == pytest.approx(sigma, rel=1e-14) and got["kl"] == pytest.approx(kl, rel=1e-12)
+    assert got["bound"] == pytest.approx(expected, rel=1e-13)
