@@ -1,9 +1,11 @@
-"""Fig. 11 (beyond the paper, issue 13): Theorem 5.2 and the baseline bounds vs t on the runs of Figs 1, 3.
+"""Fig. 11 (beyond the paper, issue 13): Theorem 5.2 and the baseline bounds vs t on runs of Figs 1, 3, 5.
 
-Runs: 7×7 MNIST, L = 2, β = 0.001, ε ∈ {0.001, 0.01} × {default, rank-one} initialisation (the
-configs of Figs 1, 3 and 5's 7×7 run, so the cached runs are reused). Each bound is evaluated with
-nlbound.baselines.compare_run at a few recorded times per run (each cached under the run directory,
-the PAC-Bayes optimisation included); top row: every bound vs t (log y), bottom row: the test risk.
+Runs: 7×7 MNIST, L = 2, β = 0.001, ε ∈ {0.001, 0.01} × {default, rank-one} initialisation, seed 0:
+the RunSpecs of Figs 1, 3 and 5 that FIG11_RUNS names (taken from the figures' declarations, so the
+cached runs are reused). Each bound is evaluated with nlbound.baselines.compare_run at N_TIMES
+log-spaced recorded times, t*_0.5 and the theorem's best recorded t (each cached under the run
+directory, the PAC-Bayes optimisation included); top row: every bound and f's test risk vs t (log y),
+middle row: the same on a linear y in ZOOM, bottom row: the risks.
 `fig11(...)` is the entry point for the reproduce pipeline; it never trains a run (it reads the cache).
 """
 
