@@ -114,8 +114,21 @@ def test_vc_log_growth_dominates_sauer_sum():
         exact = math.log(sum(math.comb(n, i) for i in range(D + 1)))
         assert exact <= C.vc_log_growth(D, n) + 1e-12
     assert C.vc_log_growth(100, 50) == pytest.approx(50 * math.log(2))
+    # Mohri et al. 2018 Cor. 3.19 written out: sqrt(2 D ln(e m / D) / m) + sqrt(ln(1/delta) / (2m))
     assert C.vc_gap(10, 1000, 0.05) == pytest.approx(
-        2 * math.sqrt(2 * (10 * math.log(math.e * 2000 / 10) + math.log(40)) / 1000), rel=1e-14)
+        math.sqrt(2 * 10 * math.log(math.e * 100) / 1000) + math.sqrt(math.log(20) / 2000), rel=1e-14)
+    # m < D: only Pi(m) <= 2^m, so the gap is sqrt(2 ln 2) + sqrt(ln(1/delta)/(2m)) > 1 (vacuous)
+    assert C.vc_gap(81282, 60000, 0.05) == pytest.approx(
+        math.sqrt(2 * math.log(2)) + math.sqrt(math.log(20) / 120000), rel=1e-14)
+
+
+def test_bhlm_vc_dimension_of_the_papers_net_by_hand():
+    """d = 49, n = 64, L = 2 with biases: W_1 = 64 * 50 = 3200, W_2 = W_1 + 65 = 3265 = W;
+    Lbar W = 3200 + 3265 = 6465; R = 1 * 64 + 2 * 1 = 66; p = 1: 2 + 6465 log2(4e 66 log2(2e 66))."""
+    inner = math.log(2 * math.e * 66) / math.log(2)
+    expected = 2 + 6465 * math.log(4 * math.e * 66 * inner) / math.log(2)
+    assert C.bhlm_vc_dimension(49, 64, 2) == pytest.approx(expected, rel=1e-14)
+    assert 81281 < expected < 81283
 
 
 def _net(rng, d=5, n=6):
@@ -259,3 +272,20 @@ def test_cli_table_lists_every_bound(tiny_run):
     lines = _table(r).splitlines()
     assert [ln.split()[0] for ln in lines[2:]] == list(ORDER)
     assert float(lines[2].split()[1]) == pytest.approx(r["bounds"]["theorem_5_2"]["bound"], abs=5e-5)
+
+
+def test_nbs_bound_hand_computed_small_case():
+    """NBS 2018 (Lemma 1 + proof of Thm 1) written out by hand: W1 = diag(2, 1), W2 = (0.5, 0):
+    beta = (2 * 0.5)^(1/2) = 1, h = 2, L = 2, B = 1; gamma = 0.5, m = 10,000, delta = 0.05.
+    beta~ grid 0.5 * 1.5^j from (gamma/2)^(1/2) = 0.5 to (gamma sqrt(m)/2)^(1/2) = 5: j = 0..6 (7 events),
+    beta~ = 0.75 (largest <= 1); sigma = gamma / (42 L beta~ sqrt(h ln(4 L h))); rescaled
+    ||w~||^2 = 1^2 (||W1||_F^2/4 + ||W2||_F^2/0.25) = 1.25 + 1 = 2.25; KL = 2.25 / (2 sigma^2)."""
+    ws = [np.diag([2.0, 1.0]), np.array([[0.5, 0.0]])]
+    margins = np.where(np.arange(10000) < 1000, 0.1, 2.0)  # 10% of the margins <= gamma
+    sigma = 0.5 / (42 * 2 * 0.75 * math.sqrt(2 * math.log(16)))
+    kl = 2.25 / (2 * sigma**2)
+    expected = 0.1 + 4 * math.sqrt((kl + math.log(6 * 10000 / (0.05 / 7))) / 9999)
+    got = S.nbs_bound(ws, margins, 0.05, B=1.0, gammas=(0.5,))
+    assert got["union_events"] == 7 and got["beta_tilde"] == pytest.approx(0.75, rel=1e-14)
+    assert got["sigma"] == pytest.approx(sigma, rel=1e-14) and got["kl"] == pytest.approx(kl, rel=1e-12)
+    assert got["bound"] == pytest.approx(expected, rel=1e-13)

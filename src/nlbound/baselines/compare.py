@@ -113,15 +113,16 @@ def network_counting(net: TrainedNet, delta: float) -> dict:
 
 
 def network_vc(net: TrainedNet, delta: float) -> dict:
-    """VC bound (BBL 2004 Thm 3) with BHLM 2019 Theorem 6's VC dimension of the architecture."""
+    """VC bound (Mohri et al. 2018, Cor. 3.9 with Sauer) with BHLM 2019 Theorem 7's VC dimension."""
     d, n, L, m = net.dataset.x_train.shape[1], net.config.width, net.config.depth, int(net.info["m"])
     D = C.bhlm_vc_dimension(d, n, L)
     emp = net.row["train_risk"]
     gap = C.vc_gap(D, m, delta)
     return {"bound": emp + gap, "a_priori": True, "predictor": "f",
             "inputs": {"emp_risk": emp, "vc_dim": D, "params_with_biases": C.network_parameter_count(d, n, L, True),
-                       "m": m, "ln_growth_2m": C.vc_log_growth(D, 2 * m), "gap": gap},
-            "source": "Bousquet, Boucheron & Lugosi 2004 Thm 3; Bartlett, Harvey, Liaw & Mehrabian 2019 Thm 6"}
+                       "m": m, "ln_growth_m": C.vc_log_growth(D, m), "gap": gap},
+            "source": "Mohri, Rostamizadeh & Talwalkar 2018 Cor. 3.9 (+ Sauer, Cor. 3.18); "
+                      "Bartlett, Harvey, Liaw & Mehrabian 2019 (JMLR) Thm 7"}
 
 
 def spectral(net: TrainedNet, delta: float, gammas=DEFAULT_GAMMAS) -> dict:

@@ -6,7 +6,11 @@ Neural Networks with Many More Parameters than Training Data", UAI 2017 (DR), Se
 * Posterior Q = N(w, diag(sigma^2)) with mean w started at the trained weights theta(t); prior
   P = N(w0, lambda I) centred at the initialisation theta(0) (data-independent: seeded), with
   lambda = c exp(-j / b) on the grid j = 1, 2, ... (b = 100, c = 0.1 as DR).
-* PAC-Bayes-kl (Langford & Seeger 2001, DR Thm 2.1) with a union bound over j with weights
+* PAC-Bayes-kl, as DR state it (quoted from memory of the UAI text; Thm 2.1, after McAllester 1999 and Langford & Seeger 2001): "For
+  every delta > 0, m in N, distribution D on R^k x {-1, 1}, and distribution P on H, with probability
+  at least 1 - delta over S ~ D^m, for all distributions Q on H,
+  kl(e^(Q, S) || e(Q)) <= (KL(Q||P) + log(m / delta)) / (m - 1)"; DR Sec. 4 ("union bound" over the
+  prior variance) with a union bound over j with weights
   6 / (pi^2 j^2):  kl(e^(Q) || e(Q)) <= B_RE
   = (KL(Q||P) + 2 ln(b ln(c / lambda)) + ln(pi^2 m / (6 delta_pb))) / (m - 1).
 * Optimisation (DR eq. 5): minimise  surrogate(Q) + sqrt(B_RE / 2)  over (w, log sigma, log lambda) with a
@@ -16,7 +20,12 @@ Neural Networks with Many More Parameters than Training Data", UAI 2017 (DR), Se
   lr * rms(theta - theta0) (the weights' own scale); lambda is then rounded to the grid (j integer).
   Surrogate and steps only steer the optimisation: the final bound uses the 0-1 error.
 * Sample convergence (Langford & Caruana 2002, DR Sec. 3): with n networks drawn from Q, each evaluated
-  on the whole training set, w.p. >= 1 - delta_mc  e^(Q) <= kl^{-1}(Q^_n, ln(2 / delta_mc) / n).
+  on the whole training set, w.p. >= 1 - delta_mc  e^(Q) <= kl^{-1}(Q^_n, ln(2 / delta_mc) / n)
+  (DR: n = 150,000 nets, delta' = 0.01; here n_mc = 1,000 by default: a 150x larger ln(2/delta')/n,
+  which only loosens the bound). Each net's training error lies in [0, 1], not {0, 1}; the
+  one-sided Chernoff-kl inequality holds for [0, 1]-valued variables (their moment generating
+  function is at most that of a Bernoulli of the same mean, Hoeffding 1963), so ln(2/delta_mc) is
+  the conservative two-sided form DR use.
 * Final bound: e(Q) <= kl^{-1}(kl^{-1}(Q^_n, ln(2/delta_mc)/n), B_RE), w.p. >= 1 - delta_pb - delta_mc.
 
 The bound is on the stochastic classifier Q (the Gibbs risk), not on the trained net itself (the paper,

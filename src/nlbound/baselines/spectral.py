@@ -6,6 +6,26 @@ Margin Bounds for Neural Networks", ICLR 2018: Lemma 1 (PAC-Bayes margin lemma),
 (perturbation bound) and the proof of Theorem 1. For an L-layer net with a 1-Lipschitz positively
 homogeneous activation (leaky ReLU qualifies), inputs ||x|| <= B, widths <= h:
 
+Published statements (quoted from memory of the ICLR 2018 text; the session's search tools gave only
+the abstract). Theorem 1: "For any B, d, h > 0, let f_w : X_{B,n} -> R^k be a d-layer feedforward
+network with ReLU activations. Then, for any delta, gamma > 0, with probability >= 1 - delta over a
+training set of size m, for any w, we have: L_0(f_w) <= L^_gamma(f_w) + O(sqrt((B^2 d^2 h ln(dh)
+prod_i ||W_i||_2^2 sum_i ||W_i||_F^2 / ||W_i||_2^2 + ln(dm/delta)) / (gamma^2 m)))". The theorem
+has only O(.): the explicit constants used here are those of its proof, which rests on Lemma 1:
+"Let f_w : X -> R^k be any predictor (not necessarily a neural network) with parameters w, and P be
+any distribution on the parameters that is independent of the training data. Then, for any
+gamma, delta > 0, with probability >= 1 - delta over the training set of size m, for any w, and any
+random perturbation u s.t. P_u[max_x |f_{w+u}(x) - f_w(x)|_inf < gamma/4] >= 1/2, we have:
+L_0(f_w) <= L^_gamma(f_w) + 4 sqrt((KL(w + u || P) + ln(6m/delta)) / (m - 1))", and Lemma 2:
+"|f_{w+u}(x) - f_w(x)|_2 <= e B (prod_i ||W_i||_2) sum_i ||U_i||_2 / ||W_i||_2 whenever
+||U_i||_2 <= ||W_i||_2 / d". The proof takes sigma = gamma / (42 d B beta~^{d-1} sqrt(h ln(4hd))) and
+union-bounds over a data-independent grid of beta~ with |beta - beta~| <= beta / d on
+(gamma/2B)^{1/d} <= beta <= (gamma sqrt(m)/2B)^{1/d} (the source of ln(dm/delta)); it is written
+out below with an explicit (multiplicative) grid and an explicit count of union-bound events.
+Scalar output: our nets output one number and the margin is y f(x); a perturbation with
+|f_{w+u} - f_w| < gamma/4 moves y f by < gamma/4 (the multiclass margin by < gamma/2), so Lemma 1's
+proof applies unchanged with L^_gamma = mean(y f(x) <= gamma).
+
 1. Rescale the layers to equal spectral norm beta = (prod_i ||W_i||)^{1/L} (same function).
 2. Prior = posterior shape N(., sigma^2 I); prior mean 0, posterior mean the rescaled weights, with
    sigma = gamma / (42 L B beta~^{L-1} sqrt(h ln(4 L h))) for a grid value beta~ <= beta <= beta~(1+1/L)

@@ -94,7 +94,8 @@ def _fig11(args: argparse.Namespace, output, backend) -> None:
     ctx = Context(quick=args.quick, data_dir=args.data_dir)
     run_all([c for _, c in fig11_configs(ctx)], output.cache_dir, backend=backend, data_dir=args.data_dir,
             progress=output.progress)
-    paths = fig11(output.cache_dir, Path(output.out_dir) / "figures", ctx=ctx, data_dir=args.data_dir)
+    paths = fig11(output.cache_dir, Path(output.out_dir) / "figures", ctx=ctx, data_dir=args.data_dir,
+                  json_path=Path(output.out_dir) / "fig11.json")
     print(f"wrote {', '.join(str(p) for p in paths.values())}", file=sys.stdout)
 
 

@@ -30,6 +30,7 @@ class Line:
     style: str = "-"
     width: float = 1.4
     legend: bool = True
+    marker: str = ""  # a matplotlib marker at every point ("" none)
 
 
 @dataclass
@@ -190,7 +191,7 @@ def _draw_panel(ax, panel: Panel, lines: list[Line], bands: list[Band] = ()) -> 
             ok &= y > 0
         xs.append(x[ok])
         ax.plot(x[ok], _drawn_y(panel, y[ok]), ln.style, color=ln.color, lw=ln.width,
-                label=ln.label if ln.legend else None)
+                marker=ln.marker or None, ms=4, label=ln.label if ln.legend else None)
     for y, lab, color, style in panel.hlines:
         ax.axhline(y, color=color, ls=style, lw=1.0, label=lab)
     for x, lab, color, style in map(_vline, panel.vlines):
