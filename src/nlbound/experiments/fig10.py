@@ -162,7 +162,8 @@ def fig10(cache_dir, out_dir, *, ctx: Any = None, quick: bool = False, data_dir=
         results.append(run_lemmas(config, ds, cache_dir=lem_dir))
         computed += not cached
         if log is not None:
-            log(f"{label}: {'cached' if cached else 'computed'} ({time.perf_counter() - t0:.0f} s, t_end {config.t_end:g})")
+            how = "cached" if cached else "computed"
+            log(f"{label}: {how} ({time.perf_counter() - t0:.0f} s wall, t_end {config.t_end:g})")
     paths = render(plot_fig10(results, kappa), Path(out_dir) / "figures")
     paths["json"] = write_lemmas_json(results, Path(out_dir) / "lemmas.json")
     runs = json.loads(paths["json"].read_text())["runs"]

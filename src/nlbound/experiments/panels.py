@@ -238,7 +238,8 @@ def _optimistic_panel(fig: FigureData, inp: Inputs, label: str, proxy: str, titl
 
 
 # Fig. 8's run under Theorem 5.2 itself (issue 12 item 4: the bound in both forms); γ = α/q (Sec. 5.3)
-FIG8_THEOREM = tuple(BoundVariant(f"κ=2 p=32 γ=α/{q:g}", kappa=2, p=32, gamma_rule="alpha", q=q) for q in (1.0, 10.0, 100.0))
+FIG8_THEOREM = tuple(BoundVariant(f"κ=2 p=32 γ=α/{q:g}", kappa=2, p=32, gamma_rule="alpha", q=q)
+                     for q in (1.0, 10.0, 100.0))
 
 
 def plot_fig8(inp: Inputs) -> FigureData:
@@ -258,7 +259,8 @@ def plot_fig8(inp: Inputs) -> FigureData:
         fig.add(1, proxy, run.t, optimistic_bound(run, proxy, gs[0])["deviation"], color=color)
     _optimistic_panel(fig, inp, label, "g1", "optimistic bound, κ=1 proxy g1")
     _optimistic_panel(fig, inp, label, "g2", "optimistic bound, κ=2 proxy g2")
-    _bound_panel(fig, inp, label, FIG8_THEOREM, "Theorem 5.2 (a-priori), κ=2, γ=α/q: closed (solid), ode (dashed)",
+    _bound_panel(fig, inp, label, FIG8_THEOREM,
+                 "Theorem 5.2 (a-priori), κ=2, γ=α/q: closed (solid), ode (dashed)",
                  name=lambda v: f"Thm 5.2 q={v.q:g}", log=True, ode=True)
     return fig
 
