@@ -119,3 +119,27 @@ def test_reproduce_fig10_quick_cli(tmp_path, capsys):
     assert main(argv) == 0
     assert "0 computed, 1 cached" in capsys.readouterr().out and cached[0].stat().st_mtime_ns == mtime
     assert not (tmp_path / "out" / "figures" / "fig1.csv").exists()  # fig10 alone draws nothing else
+
+
+@pytest.mark.parametrize("value", ["0.3", "abc", "0.1,", ""])
+def test_reproduce_fig10_bad_lemma_eps_exits_2(tmp_path, capsys, value):
+    from nlbound.cli.main import main
+
+    argv = ["reproduce", "fig10", "--quick", "--lemma-eps", value, "--out", str(tmp_path / "o"),
+            "--cache", str(tmp_path / "c")]
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "--lemma-eps" in err[0] and "0.1" in err[0]
+    assert not (tmp_path / "c" / "lemmas").exists()
+
+
+def test_fig10_configs_select_by_eps():
+    from nlbound.experiments.fig10 import fig10_configs
+
+    fake = lambda config, ctx: (49, 60000, 3.8433405149843227, 0.6331852403652786)  # noqa: E731
+    got = fig10_configs(ctx(), eps=[0.01, 0.4], chain=fake)
+    assert [c.eps for _, c in got] == [0.01, 0.4]
+    for _, c in got:
+        assert c.dtype == "float64" and c.stop_phase3 == 0.0 and c.times[-1] == c.t_end
+    with pytest.raises(ValueError, match="eps"):
+        fig10_configs(ctx(), eps=[0.3], chain=fake)

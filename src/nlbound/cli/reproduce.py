@@ -38,6 +38,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="also write the claims report here (default: ./REPRODUCTION.md for a full "
                              "run of all figures into results/, otherwise only <out>/REPRODUCTION.md)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    parser.add_argument("--lemma-eps", default=None, metavar="EPS[,EPS...]",
+                        help="fig10 only: the lemma runs with these ε (default: all of 0.001, 0.01, 0.1, 0.2, 0.4)")
 
 
 def _default_cache() -> str:
@@ -109,7 +111,19 @@ def _fig10(args: argparse.Namespace, output) -> None:
     """Compute (or reuse from <cache>/lemmas/) the lemma runs of Fig. 10, then draw it and write lemmas.json."""
     from nlbound.experiments.fig10 import fig10
 
-    res = fig10(output.cache_dir, output.out_dir, quick=args.quick, data_dir=args.data_dir,
+    from nlbound.experiments.fig10 import FIG10_RUNS, QUICK_RUNS
+
+    allowed = [f["eps"] for _, _, f in (QUICK_RUNS if args.quick else FIG10_RUNS)]
+    eps = None
+    if args.lemma_eps is not None:
+        try:
+            eps = [float(x) for x in args.lemma_eps.split(",")]
+        except ValueError:
+            eps = [None]
+        if not eps or any(e not in allowed for e in eps):
+            raise ValueError(f"--lemma-eps == {args.lemma_eps!r}, must be a comma-separated subset of "
+                             + ", ".join(f"{e:g}" for e in allowed))
+    res = fig10(output.cache_dir, output.out_dir, quick=args.quick, data_dir=args.data_dir, eps=eps,
                 log=None if args.no_progress else (lambda s: print(s, file=sys.stderr)))
     print(f"wrote {', '.join(str(p) for p in res['paths'].values())}; lemma runs: {res['computed']} computed, "
           f"{res['cached']} cached; measured/bound ratios > 1: {res['violations']}", file=sys.stdout)

@@ -67,14 +67,21 @@ def _first_crossing(dev, level: float) -> float:
     return float(t[i])
 
 
-def fig10_configs(ctx: Any, *, quick: bool = False, n_times: int = N_TIMES,
+def fig10_configs(ctx: Any, *, quick: bool = False, n_times: int = N_TIMES, eps: Sequence[float] | None = None,
                   chain=None) -> list[tuple[str, Any]]:
     """(label, TrainConfig) of the lemma runs: the figure's config (ctx.config of its horizon kind)
-    with float64, no stop rule, t_end = lemma_horizon and n_times log-spaced times in [t_end/100, t_end].
+    with float64, no stop rule, t_end = lemma_horizon and n_times log-spaced times in [t_end/100, t_end];
+    only the runs with ε in `eps` when given (an ε not among them: ValueError).
     chain(config) -> (d, m, rho, s) of the run (default: the dataset and init, measured)."""
     chain = chain or _chain_params
+    runs = QUICK_RUNS if quick else FIG10_RUNS
+    known = [f["eps"] for _, _, f in runs]
+    if eps is not None and (not eps or any(e not in known for e in eps)):
+        raise ValueError(f"eps == {list(eps)}, must be a non-empty subset of {known}")
     out = []
-    for label, fig, fields in (QUICK_RUNS if quick else FIG10_RUNS):
+    for label, fig, fields in runs:
+        if eps is not None and fields["eps"] not in eps:
+            continue
         base = ctx.config("optimistic" if fig in ("fig8", "fig9") else "theorem", **fields)
         d, m, rho, s = chain(base, ctx)
         H = lemma_horizon(d=d, m=m, depth=base.depth, eps=base.eps, beta=base.beta, rho=rho, s=s,
@@ -141,10 +148,11 @@ def plot_fig10(results: Sequence[dict], kappa: int = 1) -> FigureData:
 
 
 def fig10(cache_dir, out_dir, *, ctx: Any = None, quick: bool = False, data_dir=None, n_times: int = N_TIMES,
-          kappa: int = 1, log=None) -> dict:
-    """Compute (or reuse from cache_dir/lemmas/, keyed as experiments.lemmas.cache_path) the lemma runs,
-    then write out_dir/figures/fig10.{png,pdf,csv} and out_dir/lemmas.json. Returns the paths and
-    how many runs were computed / reused. log(str): one line per run (label, computed or cached, wall s)."""
+          kappa: int = 1, eps: Sequence[float] | None = None, log=None) -> dict:
+    """Compute (or reuse from cache_dir/lemmas/, keyed as experiments.lemmas.cache_path) the lemma runs
+    (those with ε in `eps`, default all), then write out_dir/figures/fig10.{png,pdf,csv} and
+    out_dir/lemmas.json. Returns the paths, how many runs were computed / reused and the number of
+    measured/bound ratios > 1. log(str): one line per run (label, computed or cached, wall s)."""
     import time
 
     from nlbound.data import load_dataset
@@ -155,7 +163,8 @@ def fig10(cache_dir, out_dir, *, ctx: Any = None, quick: bool = False, data_dir=
     ctx = ctx or Context(quick=quick, data_dir=data_dir)
     lem_dir = Path(cache_dir) / "lemmas"
     results, computed = [], 0
-    for label, config in fig10_configs(ctx, quick=quick, n_times=n_times):
+    configs = fig10_configs(ctx, quick=quick, n_times=n_times, eps=eps)
+    for label, config in configs:
         cached = cache_path(lem_dir, config, tau_grid(config.eps)).exists()
         t0 = time.perf_counter()
         ds = load_dataset(config.dataset, config.size, data_dir=data_dir)
