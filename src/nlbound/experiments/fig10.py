@@ -33,22 +33,24 @@ N_TIMES = 16  # recorded times > 0, log-spaced over [t_end/100, t_end]
 
 def lemma_horizon(*, d: int, m: int, depth: int, eps: float, beta: float, rho: float, s: float,
                   gamma_max: float, kappas=(1, 2), past: float = HORIZON_PAST) -> float:
-    """A time past which Theorem 5.2's bound (eq. 6) cannot be minimal, times `past`.
+    """H = `past` · T, T a time past which Theorem 5.2's bound (eq. 6) cannot be minimal.
 
     R̂_γ ∈ [0, 1] and Υ_κ do not depend on t, Δ_κ,β is non-decreasing in t and Δε^κ/γ is largest at
-    γ_max. Let T be the first t with Δ_κ,β(T) ε^κ/γ_max ≥ 2 (max over κ and over form "closed" /
-    "ode"). At any t ≥ T and any recorded γ the bound is ≥ Υ + 2, while at t_1 = T/10³ it is
-    ≤ Υ + 1 + Δ(t_1)ε^κ/γ_max ≤ Υ + 2 (checked), so the minimiser lies in (0, T]. Cheap: theory only."""
+    γ_max. T: the first t with Δ_κ,β(T) ε^κ/γ_max ≥ 2 for every κ and form ("closed", "ode"). At any
+    t ≥ T and any γ ≤ γ_max the bound is ≥ Υ + 2, while at the first recorded time H/100 it is
+    ≤ Υ + 1 + Δ(H/100)ε^κ/γ_max ≤ Υ + 2 (checked here: ValueError otherwise), so for each κ the
+    minimiser over the recorded (t, γ) lies in (0, T]. Cheap: theory only."""
     from nlbound.theory import bound_terms
 
-    T = 0.0
-    for kappa in kappas:
-        for form in ("closed", "ode"):
-            t = _first_crossing(lambda t: bound_terms(d=d, m=m, depth=depth, kappa=kappa, p=32, delta=0.01,
-                                                      eps=eps, beta=beta, gamma=gamma_max, rho=rho, s=s, t=t,
-                                                      form=form)["deviation"], 2.0)
-            T = max(T, t)
-    return float(f"{past * T:.3g}")
+    devs = [lambda t, kappa=kappa, form=form: bound_terms(
+        d=d, m=m, depth=depth, kappa=kappa, p=32, delta=0.01, eps=eps, beta=beta, gamma=gamma_max, rho=rho, s=s,
+        t=t, form=form)["deviation"] for kappa in kappas for form in ("closed", "ode")]
+    H = float(f"{past * max(_first_crossing(dev, 2.0) for dev in devs):.3g}")
+    first = max(float(dev(np.asarray([H / 100]))[0]) for dev in devs)
+    if first > 1.0:
+        raise ValueError(f"deviation term {first:.3g} > 1 at the first recorded time {H / 100:.3g}: "
+                         "the horizon argument does not apply")
+    return H
 
 
 def _first_crossing(dev, level: float) -> float:
@@ -59,12 +61,7 @@ def _first_crossing(dev, level: float) -> float:
         if hi > 1e9:
             raise ValueError(f"deviation term stays below {level} up to t = 1e9: no finite horizon")
     t = np.geomspace(hi / 1e4, hi, 2000)
-    y = dev(t)
-    i = int(np.argmax(y >= level))
-    if float(dev(np.asarray([t[i] / 1e3]))[0]) > level - 1.0:
-        raise ValueError(f"deviation term {float(dev(np.asarray([t[i] / 1e3]))[0]):.3g} > 1 at t_1 = T/1e3: "
-                         "the horizon argument does not apply")
-    return float(t[i])
+    return float(t[int(np.argmax(dev(t) >= level))])
 
 
 def fig10_configs(ctx: Any, *, quick: bool = False, n_times: int = N_TIMES, eps: Sequence[float] | None = None,
