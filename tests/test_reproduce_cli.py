@@ -14,9 +14,9 @@ from nlbound.cli.main import main
 
 
 def test_unknown_figure_exits_2(capsys):
-    assert main(["reproduce", "fig10", "--out", "x", "--cache", "y"]) == 2
+    assert main(["reproduce", "fig12", "--out", "x", "--cache", "y"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and "fig10" in err[0] and "fig1, fig2" in err[0] and "fig9" in err[0]
+    assert len(err) == 1 and "fig12" in err[0] and "fig1, fig2" in err[0] and "fig9" in err[0]
 
 
 def test_bad_processes_exits_2(capsys):

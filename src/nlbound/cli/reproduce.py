@@ -12,7 +12,9 @@ from nlbound.experiments.figures import FIGURES
 
 # figures drawn from cached runs by their own module, not part of "all" (minutes per net)
 EXTRA_FIGURES = {"fig11": "Theorem 5.2 beside the baseline bounds on four runs of Figs 1, 3, 5 "
-                          "(PAC-Bayes optimisation: minutes per net and time)"}
+                          "(PAC-Bayes optimisation: minutes per net and time)",
+                   "fig10": "the proof's links measured on 5 runs of Figs 1, 3, 8, 9 (sensitivity flows), "
+                            "results/lemmas.json"}
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -36,6 +38,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="also write the claims report here (default: ./REPRODUCTION.md for a full "
                              "run of all figures into results/, otherwise only <out>/REPRODUCTION.md)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    parser.add_argument("--lemma-eps", default=None, metavar="EPS[,EPS...]",
+                        help="fig10 only: the lemma runs with these ε (default: all of 0.001, 0.01, 0.1, 0.2, 0.4)")
 
 
 def _default_cache() -> str:
@@ -67,6 +71,11 @@ def run(args: argparse.Namespace) -> int:
     backend = make_backend(args.backend, processes=args.processes, address=args.address)
     output = Output(out_dir=str(out), cache_dir=str(cache), processes=args.processes,
                     progress=not args.no_progress, data_dir=args.data_dir)
+    if "fig10" in names:
+        _fig10(args, output)
+        names = [n for n in names if n != "fig10"]
+        if not names:
+            return 0
     if "fig11" in names:
         _fig11(args, output, backend)
         names = [n for n in names if n != "fig11"]
@@ -97,6 +106,28 @@ def _fig11(args: argparse.Namespace, output, backend) -> None:
     paths = fig11(output.cache_dir, Path(output.out_dir) / "figures", ctx=ctx, data_dir=args.data_dir,
                   json_path=Path(output.out_dir) / "fig11.json")
     print(f"wrote {', '.join(str(p) for p in paths.values())}", file=sys.stdout)
+
+
+def _fig10(args: argparse.Namespace, output) -> None:
+    """Compute (or reuse from <cache>/lemmas/) the lemma runs of Fig. 10, then draw it and write lemmas.json."""
+    from nlbound.experiments.fig10 import fig10
+
+    from nlbound.experiments.fig10 import FIG10_RUNS, QUICK_RUNS
+
+    allowed = [f["eps"] for _, _, f in (QUICK_RUNS if args.quick else FIG10_RUNS)]
+    eps = None
+    if args.lemma_eps is not None:
+        try:
+            eps = [float(x) for x in args.lemma_eps.split(",")]
+        except ValueError:
+            eps = [None]
+        if not eps or any(e not in allowed for e in eps):
+            raise ValueError(f"--lemma-eps == {args.lemma_eps!r}, must be a comma-separated subset of "
+                             + ", ".join(f"{e:g}" for e in allowed))
+    res = fig10(output.cache_dir, output.out_dir, quick=args.quick, data_dir=args.data_dir, eps=eps,
+                log=None if args.no_progress else (lambda s: print(s, file=sys.stderr)))
+    print(f"wrote {', '.join(str(p) for p in res['paths'].values())}; lemma runs: {res['computed']} computed, "
+          f"{res['cached']} cached; measured/bound ratios > 1: {res['violations']}", file=sys.stdout)
 
 
 def _check_paths(out: Path, cache: Path, report: Path | None, cache_name: str) -> None:

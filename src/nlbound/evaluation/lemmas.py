@@ -149,11 +149,15 @@ def slack_budget(dev: dict, rhs_meas: dict, rhs_sqrt_d: dict, phi: float, U: flo
       uniform    = Φ_κ V̂ Û^{L−1} / rhs_sqrt_d                       one sup-norm for every layer and τ
       lemma_u    = (u/Û)^{L−1},  lemma_v = v/V̂                      Lemma 7.1 (u; v)
       closed_ode = Δ_closed/Δ_ode (pending when Delta_ode is None; then the Lemma 7.1 factors carry it).
-    Delta_ode: (u_ode, v_ode, Δ_ode) from bound_terms(..., form="ode") where available."""
+    Delta_ode: (u_ode, v_ode, Δ_ode) from bound_terms(..., form="ode") where available; then u, v of the
+    Lemma 7.1 factors are the ODE solutions: u = u_ode (the bounding function G) and v = Δ_ode/(Φ
+    u_ode^{L−1}), which is v_ode wherever Δ_ode = Φ v_ode u_ode^{L−1} (eq. 7; ode.refine takes the
+    elementwise min with the closed form, so the two can differ only where the quadrature fell back),
+    and the product of the factors is Δ_closed/deviation exactly."""
     D = dev["train"] + dev["test"]
     T, Td = rhs_meas["train"] + rhs_meas["test"], rhs_sqrt_d["train"] + rhs_sqrt_d["test"]
     M = phi * V * U ** (depth - 1)  # Theorem 5.2's formula with measured sup-norms (diagnostic only)
-    uu, vv = (u, v) if Delta_ode is None else Delta_ode[:2]
+    uu, vv = (u, v) if Delta_ode is None else (Delta_ode[0], Delta_ode[2] / (phi * Delta_ode[0] ** (depth - 1)))
     out = {"triangle": T / D, "mean_x": Td / T, "uniform": M / Td, "lemma_u": (uu / U) ** (depth - 1),
            "lemma_v": vv / V,
            "closed_ode": None if Delta_ode is None else Delta / Delta_ode[2]}

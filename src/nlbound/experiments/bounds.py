@@ -37,8 +37,11 @@ def t_star_of(run: RunData, alpha: float = 0.5) -> float:
     return float(t_star(alpha, p["beta"], p["s"], p["depth"]))
 
 
-def bound_curve(run: RunData, variant: BoundVariant) -> dict[str, np.ndarray]:
+def bound_curve(run: RunData, variant: BoundVariant, form: str = "closed") -> dict[str, np.ndarray]:
     """Theorem 5.2 at every recorded time: R_gamma-hat(t) + Upsilon_kappa + Delta(t) eps^kappa / gamma.
+
+    form: "closed" (the paper's closed forms, eqs. 9-11) or "ode" (the same theorem with the proof's
+    comparison ODEs solved, bound_terms(form="ode"), elementwise <= "closed").
 
     `variant.terms` == "no_upsilon" / "no_deviation" drops that component (Fig. 4). Returns the
     arrays t, margin_risk, upsilon, deviation, bound, and gamma (a scalar array).
@@ -51,7 +54,7 @@ def bound_curve(run: RunData, variant: BoundVariant) -> dict[str, np.ndarray]:
     margin = run.col(gamma_col("train_margin_risk", gamma))
     terms = bound_terms(
         d=p["d"], m=p["m"], depth=p["depth"], kappa=variant.kappa, p=variant.p, delta=variant.delta,
-        eps=p["eps"], beta=p["beta"], gamma=gamma, rho=p["rho"], s=p["s"], t=t,
+        eps=p["eps"], beta=p["beta"], gamma=gamma, rho=p["rho"], s=p["s"], t=t, form=form,
     )
     upsilon = np.broadcast_to(np.asarray(terms["upsilon"], dtype=float), t.shape).copy()
     deviation = np.broadcast_to(np.asarray(terms["deviation"], dtype=float), t.shape).copy()

@@ -18,7 +18,7 @@ from nlbound.experiments.bounds import bound_curve, optimistic_bound, optimistic
 from nlbound.experiments.figures import PHASE3_MARGIN, SHOWN_GAMMAS
 from nlbound.experiments.phases import cut_time, run_phases
 from nlbound.experiments.plotting import FigureData, Panel
-from nlbound.experiments.spec import Experiment
+from nlbound.experiments.spec import BoundVariant, Experiment
 from nlbound.experiments.traces import Inputs, RunData
 
 Q_COLORS = {1.0: "tab:green", 10.0: "tab:olive", 100.0: "tab:cyan"}
@@ -26,6 +26,7 @@ TINY = 1e-8  # Fig. 7: added to make zero visible on a log axis
 BOUND_TOP = 1.05  # bound panels: y in [0, BOUND_TOP], the bound is clipped above
 BOUND_YLABEL = f"risk / bound (bound clipped at {BOUND_TOP:g})"
 T_STAR_LABEL = "t*_0.5: linear twin has learned half its top mode (eq. 15)"
+ODE_SUFFIX = "[ode form]"  # series suffix of Theorem 5.2 with form="ode" (Figs. 1, 3, 8), drawn dashed
 GAMMA_COLORS = ["darkgreen", "tab:green", "tab:olive", "tab:cyan", "tab:blue", "tab:pink"]  # Figs. 8-9
 
 
@@ -65,9 +66,11 @@ def _band(fig: FigureData, i: int, runs: list[RunData], curve: Callable[[RunData
 
 def _bound_panel(fig: FigureData, inp: Inputs, label: str, variants, title: str,
                  style: Callable[[Any], str] = lambda v: "-", name: Callable[[Any], str] = lambda v: v.label,
-                 log: bool = False, x_in_t_star: bool = False) -> int:
+                 log: bool = False, x_in_t_star: bool = False, ode: bool = False) -> int:
     """Risks (black) and one bound line per variant (colour per q, `style(v)`) of run `label`, with
-    the seed band (min-max over init seeds) of the test risk and of the q=1 bound."""
+    the seed band (min-max over init seeds) of the test risk and of the q=1 bound. ode: also the
+    same bound with form="ode" (the proof's comparison ODEs solved, ≤ the closed form), dashed,
+    series "<name> [ode form]"."""
     run = inp.runs[label]
     i = len(fig.panels)
     ts = t_star_of(run, inp.exp.alpha)
@@ -81,6 +84,9 @@ def _bound_panel(fig: FigureData, inp: Inputs, label: str, variants, title: str,
     for v in variants:
         c = bound_curve(run, v)
         fig.add(i, name(v), c["t"] / scale, c["bound"], color=Q_COLORS.get(v.q), style=style(v))
+        if ode:
+            fig.add(i, f"{name(v)} {ODE_SUFFIX}", c["t"] / scale, bound_curve(run, v, form="ode")["bound"],
+                    color=Q_COLORS.get(v.q), style="--", width=0.9)
         if v.q == 1.0:
             _band(fig, i, seeds, lambda r, v=v: bound_curve(r, v)["bound"], "bound q=1: min–max over seeds",
                   Q_COLORS[1.0], scale)
@@ -94,7 +100,7 @@ def _variants(exp: Experiment, **match: Any):
 def plot_fig1(inp: Inputs) -> FigureData:
     fig = FigureData("fig1", inp.exp.title, [], [], ncols=3, note=inp.exp.notes)
     for r in inp.exp.main_runs():
-        i = _bound_panel(fig, inp, r.label, _variants(inp.exp, kappa=2), r.label)
+        i = _bound_panel(fig, inp, r.label, _variants(inp.exp, kappa=2), r.label, ode=True)
         gd = inp.exp.crosscheck(r.label)
         if gd is not None and gd.label in inp.runs:
             run = inp.runs[gd.label]
@@ -123,7 +129,7 @@ def plot_fig3(inp: Inputs) -> FigureData:
                      note=inp.exp.notes)
     for r in inp.exp.main_runs():
         p = int(inp.runs[r.label].get("p"))
-        _bound_panel(fig, inp, r.label, _variants(inp.exp, p=p), r.label, style=lambda v: P_STYLE[v.p])
+        _bound_panel(fig, inp, r.label, _variants(inp.exp, p=p), r.label, style=lambda v: P_STYLE[v.p], ode=True)
     return fig
 
 
@@ -231,6 +237,11 @@ def _optimistic_panel(fig: FigureData, inp: Inputs, label: str, proxy: str, titl
           "min-over-γ bound: min–max over seeds", "green")
 
 
+# Fig. 8's run under Theorem 5.2 itself (issue 12 item 4: the bound in both forms); γ = α/q (Sec. 5.3)
+FIG8_THEOREM = tuple(BoundVariant(f"κ=2 p=32 γ=α/{q:g}", kappa=2, p=32, gamma_rule="alpha", q=q)
+                     for q in (1.0, 10.0, 100.0))
+
+
 def plot_fig8(inp: Inputs) -> FigureData:
     fig = FigureData("fig8", inp.exp.title, [], [], ncols=2)
     label = inp.exp.main_runs()[0].label
@@ -248,6 +259,9 @@ def plot_fig8(inp: Inputs) -> FigureData:
         fig.add(1, proxy, run.t, optimistic_bound(run, proxy, gs[0])["deviation"], color=color)
     _optimistic_panel(fig, inp, label, "g1", "optimistic bound, κ=1 proxy g1")
     _optimistic_panel(fig, inp, label, "g2", "optimistic bound, κ=2 proxy g2")
+    _bound_panel(fig, inp, label, FIG8_THEOREM,
+                 "Theorem 5.2 (a-priori), κ=2, γ=α/q: closed (solid), ode (dashed)",
+                 name=lambda v: f"Thm 5.2 q={v.q:g}", log=True, ode=True)
     return fig
 
 
