@@ -29,7 +29,7 @@ from scipy.sparse.linalg import LinearOperator, gmres
 from nlbound.training.controllers import norm2
 
 __all__ = [
-    "ROS2_GAMMA", "ROS2", "ROSENBROCK", "RosenbrockTableau", "rosenbrock_step", "ros2_step", "jvp_fd",
+    "ROS2_GAMMA", "ROS2", "RODAS3", "ROSENBROCK", "RosenbrockTableau", "rosenbrock_step", "ros2_step", "jvp_fd",
     "linearization", "StiffnessDetector", "spectral_estimate",
 ]
 
@@ -85,10 +85,19 @@ _G2 = ROS2_GAMMA
 # b_hat = (1, 0)/gamma (the linearly implicit Euler step theta + h k1).
 ROS2 = RosenbrockTableau("ros2", _G2, np.array([[0, 0], [1 / _G2, 0]]), np.array([[0, 0], [-2 / _G2, 0]]),
                          np.array([1.5 / _G2, 0.5 / _G2]), np.array([0.5 / _G2, 0.5 / _G2]), 2)
-# More methods in this form (e.g. ROS3P, Rodas3) plug in here; ROS3P was tried and left out: it is
-# only A-stable (R(inf) = 1 - sqrt 3), and its embedded estimate missed the error of undamped stiff
-# components (an adaptive run on the stiff linear test problem ended 1e3 x its tolerance off).
-ROSENBROCK = {t.name: t for t in (ROS2,)}
+# Rodas3 (Sandu, Verwer, Blom, Spee, Carmichael, Potra 1997, Atmos. Environ. 31(20), Table 3; the
+# transformed coefficients as in KPP's Rosenbrock integrator): 4 stages, order 3, stiffly accurate,
+# L-stable, with an embedded order-2 solution (the error estimate is the last stage U_4). Stage 2
+# reuses F(theta) (a[1] = 0). Not a W-method: its order needs the exact Jacobian, which the float64
+# difference JVPs give to ~1e-8 relative.
+RODAS3 = RosenbrockTableau("rodas3", 0.5,
+                           np.array([[0, 0, 0, 0], [0, 0, 0, 0], [2, 0, 0, 0], [2, 0, 1, 0]], float),
+                           np.array([[0, 0, 0, 0], [4, 0, 0, 0], [1, -1, 0, 0], [1, -1, -8 / 3, 0]], float),
+                           np.array([2.0, 0.0, 1.0, 1.0]), np.array([0.0, 0.0, 0.0, 1.0]), 3)
+# ROS3P was tried and left out: it is only A-stable (R(inf) = 1 - sqrt 3), and its embedded
+# estimate missed the error of undamped stiff components (an adaptive run on the stiff linear test
+# problem ended 1e3 x its tolerance off).
+ROSENBROCK = {t.name: t for t in (ROS2, RODAS3)}
 
 
 def rosenbrock_step(tab: RosenbrockTableau, fun: Flow, theta: np.ndarray, f0: np.ndarray, h: float, *,
