@@ -63,13 +63,26 @@ def run(args) -> None:
                  methods=np.array([m for *_, m in log]), wall=wall, evals=s["grad_evals"])
 
 
+def _load(path: str) -> dict:
+    """A saved run (.npz) or a cached train() run's trace.csv (train loss and risk only)."""
+    if path.endswith(".csv"):
+        import csv
+
+        rows = list(csv.DictReader(open(path)))
+        return {k: np.array([float(r[c]) for r in rows]) for k, c in
+                (("t", "t"), ("loss", "train_loss"), ("risk", "train_risk"))}
+    return dict(np.load(path))
+
+
 def compare(a: str, b: str) -> None:
-    A, B = np.load(a), np.load(b)
+    A, B = _load(a), _load(b)
     n = min(len(A["t"]), len(B["t"]))
     assert np.allclose(A["t"][:n], B["t"][:n])
     print(f"max |train loss diff| {np.abs(A['loss'][:n] - B['loss'][:n]).max():.3g} "
-          f"max |train risk diff| {np.abs(A['risk'][:n] - B['risk'][:n]).max():.3g} "
-          f"final outputs: max |diff| {np.abs(A['final'] - B['final']).max():.3g}, "
+          f"max |train risk diff| {np.abs(A['risk'][:n] - B['risk'][:n]).max():.3g} over {n} recorded times")
+    if "final" not in A or "final" not in B:
+        return
+    print(f"final outputs: max |diff| {np.abs(A['final'] - B['final']).max():.3g}, "
           f"rel L2 {np.linalg.norm(A['final'] - B['final']) / np.linalg.norm(B['final']):.3g}")
 
 
