@@ -16,6 +16,7 @@ from nlbound.data import load_dataset
 from nlbound.networks import forward, init_weights, layer_shapes, pack, unpack
 from nlbound.training.adaptive import integrate_adaptive
 from nlbound.training.flows import NetFlow
+from nlbound.training.stats import WorkLimitError
 from nlbound.training.config import TrainConfig
 from nlbound.training.run import recording_times
 from nlbound.theory import t_star
@@ -41,13 +42,19 @@ def run(args) -> None:
     start = time.perf_counter()
 
     def progress(t: float, theta: np.ndarray) -> None:
-        if len(log) % 100 == 0:
+        if len(log) % 100 == 0 or log[-1][4] != "dopri5":
             print(f"  t={t:.6g} ({t / ts:.3f} t*) attempts {len(log)} flow evals {flow.evals} "
                   f"{log[-1][4]} {time.perf_counter() - start:.0f} s", flush=True)
 
-    stats = integrate_adaptive(flow, theta0, times, lambda t, th: rec.append((t, th.copy())), rtol=args.rtol,
-                               method="auto", stiffness=args.stiffness, step_log=log, max_grad_evals=args.cap,
-                               advance=progress)
+    try:
+        stats = integrate_adaptive(flow, theta0, times, lambda t, th: rec.append((t, th.copy())), rtol=args.rtol,
+                                   method="auto", stiffness=args.stiffness, step_log=log, max_grad_evals=args.cap,
+                                   advance=progress)
+    except WorkLimitError as exc:
+        rej = sum(1 for entry in log if not entry[3])
+        print(f"stopped: {exc}; {len(log)} attempts, {rej} rejected, last recorded t = {rec[-1][0]:g} "
+              f"({rec[-1][0] / ts:.3f} t*), wall {time.perf_counter() - start:.0f} s")
+        return
     wall = time.perf_counter() - start
     outs = [_outputs(ds, th, args.depth) for _, th in rec]
     loss = np.array([np.sum((o - y) ** 2) / (2 * y.size) for o in outs])
