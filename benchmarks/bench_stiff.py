@@ -1,6 +1,6 @@
-"""Deep nets past convergence (issue 10 item 4): the Fig. 6 runs (7x7 MNIST, beta = eps = 1e-3, rank-one init) with and without the stiff switch.
+"""Deep nets past convergence (issue 10 item 4): Fig. 6's runs (7x7 MNIST, beta = eps = 1e-3) with the stiff switch.
 
-Usage: PYTHONPATH=src OMP_NUM_THREADS=1 python benchmarks/bench_stiff.py --depth 3 --horizon 4 --stiffness rodas3 --out run.npz
+Usage: PYTHONPATH=src OMP_NUM_THREADS=1 python benchmarks/bench_stiff.py --depth 3 --stiffness rodas3 --out run.npz
 Prints gradient evaluations (a JVP counts as one), steps per method, the stiff switch time and wall time; --out
 saves the recording times, train loss / risk there and the final outputs f(X) for comparison (--compare a.npz b.npz)."""
 
