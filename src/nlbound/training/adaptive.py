@@ -2,7 +2,7 @@
 
 A step is attempted with an explicit tableau (tableaux.py) or a Rosenbrock method (stiff.py); the
 I controller (controllers.py) picks the next h; methods switch on stalls (5(4) -> 3(2)) and, when
-asked, on stiffness (explicit -> ROS2)."""
+asked, on stiffness (explicit -> ROS2 or Rodas3)."""
 
 from __future__ import annotations
 
@@ -204,8 +204,9 @@ def integrate_adaptive(
     exactly without shortening steps.
 
     method: "dopri5" (Dormand-Prince 5(4), 6 evaluations per step, 4th-order dense output),
-    "bs3" (Bogacki-Shampine 3(2), 3 evaluations per step, cubic Hermite dense output), "ros2"
-    (the L-stable Rosenbrock method of nlbound.training.stiff; steps end at recording times), or
+    "bs3" (Bogacki-Shampine 3(2), 3 evaluations per step, cubic Hermite dense output), "ros2" or
+    "rodas3" (the L-stable Rosenbrock methods of nlbound.training.stiff, orders 2 and 3; steps end at
+    recording times), or
     "auto" (default): Dormand-Prince while it pays, Bogacki-Shampine from the first time the 5(4)
     step stalls. Why: once the net exploits its nonlinearity the right-hand side is only Lipschitz
     (leaky-ReLU kinks of the m x n pre-activations), the local error of every method then shrinks
@@ -213,13 +214,15 @@ def integrate_adaptive(
     comparable steps at half the cost. "Stalls" = three rejections in a row (steps shortened to end
     at the last time do not count).
 
-    stiffness: "ignore" (default) or "ros2": from the first time `StiffnessDetector` finds the
-    explicit steps stability-limited, ROS2 (nlbound.training.stiff; its Krylov solves use the flow's
-    `linearize` where it has one, else finite-difference JVPs with relative step jvp_rel_step).
-    Measured (tests/test_integrators.py, BENCHMARKS): it pays where the flow has come to rest (linear
-    regime, deep nets past convergence: ~3x fewer evaluations) and costs where the net keeps
-    learning nonlinearly (the same detector fires, ROS2's 2nd order then needs 4-6x more
-    evaluations) -- hence not the default.
+    stiffness: "ignore" (default), "ros2" or "rodas3": from the first time `StiffnessDetector` finds
+    the explicit steps stability-limited, that Rosenbrock method (nlbound.training.stiff; its Krylov
+    solves use the flow's `linearize` where it has one, else finite-difference JVPs with relative
+    step jvp_rel_step). Measured (tests/test_integrators.py, BENCHMARKS "Deep networks past
+    convergence"): it pays where the flow has come to rest (linear regime, deep nets past
+    convergence: ~3x fewer evaluations, Rodas3 ~6x fewer than ROS2 on a stiff linear ODE) and pays
+    little where the net keeps learning nonlinearly (the same detector fires; ROS2's 2nd order then
+    needs 4-6x more evaluations; Rodas3's error estimate is not smooth in h across the leaky-ReLU
+    kinks) -- hence not the default.
     Error norm (see controllers.error_ratio): "global" (default) or "componentwise".
     Floor: the step never goes below h_min (default: the paper's GD step 1e-3); a step at the floor
     is accepted even if err > 1 and counted in `forced` (with the worst err), so the method degrades
