@@ -38,6 +38,7 @@ from nlbound.training.config import RunOptions, TrainConfig
 from nlbound.training.flows import LinearTwinFlow, NetFlow
 from nlbound.training.integrators import FlowDivergedError, get_integrator, integrate_adaptive, integrator_options
 from nlbound.training.recording import Recorder, TrainingDivergedError
+from nlbound.training.sensitivity import SensitivityFlow, initial_state, split_state
 from nlbound.training.stopping import should_stop
 from nlbound.training.rundir import (
     INFO_FILE, TRACE_FILE, RunDirLock, publish, read_run, run_dir, temporary_dir,
@@ -47,6 +48,7 @@ __all__ = ["TrainResult", "TrainingDivergedError", "train", "load_run", "recordi
 
 TWIN_RTOL = 1e-10  # the linear twin costs microseconds per evaluation: integrate it tightly
 DEFAULT_ALPHA = 0.5
+TANGENT_SCALE = 1.0  # c of SensitivityFlow: the tangent's weight in the global error norm (see _flow)
 
 
 @dataclass
@@ -176,7 +178,7 @@ def _train_into(config: TrainConfig, ds, options: RunOptions, tmp: Path, out_dir
     start = time.perf_counter()
     theta0, times, twin, twin_exact, info, S = _prepare(config, ds, out_dir)
     rec = Recorder(config, ds, twin, twin_exact, tmp, S)
-    flow = NetFlow(ds.x_train, ds.y_train, config.eps, config.width, config.depth, config.dtype)
+    flow, state0, split = _flow(config, ds, theta0)
     pbar = _progress(options.progress, config.t_end)
     beat = _Heartbeat(options.progress_file, config.t_end)
     index = iter(range(len(times)))
@@ -205,7 +207,7 @@ def _train_into(config: TrainConfig, ds, options: RunOptions, tmp: Path, out_dir
 
     try:
         stats = get_integrator(config.integrator)(
-            flow, theta0, times, _record_callback(config, ds, rec, index), advance=advance,
+            flow, state0, times, _record_callback(config, ds, rec, index, split), advance=advance,
             **integrator_options(config))
     except (TrainingDivergedError, FlowDivergedError) as exc:
         finish("diverged")
@@ -233,18 +235,30 @@ class _StopRequested(Exception):
         self.t = float(t)
 
 
-def _record_callback(config: TrainConfig, ds, rec, index):
+def _flow(config: TrainConfig, ds, theta0: np.ndarray):
+    """(flow, initial state, split): NetFlow on θ; with config.sensitivity, SensitivityFlow at τ = ε on
+    z = [θ, c ∂θ^ε/∂τ] from [θ(0), 0] (d/dt ∂θ/∂τ = ∂F/∂θ ∂θ/∂τ + ∂F/∂τ, the tangent in the error
+    norm; c = TANGENT_SCALE). split: state -> the arguments (θ[, ∂θ/∂τ]) of Recorder.record."""
+    if not config.sensitivity:
+        return NetFlow(ds.x_train, ds.y_train, config.eps, config.width, config.depth, config.dtype), theta0, \
+            (lambda th: (th,))
+    flow = SensitivityFlow(ds.x_train, ds.y_train, config.eps, config.width, config.depth,
+                           tangent_scale=TANGENT_SCALE, dtype=config.dtype)
+    return flow, initial_state(theta0, flow.scale), (lambda z: split_state(z, flow.scale))
+
+
+def _record_callback(config: TrainConfig, ds, rec, index, split):
     """The integrators' recording callback: record a row; with config.stop_phase3 = m > 0 end the
     run once phase 3 (App. B, nlbound.training.stopping) is observed and t >= m * t2."""
     if not config.stop_phase3:
-        return lambda t, th: rec.record(next(index), t, th)
+        return lambda t, th: rec.record(next(index), t, *split(th))
     from nlbound.data import dataset_statistics
 
     st = dataset_statistics(ds)
     lin_risk, lin_loss = float(st["linear_train_risk"]), float(st["linear_train_mse"])
 
-    def on_record(t: float, theta: np.ndarray) -> None:
-        rec.record(next(index), t, theta)
+    def on_record(t: float, state: np.ndarray) -> None:
+        rec.record(next(index), t, *split(state))
         c = rec.columns
         if should_stop(c["t"], c["train_risk"], c["train_loss"], lin_risk, lin_loss, config.stop_phase3):
             raise _StopRequested(t)

@@ -35,7 +35,9 @@ _CONSTRAINTS = {
     "depth": Interval(Integral, 2, None, closed="left"),
     "tangent_scale": Interval(Real, 0, None, closed="neither"),
     "mode": Options("manual", "jvp"),
+    "dtype": Options("float32", "float64"),
 }
+_DTYPES = {"float32": torch.float32, "float64": torch.float64}
 
 
 def _loss(theta: torch.Tensor, tau: torch.Tensor, x: torch.Tensor, y: torch.Tensor, shapes) -> torch.Tensor:
@@ -125,16 +127,17 @@ class SensitivityFlow:
 
     c (`tangent_scale`, default 1) rescales the tangent inside the state; the integrator's global
     error norm weighs ‖δθ‖ and c‖δ(∂θ/∂τ)‖ alike, so c sets how much of the tolerance the tangent
-    gets (the dynamics are linear in the tangent, so c changes nothing else). Float64 throughout.
+    gets (the dynamics are linear in the tangent, so c changes nothing else). dtype: of the passes
+    over the data (float64 default; float32 as NetFlow's float32 runs), the state is float64.
     `evals` counts field evaluations (each is one forward-over-reverse pass over the data)."""
 
     def __init__(self, x: np.ndarray, y: np.ndarray, tau: float, width: int, depth: int,
-                 tangent_scale: float = 1.0, mode: str = "manual"):
+                 tangent_scale: float = 1.0, mode: str = "manual", dtype: str = "float64"):
         validate_params(_CONSTRAINTS, {"tau": tau, "width": width, "depth": depth,
-                                       "tangent_scale": tangent_scale, "mode": mode})
-        self.mode = mode
-        self.x = torch.from_numpy(np.array(x, dtype=np.float64))
-        self.y = torch.from_numpy(np.array(y, dtype=np.float64))
+                                       "tangent_scale": tangent_scale, "mode": mode, "dtype": dtype})
+        self.mode, self.dtype = mode, _DTYPES[dtype]
+        self.x = torch.from_numpy(np.array(x, dtype=np.float64)).to(self.dtype)
+        self.y = torch.from_numpy(np.array(y, dtype=np.float64)).to(self.dtype)
         self.tau = float(tau)
         self.scale = float(tangent_scale)
         self.shapes = layer_shapes(self.x.shape[1], int(width), int(depth))
@@ -143,17 +146,19 @@ class SensitivityFlow:
 
     def __call__(self, z: np.ndarray) -> np.ndarray:
         self.evals += 1
-        zt = torch.from_numpy(np.asarray(z, dtype=np.float64))
+        zt = torch.from_numpy(np.asarray(z, dtype=np.float64)).to(self.dtype)
         theta, tangent = zt[:self.n], zt[self.n:] / self.scale
         if self.mode == "jvp":
-            f, df = field_and_tangent(theta, tangent, torch.tensor(self.tau, dtype=torch.float64),
+            f, df = field_and_tangent(theta, tangent, torch.tensor(self.tau, dtype=self.dtype),
                                       self.x, self.y, self.shapes)
-            return np.concatenate([f.numpy(), self.scale * df.numpy()])
+            return np.concatenate([f.numpy(), self.scale * df.numpy()]).astype(np.float64)
         with torch.no_grad():
             F, dF = manual_field_and_tangent(unpack(theta, self.shapes), unpack(tangent, self.shapes),
                                              self.x, self.y, self.tau)
-        return np.concatenate([*(f.reshape(-1).numpy() for f in F),
-                               *(self.scale * d.reshape(-1).numpy() for d in dF)])
+            out = torch.cat([*(f.reshape(-1) for f in F), *(d.reshape(-1) for d in dF)]).to(torch.float64)
+        if self.scale != 1.0:
+            out[self.n:] *= self.scale
+        return out.numpy()
 
 
 def integrate_sensitivity(flow: SensitivityFlow, theta0: np.ndarray, times, *, integrator: str = "adaptive",
