@@ -115,7 +115,7 @@ class TrainConfig:
         gammas = tuple(float(g) for g in self.gammas)
         names = [n for n in train_constraints() if not n.startswith("number of")]
         validate_params(train_constraints(), {n: getattr(self, n) for n in names} | {
-            "gammas": gammas, "number of gammas": len(gammas), "number of times": len(times)})
+            "gammas": gammas, "number of gammas": len(gammas), "number of times": len(times)}, skip_none=False)
         validate_params({"times": Interval(Real, 0, float(self.t_end))}, {"times": times})
         if not isinstance(self.rank_one, (bool, np.bool_)) and self.rank_one not in (0, 1):
             raise ParameterError("rank_one", self.rank_one, "True or False")

@@ -80,6 +80,7 @@ class Recorder:
         self._last_write = -math.inf
         self._dirty = False
         self.last_theta: np.ndarray | None = None  # weights at the latest recorded time
+        self.last_tangent: np.ndarray | None = None  # ∂θ/∂τ there (sensitivity runs)
 
     def _outputs(self, thetas: list, split: str, dtype=None) -> np.ndarray:
         """float64 outputs (K, m_split) of the nets with flat weights thetas, one blocked pass in `dtype`."""
@@ -180,6 +181,7 @@ class Recorder:
         for k, val in row.items():
             self.columns.setdefault(k, []).append(val)
         self.last_theta = np.array(theta, dtype=np.float64)
+        self.last_tangent = None if tangent is None else np.array(tangent, dtype=np.float64)
         self._dirty = True
         if time.perf_counter() - self._last_write >= self.write_interval:
             self.write_trace()

@@ -48,7 +48,6 @@ __all__ = ["TrainResult", "TrainingDivergedError", "train", "load_run", "recordi
 
 TWIN_RTOL = 1e-10  # the linear twin costs microseconds per evaluation: integrate it tightly
 DEFAULT_ALPHA = 0.5
-TANGENT_SCALE = 1.0  # c of SensitivityFlow: the tangent's weight in the global error norm (see _flow)
 
 
 @dataclass
@@ -60,6 +59,7 @@ class TrainResult:
     # train(), None from load_run() (run directories store no weights; re-train to obtain them)
     theta0: np.ndarray | None = None
     theta: np.ndarray | None = None
+    tangent: np.ndarray | None = None  # ∂θ^ε/∂τ at the last recorded time (config.sensitivity only)
 
 
 def t_star_default(beta: float, s: float, depth: int, alpha: float = DEFAULT_ALPHA) -> float | None:
@@ -218,13 +218,15 @@ def _train_into(config: TrainConfig, ds, options: RunOptions, tmp: Path, out_dir
     except _StopRequested as stop:  # config.stop_phase3: a declared end, not a failure
         info["stopped"] = {"t": stop.t, "rule": f"first recorded t >= {config.stop_phase3:g} * t2 (App. B)"}
         finish("complete")
-        return TrainResult(rec.trace(), info, out_dir, theta0=theta0, theta=rec.last_theta)
+        return TrainResult(rec.trace(), info, out_dir, theta0=theta0, theta=rec.last_theta,
+                           tangent=rec.last_tangent)
     except RuntimeError as exc:  # e.g. the adaptive integrator's work cap (max_grad_evals)
         info["error"] = str(exc)
         finish("failed")
         raise
     finish("complete", stats)
-    return TrainResult(rec.trace(), info, out_dir, theta0=theta0, theta=rec.last_theta)
+    return TrainResult(rec.trace(), info, out_dir, theta0=theta0, theta=rec.last_theta,
+                           tangent=rec.last_tangent)
 
 
 class _StopRequested(Exception):
@@ -237,13 +239,16 @@ class _StopRequested(Exception):
 
 def _flow(config: TrainConfig, ds, theta0: np.ndarray):
     """(flow, initial state, split): NetFlow on θ; with config.sensitivity, SensitivityFlow at τ = ε on
-    z = [θ, c ∂θ^ε/∂τ] from [θ(0), 0] (d/dt ∂θ/∂τ = ∂F/∂θ ∂θ/∂τ + ∂F/∂τ, the tangent in the error
-    norm; c = TANGENT_SCALE). split: state -> the arguments (θ[, ∂θ/∂τ]) of Recorder.record."""
+    z = [θ, c ∂θ^ε/∂τ] from [θ(0), 0] (d/dt ∂θ/∂τ = ∂F/∂θ ∂θ/∂τ + ∂F/∂τ), the tangent in the global
+    error norm with weight c = ε (1 at ε = 0): ε ∂θ/∂τ ≈ θ^ε − θ^0, the deviation from the linear
+    twin, is then held to the same absolute accuracy as θ itself, and a sensitivity run takes the
+    plain run's steps (c = 1 made the tangent dominate the norm: 1.7x the evaluations on 7x7 MNIST,
+    ε = 0.01, BENCHMARKS.md). split: state -> the arguments (θ[, ∂θ/∂τ]) of Recorder.record."""
     if not config.sensitivity:
         return NetFlow(ds.x_train, ds.y_train, config.eps, config.width, config.depth, config.dtype), theta0, \
             (lambda th: (th,))
     flow = SensitivityFlow(ds.x_train, ds.y_train, config.eps, config.width, config.depth,
-                           tangent_scale=TANGENT_SCALE, dtype=config.dtype)
+                           tangent_scale=config.eps if config.eps > 0 else 1.0, dtype=config.dtype)
     return flow, initial_state(theta0, flow.scale), (lambda z: split_state(z, flow.scale))
 
 
