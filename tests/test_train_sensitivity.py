@@ -68,17 +68,17 @@ def test_plain_trace_byte_identical_to_before(ds, tmp_path):
     assert (tmp_path / "r" / "trace.csv").read_bytes() == (DATA / "trace_before_sensitivity.csv").read_bytes()
 
 
-def _config(eps, times=TIMES, **kw):
-    return TrainConfig(dataset="synthetic", width=WIDTH, eps=eps, beta=0.5, t_end=times[-1], times=times,
+def _config(eps, times=TIMES, width=WIDTH, **kw):
+    return TrainConfig(dataset="synthetic", width=width, eps=eps, beta=0.5, t_end=times[-1], times=times,
                        dtype="float64", rtol=1e-10, gammas=(0.01,), **kw)
 
 
-def _thetas(ds, eps, depth, times, seed=0):
+def _thetas(ds, eps, depth, times, seed=0, width=WIDTH):
     """θ^eps at every recorded time: NetFlow (eps < 0 allowed: φ is then a slope-(1 + |eps|) leaky
     ReLU) through the adaptive integrator, dopri5, tight tolerance."""
-    th0 = pack(init_weights(ds.d, WIDTH, depth, 0.5, seed=seed))
+    th0 = pack(init_weights(ds.d, width, depth, 0.5, seed=seed))
     out = []
-    integrate_adaptive(NetFlow(ds.x_train, ds.y_train, eps, WIDTH, depth, "float64"), th0, (0.0, *times),
+    integrate_adaptive(NetFlow(ds.x_train, ds.y_train, eps, width, depth, "float64"), th0, (0.0, *times),
                        lambda t, th: out.append(th.copy()), rtol=1e-12, atol=1e-16, h_min=0.0, method="dopri5")
     return out
 
@@ -102,11 +102,11 @@ def _signs(theta, shapes, x, eps):
     return np.concatenate(out)
 
 
-def _check_against_fd(ds, res, tau, h, depth, times, seed=0, rtol=1e-5):
-    plus, minus = _thetas(ds, tau + h, depth, times, seed), _thetas(ds, tau - h, depth, times, seed)
+def _check_against_fd(ds, res, tau, h, depth, times, seed=0, rtol=1e-5, width=WIDTH):
+    plus, minus = (_thetas(ds, tau + h, depth, times, seed, width), _thetas(ds, tau - h, depth, times, seed, width))
     fd = [(p - q) / (2 * h) for p, q in zip(plus, minus)]
     assert np.linalg.norm(res.tangent - fd[-1]) <= rtol * np.linalg.norm(fd[-1])
-    shapes = [w.shape for w in init_weights(ds.d, WIDTH, depth, 0.5)]
+    shapes = [w.shape for w in init_weights(ds.d, width, depth, 0.5)]
     ref = _columns(fd, shapes, np.asarray(ds.x_train))
     assert res.trace["dW1_spec"][0] == 0.0 and res.trace["dW1X_fro_over_sqrt_m"][0] == 0.0  # ∂θ/∂τ(0) = 0
     for k, v in ref.items():
@@ -136,11 +136,14 @@ def test_tangent_matches_central_differences_without_kink_crossings(tmp_path):
     τ = 0.01 on the 200-sample set to t = 3, measured; docs/ARCHITECTURE.md.)"""
     ds6 = synthetic_dataset(m=6, m_test=5, size=7, seed=0)
     times = tuple(np.linspace(0.002, 0.12, 60))
-    res = train(_config(0.05, times=times, sensitivity=True, init_seed=1), ds6,
-                RunOptions(out_dir=tmp_path / "s"))
-    plus, shapes = _check_against_fd(ds6, res, 0.05, 1e-4, 2, times, seed=1)
     x = np.asarray(ds6.x_train)
-    assert all((_signs(p, shapes, x, 0.05) == _signs(plus[0], shapes, x, 0.05)).all() for p in plus)
+    shapes = [w.shape for w in init_weights(ds6.d, 3, 2, 0.5)]
+    for tau in (0.05 - 1e-4, 0.05 + 1e-4):  # the precondition: no kink crossed on the window
+        ths = _thetas(ds6, tau, 2, times, seed=1, width=3)
+        assert all((_signs(p, shapes, x, tau) == _signs(ths[0], shapes, x, tau)).all() for p in ths)
+    res = train(_config(0.05, times=times, width=3, sensitivity=True, init_seed=1), ds6,
+                RunOptions(out_dir=tmp_path / "s"))
+    _check_against_fd(ds6, res, 0.05, 1e-4, 2, times, seed=1, width=3)
     assert np.linalg.norm(res.tangent) > 1e-3
 
 
@@ -176,8 +179,9 @@ def test_eps_zero_tangent_matches_independent_scipy_solve(ds, tmp_path):
     n = th0.size
     ref_tangent = sol.y[n:, -1]
     assert np.linalg.norm(ref_tangent) > 0.1
-    assert np.linalg.norm(res.tangent - ref_tangent) <= 1e-6 * np.linalg.norm(ref_tangent)
+    # 1e-4 (the issue's): steps held at the floor h_min where ∂F/∂τ jumps cost 4-5e-5 (measured; see above)
+    assert np.linalg.norm(res.tangent - ref_tangent) <= 1e-4 * np.linalg.norm(ref_tangent)
     np.testing.assert_allclose(res.theta, sol.y[:n, -1], rtol=0, atol=1e-8 * np.linalg.norm(th0))
     ref = _columns([sol.y[n:, j] for j in range(len(TIMES))], shapes, x)
     for k, v in ref.items():
-        np.testing.assert_allclose(res.trace[k][1:], v, rtol=1e-6, atol=0, err_msg=k)
+        np.testing.assert_allclose(res.trace[k][1:], v, rtol=1e-4, atol=0, err_msg=k)
