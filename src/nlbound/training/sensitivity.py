@@ -79,35 +79,55 @@ def _lrelu_bwd(g: torch.Tensor, h: torch.Tensor, slope: float, out: torch.Tensor
     return torch.ops.aten.leaky_relu_backward.grad_input(g, h, slope, False, grad_input=out)
 
 
-def manual_field_and_tangent(ws, dws, x: torch.Tensor, y: torch.Tensor, tau: float):
+def _buffer(work: dict | None, key, shape: tuple, dtype: torch.dtype) -> torch.Tensor:
+    """work[key] if it has this shape and dtype, else a new (and, with work, kept) tensor."""
+    buf = None if work is None else work.get(key)
+    if buf is None or buf.shape != shape or buf.dtype != dtype:
+        buf = torch.empty(shape, dtype=dtype)
+        if work is not None:
+            work[key] = buf
+    return buf
+
+
+def manual_field_and_tangent(ws, dws, x: torch.Tensor, y: torch.Tensor, tau: float, work: dict | None = None):
     """(F, Ḟ) per layer, F_l = −∂L/∂W_l (eq. 4), Ḟ_l = its derivative along (Ẇ = dws, τ̇ = 1).
 
     Dual-number rules of eqs. 2–3 (row-major a_l (m, n_l)): h_l = a_{l−1} W_lᵀ, D_l = 1 − τ[h_l ≤ 0],
     a_l = D_l ⊙ h_l, ȧ_l = D_l ⊙ ḣ_l − min(0, h_l) (∂φ^τ(h)/∂τ = −min(0, h)); backward δ_l = D_l ⊙
     (δ_{l+1} W_{l+1}), δ̇_l = D_l ⊙ (δ̇_{l+1} W_{l+1} + δ_{l+1} Ẇ_{l+1}) − [h_l ≤ 0] ⊙ (δ_{l+1} W_{l+1}),
     ∂L/∂W_l = δ_lᵀ a_{l−1} and its dot δ̇_lᵀ a_{l−1} + δ_lᵀ ȧ_{l−1}. D is piecewise constant in h, so
-    its θ-derivative vanishes a.e. (the kinks h = 0 have measure zero along the flow)."""
+    its θ-derivative vanishes a.e. (the kinks h = 0 have measure zero along the flow).
+    `work` (optional dict kept between calls): the (m, n) blocks are written into reusable buffers
+    (fresh 15 MB temporaries per call cost page faults comparable to the products themselves)."""
     m, L, slope = x.shape[0], len(ws), 1.0 - tau
-    acts, dacts, pos, hs = [x], [None], [], []
+
+    def buf(key, n: int) -> torch.Tensor:
+        return _buffer(work, key, (m, n), x.dtype)
+
+    acts, dacts, hs = [x], [None], []
     for l in range(L - 1):  # every (m, n) block contiguous: strided views made the elementwise passes 3x slower
-        h, dh = acts[-1] @ ws[l].T, acts[-1] @ dws[l].T
+        n = ws[l].shape[0]
+        h = torch.mm(acts[-1], ws[l].T, out=buf(("h", l), n))
+        dh = torch.mm(acts[-1], dws[l].T, out=buf(("dh", l), n))
         if l > 0:
             dh.addmm_(dacts[-1], ws[l].T)  # ḣ = ȧ_{l−1} W_lᵀ + a_{l−1} Ẇ_lᵀ (ȧ_0 = 0)
-        pos.append(h > 0)  # D = 1 there, slope elsewhere (as leaky_relu_backward)
         hs.append(h)
         # ȧ = D ⊙ ḣ − min(0, h): ∂φ^τ/∂τ = −min(0, h) (eq. 3); D ⊙ · fused by leaky_relu_backward
-        dacts.append(_lrelu_bwd(dh, h, slope, out=dh).sub_(torch.clamp(h, max=0.0)))
-        acts.append(torch.nn.functional.leaky_relu(h, slope))  # φ^τ(h) = D ⊙ h (eq. 3)
+        dacts.append(_lrelu_bwd(dh, h, slope, out=dh).sub_(torch.clamp(h, max=0.0, out=buf(("neg", l), n))))
+        acts.append(torch.ops.aten.leaky_relu.out(h, slope, out=buf(("a", l), n)))  # φ^τ(h) = D ⊙ h (eq. 3)
     out = acts[-1] @ ws[-1].T
     dout = torch.addmm(acts[-1] @ dws[-1].T, dacts[-1], ws[-1].T)
     e, de = (out.reshape(-1) - y).reshape(-1, 1) / m, dout / m  # dL/df and its dot
     F, dF = [None] * L, [None] * L
     F[-1], dF[-1] = -(e.T @ acts[-1]), -torch.addmm(e.T @ dacts[-1], de.T, acts[-1])
     for l in range(L - 2, -1, -1):  # layer l+1 (1-based), slopes of activation l+1
-        g = e @ ws[l + 1]
-        dg = torch.addmm(e @ dws[l + 1], de, ws[l + 1])
-        e, de = _lrelu_bwd(g, hs[l], slope), _lrelu_bwd(dg, hs[l], slope, out=dg)
-        de.sub_(g.masked_fill_(pos[l], 0.0))  # − [h ≤ 0] ⊙ g: ∂D/∂τ = −[h ≤ 0]
+        n = ws[l].shape[0]
+        g = torch.mm(e, ws[l + 1], out=buf(("g", l), n))
+        dg = torch.mm(e, dws[l + 1], out=buf(("dg", l), n)).addmm_(de, ws[l + 1])
+        e, de = _lrelu_bwd(g, hs[l], slope, out=buf(("e", l), n)), _lrelu_bwd(dg, hs[l], slope, out=dg)
+        # − [h ≤ 0] ⊙ g (∂D/∂τ = −[h ≤ 0]) as g − [h > 0] ⊙ g, exact (masked_fill_ was 5-10x slower)
+        pos_g = torch.ops.aten.threshold_backward.grad_input(g, hs[l], 0.0, grad_input=buf(("pg", l), n))
+        de.sub_(torch.sub(g, pos_g, out=pos_g))
         F[l] = -(e.T @ acts[l])
         dF[l] = -(de.T @ x) if l == 0 else -torch.addmm(e.T @ dacts[l], de.T, acts[l])
     return F, dF
@@ -134,6 +154,7 @@ class SensitivityFlow:
         self.shapes = layer_shapes(self.x.shape[1], int(width), int(depth))
         self.n = sum(a * b for a, b in self.shapes)
         self.evals = 0
+        self.work: dict = {}  # reusable (m, n) buffers of the manual pass
 
     def __call__(self, z: np.ndarray) -> np.ndarray:
         self.evals += 1
@@ -145,7 +166,7 @@ class SensitivityFlow:
             return np.concatenate([f.numpy(), self.scale * df.numpy()]).astype(np.float64)
         with torch.no_grad():
             F, dF = manual_field_and_tangent(unpack(theta, self.shapes), unpack(tangent, self.shapes),
-                                             self.x, self.y, self.tau)
+                                             self.x, self.y, self.tau, self.work)
             out = torch.cat([*(f.reshape(-1) for f in F), *(d.reshape(-1) for d in dF)]).to(torch.float64)
         if self.scale != 1.0:
             out[self.n:] *= self.scale
