@@ -35,7 +35,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--rank-one", action="store_true", help="rank-one input layer (rho = 1)")
     parser.add_argument("--sensitivity", action="store_true",
                         help="also integrate the tangent d(theta)/d(tau) at tau = eps and write its norms "
-                             "(Lemma 7.1; --integrator adaptive only; about 3-4x the time)")
+                             "(Lemma 7.1; --integrator adaptive only; about 2x the time, BENCHMARKS.md)")
     parser.add_argument("--p", type=int, default=32, choices=PRECISIONS, help="proxy precision in bits")
     parser.add_argument("--dtype", default="float32", choices=DTYPES, help="dtype of gradient passes")
     parser.add_argument("--threads", type=int, default=RunOptions.threads,

@@ -7,13 +7,18 @@ integrator's error) alongside the flow:
     dθ/dt = F(θ, τ),   d/dt ∂θ/∂τ = ∂F/∂θ · ∂θ/∂τ + ∂F/∂τ,   ∂θ/∂τ(0) = 0   (the init does not
     depend on τ), with F = −∇_θ L, L = ‖Y − f^τ_θ(X̃)‖²/2m (eq. 4).
 
-Two implementations of the same forward-mode product (F, ∂F/∂θ·ψ + ∂F/∂τ), both float64:
+Two implementations of the same forward-mode product (F, ∂F/∂θ·ψ + ∂F/∂τ), in float64 or float32
+(`dtype`: the passes over the data; state and returned field float64):
 - "jvp": `torch.func.jvp` of the field (θ, τ) ↦ F(θ, τ) (itself `torch.func.grad` of the literal
   eq. 2–3 loss) along (ψ, 1) -- the reference;
 - "manual" (default): the tangent pushed by hand through the hand-written forward/backward pass of
-  `networks.loss_and_grads` (the dual-number rules below), the first layer's two products fused.
-  Measured on the synthetic 2000 x 49 set, width 64, one thread: "jvp" costs ~9x a float64 NetFlow
-  evaluation (torch.func overhead), "manual" ~2x (see `benchmarks/bench_sensitivity.py`).
+  `networks.loss_and_grads` (the dual-number rules below), activations stored transposed so that
+  the first layer's two forward and two backward products fuse into one each, reusable buffers.
+  Measured (m = 60,000, d = 49, width 64, one thread, loaded machine; BENCHMARKS.md, "Sensitivity
+  runs"): "manual" ~2.4x a NetFlow evaluation of the same dtype, "jvp" ~8-9x (torch.func overhead).
+Caveat: this is the a.e. derivative (D = (φ^τ)' piecewise constant). For τ > 0 the field jumps
+across each kink h = 0, so where pre-activations cross zero ∂θ^τ/∂τ has jump terms this tangent
+omits (measured: 0.75 % at τ = 0.01, 3 % at τ = 0.05 on a small synthetic case; docs/ARCHITECTURE.md).
 The tangent is part of the integrated state, so the adaptive integrator's error control covers it.
 """
 
