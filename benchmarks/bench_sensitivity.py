@@ -31,6 +31,8 @@ def main() -> None:
     funcs = {"netflow_float32": (NetFlow(ds.x_train, ds.y_train, 0.01, a.width, 2, "float32"), th),
              "netflow_float64": (NetFlow(ds.x_train, ds.y_train, 0.01, a.width, 2, "float64"), th),
              "sensitivity_manual": (SensitivityFlow(ds.x_train, ds.y_train, 0.01, a.width, 2), z),
+             "sensitivity_manual_float32": (SensitivityFlow(ds.x_train, ds.y_train, 0.01, a.width, 2,
+                                                            dtype="float32"), z),
              "sensitivity_jvp": (SensitivityFlow(ds.x_train, ds.y_train, 0.01, a.width, 2, mode="jvp"), z)}
     times = {k: [] for k in funcs}
     for _ in range(a.reps):  # interleaved

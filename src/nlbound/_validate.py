@@ -133,6 +133,18 @@ class Options:
         return value
 
 
+@dataclass(frozen=True)
+class Boolean:
+    """True or False (Python or numpy bools only: 0, 1 and "yes" are refused)."""
+
+    description = "True or False"
+
+    def check(self, name: str, value: Any) -> bool:
+        if not isinstance(value, (bool, np.bool_)):
+            raise ParameterError(name, value, self.description)
+        return bool(value)
+
+
 def check_param(name: str, value: Any, constraint: Any) -> Any:
     """Check one value against one constraint (Interval, Options); return the checked value."""
     return constraint.check(name, value)

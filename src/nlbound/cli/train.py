@@ -33,6 +33,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=0, help="initialisation seed, >= 0")
     parser.add_argument("--data-seed", type=int, default=0, help="seed of the synthetic dataset, >= 0")
     parser.add_argument("--rank-one", action="store_true", help="rank-one input layer (rho = 1)")
+    parser.add_argument("--sensitivity", action="store_true",
+                        help="also integrate the tangent d(theta)/d(tau) at tau = eps and write its norms "
+                             "(Lemma 7.1; --integrator adaptive only; about 2x the time, BENCHMARKS.md)")
     parser.add_argument("--p", type=int, default=32, choices=PRECISIONS, help="proxy precision in bits")
     parser.add_argument("--dtype", default="float32", choices=DTYPES, help="dtype of gradient passes")
     parser.add_argument("--threads", type=int, default=RunOptions.threads,
@@ -83,7 +86,8 @@ def run(args: argparse.Namespace) -> int:
                          data_dir=args.data_dir, cache_dir=args.cache_dir)
     fields = dict(dataset=args.dataset, size=args.size, depth=args.depth, width=args.width, eps=args.eps,
                   beta=args.beta, rank_one=args.rank_one, init_seed=args.seed, data_seed=args.data_seed,
-                  integrator=args.integrator, lr=args.lr, rtol=args.rtol, dtype=args.dtype, p=args.p)
+                  integrator=args.integrator, lr=args.lr, rtol=args.rtol, dtype=args.dtype, p=args.p,
+                  sensitivity=args.sensitivity)
     t_end = _until(args.until)
     # a numeric --until: the whole config is validated before the data is loaded
     config = TrainConfig(**fields, t_end=t_end) if t_end is not None else None

@@ -16,7 +16,7 @@ import numpy as np
 
 from nlbound._validate import Integral, Interval, Options, Real, validate_params
 
-__all__ = ["ratio", "ChainParams", "layer_norms", "xi_norms", "lemma_links", "deviation_rhs", "measured_deviation",
+__all__ = ["ratio", "ChainParams", "data_fro", "layer_norms", "xi_norms", "lemma_links", "deviation_rhs", "measured_deviation",
            "uniform_norms", "slack_budget", "LINKS"]
 
 # link name -> what it compares (measured vs bound), for tables and plots
@@ -66,15 +66,24 @@ class ChainParams:
         validate_params(_CONSTRAINTS, {k: getattr(self, k) for k in _CONSTRAINTS})
 
 
-def layer_norms(weights: Sequence[np.ndarray], tangents: Sequence[np.ndarray], x: np.ndarray) -> dict:
+def data_fro(w: np.ndarray, x: np.ndarray | None = None, *, gram: np.ndarray | None = None) -> float:
+    """‖W X̃‖_F/√m (Lemma 7.1, eqs. 8–10's ρ-scaled norm) from the inputs x (m, d), or from their
+    Gram matrix S = X̃X̃ᵀ/m (d × d) as √tr(W S Wᵀ) (no pass over the data; rounding may make the
+    trace a hair negative, hence the max with 0)."""
+    if gram is not None:
+        return float(math.sqrt(max(np.einsum("ij,jk,ik->", w, gram, w), 0.0)))
+    return float(np.linalg.norm(x @ w.T) / math.sqrt(x.shape[0]))
+
+
+def layer_norms(weights: Sequence[np.ndarray], tangents: Sequence[np.ndarray], x: np.ndarray | None = None,
+                *, gram: np.ndarray | None = None) -> dict:
     """The norms Lemma 7.1 bounds: W_spec[l] = ‖W_l‖, dW_spec[l] = ‖∂W_l/∂τ‖ (spectral), W1X =
-    ‖W_1 X̃‖_F/√m, dW1X = ‖∂W_1/∂τ X̃‖_F/√m (X̃ does not depend on τ)."""
-    sq_m = math.sqrt(x.shape[0])
+    ‖W_1 X̃‖_F/√m, dW1X = ‖∂W_1/∂τ X̃‖_F/√m (X̃ does not depend on τ); from x or its Gram S (data_fro)."""
     return {
         "W_spec": np.array([np.linalg.norm(w, 2) for w in weights]),
         "dW_spec": np.array([np.linalg.norm(dw, 2) for dw in tangents]),
-        "W1X": float(np.linalg.norm(x @ weights[0].T) / sq_m),
-        "dW1X": float(np.linalg.norm(x @ tangents[0].T) / sq_m),
+        "W1X": data_fro(weights[0], x, gram=gram),
+        "dW1X": data_fro(tangents[0], x, gram=gram),
     }
 
 

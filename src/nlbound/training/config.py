@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from nlbound._validate import Integral, Interval, Options, ParameterError, Real, validate_params
+from nlbound._validate import Boolean, Integral, Interval, Options, ParameterError, Real, validate_params
 from nlbound.data.dataset import DATASETS
 from nlbound.data.transform import VALID_SIZES
 
@@ -67,6 +67,8 @@ def train_constraints() -> dict:
         "p": Options(*PRECISIONS),
         # 0: integrate to t_end; m >= 1: stop at the first recorded t >= m * t2 (training.stopping)
         "stop_phase3": Interval(Real, 0, 100, closed="both"),
+        # integrate ∂θ/∂τ at τ = eps alongside θ (training.sensitivity); adaptive integrator only
+        "sensitivity": Boolean(),
         "gammas": Interval(Real, 0, None, closed="neither"),
         "number of gammas": Interval(Integral, 1, LIMITS["gammas"]),
         "number of times": Interval(Integral, 0, LIMITS["times"]),
@@ -81,6 +83,10 @@ class TrainConfig:
     t*_0.5). p: precision of the proxies' free parameters (see nlbound.training.run, "p-bit proxies").
     stop_phase3: 0 integrates to t_end (a cap); m > 0 ends the run at the first recorded t >= m * t2,
     t2 the start of App. B's phase 3 (nlbound.training.stopping); run.json["stopped"] says where.
+    sensitivity: also integrate the tangent ∂θ^ε/∂τ (Lemma 7.1) and write its norms to the trace
+    (nlbound.training.run, "Sensitivity"); adaptive integrator only. A field of the key only when
+    True: as_dict() (hence key() and run.json) omits it when False, so every run cached before the
+    field existed keeps its key.
     """
 
     dataset: str = "mnist"
@@ -102,31 +108,38 @@ class TrainConfig:
     gammas: tuple = DEFAULT_GAMMAS
     p: int = 32
     stop_phase3: float = 0.0
+    sensitivity: bool = False
 
     def __post_init__(self) -> None:
         times = tuple(float(t) for t in self.times)
         gammas = tuple(float(g) for g in self.gammas)
         names = [n for n in train_constraints() if not n.startswith("number of")]
         validate_params(train_constraints(), {n: getattr(self, n) for n in names} | {
-            "gammas": gammas, "number of gammas": len(gammas), "number of times": len(times)})
+            "gammas": gammas, "number of gammas": len(gammas), "number of times": len(times)}, skip_none=False)
         validate_params({"times": Interval(Real, 0, float(self.t_end))}, {"times": times})
         if not isinstance(self.rank_one, (bool, np.bool_)) and self.rank_one not in (0, 1):
             raise ParameterError("rank_one", self.rank_one, "True or False")
         if self.integrator == "gd":  # at least one step, at most LIMITS["gd_steps"]
             t_end = float(self.t_end)
             validate_params({"lr": Interval(Real, t_end / LIMITS["gd_steps"], t_end)}, {"lr": self.lr})
+        if self.sensitivity and self.integrator != "adaptive":
+            raise ParameterError("sensitivity", True, f"False with integrator {self.integrator!r} "
+                                 "(the tangent is integrated by the adaptive integrator only)")
         for name, value in [("size", int(self.size)), ("depth", int(self.depth)), ("width", int(self.width)),
                             ("init_seed", int(self.init_seed)), ("data_seed", int(self.data_seed)),
                             ("eps", float(self.eps)), ("beta", float(self.beta)), ("lr", float(self.lr)),
                             ("rtol", float(self.rtol)), ("atol", float(self.atol)),
                             ("t_end", float(self.t_end)), ("p", int(self.p)),
                             ("stop_phase3", float(self.stop_phase3)),
-                            ("rank_one", bool(self.rank_one)), ("times", times), ("gammas", gammas)]:
+                            ("rank_one", bool(self.rank_one)), ("sensitivity", bool(self.sensitivity)),
+                            ("times", times), ("gammas", gammas)]:
             object.__setattr__(self, name, value)
 
     def as_dict(self) -> dict:
         d = dataclasses.asdict(self)
         d["times"], d["gammas"] = list(self.times), list(self.gammas)
+        if not self.sensitivity:  # absent when off: keys and run.json of earlier runs unchanged
+            del d["sensitivity"]
         return d
 
     def key(self) -> str:

@@ -35,6 +35,7 @@ import numpy as np
 import torch
 
 from nlbound._io import atomic_write_columns
+from nlbound.evaluation import lemmas as LM
 from nlbound.evaluation import metrics as M
 from nlbound.networks import forward_many, layer_shapes, unpack
 from nlbound.training.flows import end_to_end
@@ -79,6 +80,7 @@ class Recorder:
         self._last_write = -math.inf
         self._dirty = False
         self.last_theta: np.ndarray | None = None  # weights at the latest recorded time
+        self.last_tangent: np.ndarray | None = None  # ∂θ/∂τ there (sensitivity runs)
 
     def _outputs(self, thetas: list, split: str, dtype=None) -> np.ndarray:
         """float64 outputs (K, m_split) of the nets with flat weights thetas, one blocked pass in `dtype`."""
@@ -108,8 +110,16 @@ class Recorder:
         ws = unpack(theta, self.shapes)
         for l, w in enumerate(ws, start=1):
             row[f"W{l}_spec"], row[f"W{l}_fro"] = float(np.linalg.norm(w, 2)), float(np.linalg.norm(w))
-        w1 = ws[0]
-        row["W1X_fro_over_sqrt_m"] = float(math.sqrt(max(np.einsum("ij,jk,ik->", w1, self.S, w1), 0.0)))
+        row["W1X_fro_over_sqrt_m"] = LM.data_fro(ws[0], gram=self.S)
+
+    def _sensitivity_columns(self, row: dict, theta: np.ndarray, tangent: np.ndarray) -> None:
+        """Lemma 7.1's measured tangent norms at τ = ε: ‖∂W_l/∂τ‖ (spectral) and ‖∂(W_1X̃)/∂τ‖_F/√m
+        (compared with v(t), eq. 10; ‖W_l‖ and ‖W_1X̃‖_F/√m, compared with u(t) and ρu(t), eq. 9,
+        are the W{l}_spec and W1X_fro_over_sqrt_m columns)."""
+        norms = LM.layer_norms(unpack(theta, self.shapes), unpack(tangent, self.shapes), gram=self.S)
+        for l, value in enumerate(norms["dW_spec"], start=1):
+            row[f"dW{l}_spec"] = float(value)
+        row["dW1X_fro_over_sqrt_m"] = norms["dW1X"]
 
     def _proxy_columns(self, row: dict, f: dict, g1: dict, v: np.ndarray, w: np.ndarray) -> None:
         """Columns of the proxies g1, g2 = g1 + x w (eq. 25) and glin = x v: deviations from f (eq. 1)
@@ -143,8 +153,9 @@ class Recorder:
                              g2_correction_train_max_abs_change=float(np.abs(x @ (w - w_exact)).max()),
                              measured_at_t=float(t))
 
-    def record(self, i: int, t: float, theta: np.ndarray) -> None:
-        """Append the row of recorded time t (the i-th recording time) for the net's weights theta."""
+    def record(self, i: int, t: float, theta: np.ndarray, tangent: np.ndarray | None = None) -> None:
+        """Append the row of recorded time t (the i-th recording time) for the net's weights theta
+        (and, for a sensitivity run, the tangent ∂θ/∂τ: columns after all others)."""
         if not np.all(np.isfinite(theta)):
             raise TrainingDivergedError(t, self.out_dir)
         theta0 = self.twin[i]
@@ -163,11 +174,14 @@ class Recorder:
         self._model_columns(row, f, resid_x)
         self._norm_columns(row, theta)
         self._proxy_columns(row, f, g1, v, w)
+        if tangent is not None:
+            self._sensitivity_columns(row, theta, tangent)
         if self.twin_exact is not None and i == len(self.twin) - 1:
             self._measure_rounding(i, t, theta0, v, w, w_exact)
         for k, val in row.items():
             self.columns.setdefault(k, []).append(val)
         self.last_theta = np.array(theta, dtype=np.float64)
+        self.last_tangent = None if tangent is None else np.array(tangent, dtype=np.float64)
         self._dirty = True
         if time.perf_counter() - self._last_write >= self.write_interval:
             self.write_trace()

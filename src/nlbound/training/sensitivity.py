@@ -7,13 +7,19 @@ integrator's error) alongside the flow:
     dθ/dt = F(θ, τ),   d/dt ∂θ/∂τ = ∂F/∂θ · ∂θ/∂τ + ∂F/∂τ,   ∂θ/∂τ(0) = 0   (the init does not
     depend on τ), with F = −∇_θ L, L = ‖Y − f^τ_θ(X̃)‖²/2m (eq. 4).
 
-Two implementations of the same forward-mode product (F, ∂F/∂θ·ψ + ∂F/∂τ), both float64:
+Two implementations of the same forward-mode product (F, ∂F/∂θ·ψ + ∂F/∂τ), in float64 or float32
+(`dtype`: the passes over the data; state and returned field float64):
 - "jvp": `torch.func.jvp` of the field (θ, τ) ↦ F(θ, τ) (itself `torch.func.grad` of the literal
   eq. 2–3 loss) along (ψ, 1) -- the reference;
 - "manual" (default): the tangent pushed by hand through the hand-written forward/backward pass of
-  `networks.loss_and_grads` (the dual-number rules below), the first layer's two products fused.
-  Measured on the synthetic 2000 x 49 set, width 64, one thread: "jvp" costs ~9x a float64 NetFlow
-  evaluation (torch.func overhead), "manual" ~2x (see `benchmarks/bench_sensitivity.py`).
+  `networks.loss_and_grads` (the dual-number rules below), activations stored transposed so that
+  the first layer's two forward and two backward products fuse into one each, reusable buffers.
+  Measured (m = 60,000, d = 49, width 64, one thread, loaded machine; BENCHMARKS.md, "Sensitivity
+  runs"): "manual" ~2.4x a NetFlow evaluation of the same dtype, "jvp" ~8-9x (torch.func overhead).
+Caveat: this is the a.e. derivative (D = (φ^τ)' piecewise constant). For τ > 0 the field jumps
+across each kink h = 0, so where pre-activations cross zero ∂θ^τ/∂τ has jump terms this tangent
+omits (measured: 0.75 % at τ = 0.01, 3 % at τ = 0.05 on a 200-sample synthetic case; ≤ 4.7e-4 on
+7×7 MNIST at ε = 0.01 to t*, where each jump is O(τ/m); docs/ARCHITECTURE.md).
 The tangent is part of the integrated state, so the adaptive integrator's error control covers it.
 """
 
@@ -35,7 +41,9 @@ _CONSTRAINTS = {
     "depth": Interval(Integral, 2, None, closed="left"),
     "tangent_scale": Interval(Real, 0, None, closed="neither"),
     "mode": Options("manual", "jvp"),
+    "dtype": Options("float32", "float64"),
 }
+_DTYPES = {"float32": torch.float32, "float64": torch.float64}
 
 
 def _loss(theta: torch.Tensor, tau: torch.Tensor, x: torch.Tensor, y: torch.Tensor, shapes) -> torch.Tensor:
@@ -77,46 +85,63 @@ def _lrelu_bwd(g: torch.Tensor, h: torch.Tensor, slope: float, out: torch.Tensor
     return torch.ops.aten.leaky_relu_backward.grad_input(g, h, slope, False, grad_input=out)
 
 
-def manual_field_and_tangent(ws, dws, x: torch.Tensor, y: torch.Tensor, tau: float):
+def _buffer(work: dict | None, key, shape: tuple, dtype: torch.dtype) -> torch.Tensor:
+    """work[key] if it has this shape and dtype, else a new (and, with work, kept) tensor."""
+    buf = None if work is None else work.get(key)
+    if buf is None or buf.shape != shape or buf.dtype != dtype:
+        buf = torch.empty(shape, dtype=dtype)
+        if work is not None:
+            work[key] = buf
+    return buf
+
+
+def manual_field_and_tangent(ws, dws, x: torch.Tensor, y: torch.Tensor, tau: float, work: dict | None = None):
     """(F, Ḟ) per layer, F_l = −∂L/∂W_l (eq. 4), Ḟ_l = its derivative along (Ẇ = dws, τ̇ = 1).
 
-    Dual-number rules of eqs. 2–3 (row-major a_l (m, n_l)): h_l = a_{l−1} W_lᵀ, D_l = 1 − τ[h_l ≤ 0],
+    Dual-number rules of eqs. 2–3 (written row-major a_l (m, n_l); stored transposed): h_l = a_{l−1} W_lᵀ, D_l = 1 − τ[h_l ≤ 0],
     a_l = D_l ⊙ h_l, ȧ_l = D_l ⊙ ḣ_l − min(0, h_l) (∂φ^τ(h)/∂τ = −min(0, h)); backward δ_l = D_l ⊙
     (δ_{l+1} W_{l+1}), δ̇_l = D_l ⊙ (δ̇_{l+1} W_{l+1} + δ_{l+1} Ẇ_{l+1}) − [h_l ≤ 0] ⊙ (δ_{l+1} W_{l+1}),
     ∂L/∂W_l = δ_lᵀ a_{l−1} and its dot δ̇_lᵀ a_{l−1} + δ_lᵀ ȧ_{l−1}. D is piecewise constant in h, so
-    its θ-derivative vanishes a.e. (the kinks h = 0 have measure zero along the flow)."""
-    m, L, slope = x.shape[0], len(ws), 1.0 - tau
-    n1 = ws[0].shape[0]
-    acts, dacts, pos, hs = [x], [None], [], []
-    hh = x @ torch.cat([ws[0], dws[0]]).T  # [h_1, ḣ_1] in one product (ȧ_0 = 0)
-    h, dh = hh[:, :n1], hh[:, n1:]
+    its θ-derivative vanishes a.e. (the kinks h = 0 have measure zero along the flow).
+    `work` (optional dict kept between calls): the (n, m) blocks are written into reusable buffers
+    (fresh 15 MB temporaries per call cost page faults comparable to the products themselves)."""
+    m, L, slope, n1 = x.shape[0], len(ws), 1.0 - tau, ws[0].shape[0]
+
+    def buf(key, n: int) -> torch.Tensor:  # activations are stored transposed, (n, m): halves of a
+        return _buffer(work, key, (n, m), x.dtype)  # (2n, m) block are contiguous, so products fuse
+
+    hh = torch.mm(torch.cat([ws[0], dws[0]]), x.T, out=buf("hh", 2 * n1))  # [h_1; ḣ_1] in one product
+    h, dh = hh[:n1], hh[n1:]
+    acts, dacts, hs = [x.T], [None], []
     for l in range(L - 1):
-        if l > 0:
-            h = acts[-1] @ ws[l].T
-            dh = torch.addmm(acts[-1] @ dws[l].T, dacts[-1], ws[l].T)
-        pos.append(h > 0)  # D = 1 there, slope elsewhere (as leaky_relu_backward)
+        n = ws[l].shape[0]
+        if l > 0:  # ḣ = Ẇ_l a_{l−1} + W_l ȧ_{l−1} (ȧ_0 = 0)
+            h = torch.mm(ws[l], acts[-1], out=buf(("h", l), n))
+            dh = torch.mm(dws[l], acts[-1], out=buf(("dh", l), n)).addmm_(ws[l], dacts[-1])
         hs.append(h)
         # ȧ = D ⊙ ḣ − min(0, h): ∂φ^τ/∂τ = −min(0, h) (eq. 3); D ⊙ · fused by leaky_relu_backward
-        dacts.append(_lrelu_bwd(dh, h, slope).sub_(torch.clamp(h, max=0.0)))
-        acts.append(torch.nn.functional.leaky_relu(h, slope))  # φ^τ(h) = D ⊙ h (eq. 3)
-    out = acts[-1] @ ws[-1].T
-    dout = torch.addmm(acts[-1] @ dws[-1].T, dacts[-1], ws[-1].T)
-    e, de = (out.reshape(-1) - y).reshape(-1, 1) / m, dout / m  # dL/df and its dot
+        dacts.append(_lrelu_bwd(dh, h, slope, out=dh).sub_(torch.clamp(h, max=0.0, out=buf(("neg", l), n))))
+        acts.append(torch.ops.aten.leaky_relu.out(h, slope, out=buf(("a", l), n)))  # φ^τ(h) = D ⊙ h (eq. 3)
+    out = ws[-1] @ acts[-1]
+    dout = torch.addmm(dws[-1] @ acts[-1], ws[-1], dacts[-1])
+    e, de = (out.reshape(-1) - y).reshape(1, -1) / m, dout / m  # dL/df and its dot, (1, m)
     F, dF = [None] * L, [None] * L
-    F[-1], dF[-1] = -(e.T @ acts[-1]), -torch.addmm(e.T @ dacts[-1], de.T, acts[-1])
+    F[-1], dF[-1] = -(e @ acts[-1].T), -torch.addmm(e @ dacts[-1].T, de, acts[-1].T)
     for l in range(L - 2, -1, -1):  # layer l+1 (1-based), slopes of activation l+1
-        g = e @ ws[l + 1]
-        dg = torch.addmm(e @ dws[l + 1], de, ws[l + 1])
-        if l == 0:  # δ_1, δ̇_1 written side by side, then [δ_1; δ̇_1]ᵀ X̃ in one product
-            both = torch.empty((m, 2 * n1), dtype=x.dtype)
-            e, de = _lrelu_bwd(g, hs[l], slope, both[:, :n1]), _lrelu_bwd(dg, hs[l], slope, both[:, n1:])
-            de.sub_(g.masked_fill_(pos[l], 0.0))  # − [h ≤ 0] ⊙ g: ∂D/∂τ = −[h ≤ 0]
-            both = both.T @ x
+        n = ws[l].shape[0]
+        g = torch.mm(ws[l + 1].T, e, out=buf(("g", l), n))
+        dg = torch.mm(dws[l + 1].T, e, out=buf(("dg", l), n)).addmm_(ws[l + 1].T, de)
+        both = buf("both", 2 * n1) if l == 0 else None  # [δ_1; δ̇_1], then one product with x
+        e = _lrelu_bwd(g, hs[l], slope, out=both[:n1] if l == 0 else buf(("e", l), n))
+        de = _lrelu_bwd(dg, hs[l], slope, out=both[n1:] if l == 0 else dg)
+        # − [h ≤ 0] ⊙ g (∂D/∂τ = −[h ≤ 0]) as g − [h > 0] ⊙ g, exact (masked_fill_ was 5-10x slower)
+        pos_g = torch.ops.aten.threshold_backward.grad_input(g, hs[l], 0.0, grad_input=buf(("pg", l), n))
+        de.sub_(torch.sub(g, pos_g, out=pos_g))
+        if l == 0:
+            both = both @ x
             F[0], dF[0] = -both[:n1], -both[n1:]
-            break
-        e, de = _lrelu_bwd(g, hs[l], slope), _lrelu_bwd(dg, hs[l], slope)
-        de.sub_(g.masked_fill_(pos[l], 0.0))  # − [h ≤ 0] ⊙ g: ∂D/∂τ = −[h ≤ 0]
-        F[l], dF[l] = -(e.T @ acts[l]), -torch.addmm(e.T @ dacts[l], de.T, acts[l])
+        else:
+            F[l], dF[l] = -(e @ acts[l].T), -torch.addmm(e @ dacts[l].T, de, acts[l].T)
     return F, dF
 
 
@@ -125,35 +150,39 @@ class SensitivityFlow:
 
     c (`tangent_scale`, default 1) rescales the tangent inside the state; the integrator's global
     error norm weighs ‖δθ‖ and c‖δ(∂θ/∂τ)‖ alike, so c sets how much of the tolerance the tangent
-    gets (the dynamics are linear in the tangent, so c changes nothing else). Float64 throughout.
+    gets (the dynamics are linear in the tangent, so c changes nothing else). dtype: of the passes
+    over the data (float64 default; float32 as NetFlow's float32 runs), the state is float64.
     `evals` counts field evaluations (each is one forward-over-reverse pass over the data)."""
 
     def __init__(self, x: np.ndarray, y: np.ndarray, tau: float, width: int, depth: int,
-                 tangent_scale: float = 1.0, mode: str = "manual"):
+                 tangent_scale: float = 1.0, mode: str = "manual", dtype: str = "float64"):
         validate_params(_CONSTRAINTS, {"tau": tau, "width": width, "depth": depth,
-                                       "tangent_scale": tangent_scale, "mode": mode})
-        self.mode = mode
-        self.x = torch.from_numpy(np.array(x, dtype=np.float64))
-        self.y = torch.from_numpy(np.array(y, dtype=np.float64))
+                                       "tangent_scale": tangent_scale, "mode": mode, "dtype": dtype})
+        self.mode, self.dtype = mode, _DTYPES[dtype]
+        self.x = torch.from_numpy(np.array(x, dtype=np.float64)).to(self.dtype)
+        self.y = torch.from_numpy(np.array(y, dtype=np.float64)).to(self.dtype)
         self.tau = float(tau)
         self.scale = float(tangent_scale)
         self.shapes = layer_shapes(self.x.shape[1], int(width), int(depth))
         self.n = sum(a * b for a, b in self.shapes)
         self.evals = 0
+        self.work: dict = {}  # reusable (m, n) buffers of the manual pass
 
     def __call__(self, z: np.ndarray) -> np.ndarray:
         self.evals += 1
-        zt = torch.from_numpy(np.asarray(z, dtype=np.float64))
+        zt = torch.from_numpy(np.asarray(z, dtype=np.float64)).to(self.dtype)
         theta, tangent = zt[:self.n], zt[self.n:] / self.scale
         if self.mode == "jvp":
-            f, df = field_and_tangent(theta, tangent, torch.tensor(self.tau, dtype=torch.float64),
+            f, df = field_and_tangent(theta, tangent, torch.tensor(self.tau, dtype=self.dtype),
                                       self.x, self.y, self.shapes)
-            return np.concatenate([f.numpy(), self.scale * df.numpy()])
+            return np.concatenate([f.numpy(), self.scale * df.numpy()]).astype(np.float64)
         with torch.no_grad():
             F, dF = manual_field_and_tangent(unpack(theta, self.shapes), unpack(tangent, self.shapes),
-                                             self.x, self.y, self.tau)
-        return np.concatenate([*(f.reshape(-1).numpy() for f in F),
-                               *(self.scale * d.reshape(-1).numpy() for d in dF)])
+                                             self.x, self.y, self.tau, self.work)
+            out = torch.cat([*(f.reshape(-1) for f in F), *(d.reshape(-1) for d in dF)]).to(torch.float64)
+        if self.scale != 1.0:
+            out[self.n:] *= self.scale
+        return out.numpy()
 
 
 def integrate_sensitivity(flow: SensitivityFlow, theta0: np.ndarray, times, *, integrator: str = "adaptive",
