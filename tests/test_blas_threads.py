@@ -1,5 +1,6 @@
 """numpy's BLAS threads follow RunOptions.threads during train() (torch.set_num_threads does not reach it)."""
 
+import numpy as np
 from threadpoolctl import threadpool_info, threadpool_limits
 
 from nlbound.training import RunOptions, TrainConfig, train
@@ -34,3 +35,19 @@ def test_train_runs_numpy_blas_single_threaded(tmp_path, monkeypatch):
         train(cfg, None, RunOptions(out_dir=str(tmp_path / "run"), threads=1, progress=False))
         assert _blas_threads() == {2}
     assert seen and all(s == {1} for s in seen)
+
+
+def test_dataset_bitwise_independent_of_blas_threads():
+    """Whitening and the synthetic data are built on one BLAS thread, whatever the caller's setting."""
+    from nlbound.data import dataset as D
+
+    built = []
+    for n in (1, 2):
+        D._synthetic_cached.cache_clear()
+        with threadpool_limits(limits=n, user_api="blas"):
+            built.append(D.synthetic_dataset(m=3000, m_test=100, size=7, seed=3))
+            assert _blas_threads() == {n}
+    a, b = built
+    assert a is not b
+    for name in ("x_train", "x_test", "whitening"):
+        assert np.array_equal(getattr(a, name), getattr(b, name))

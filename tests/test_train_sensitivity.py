@@ -185,3 +185,17 @@ def test_eps_zero_tangent_matches_independent_scipy_solve(ds, tmp_path):
     ref = _columns([sol.y[n:, j] for j in range(len(TIMES))], shapes, x)
     for k, v in ref.items():
         np.testing.assert_allclose(res.trace[k][1:], v, rtol=1e-4, atol=0, err_msg=k)
+
+
+def test_from_dict_inverts_as_dict_with_and_without_sensitivity():
+    from nlbound.training import TrainConfig
+
+    for sens in (False, True):
+        c = TrainConfig(dataset="synthetic", width=8, eps=0.1, beta=1e-2, t_end=0.5, times=(0.25,), sensitivity=sens)
+        d = {**c.as_dict(), "wall_s": 1.0}  # a run.json carries other keys too
+        assert ("sensitivity" in d) is sens
+        assert TrainConfig.from_dict(d) == c and TrainConfig.from_dict(d).key() == c.key()
+    d = TrainConfig(dataset="synthetic").as_dict()
+    del d["eps"]
+    with pytest.raises(ValueError, match="lacks the config fields"):
+        TrainConfig.from_dict(d)

@@ -7,7 +7,6 @@ trace row at t is from the stored one (train/test risk, layer norms), so a misma
 
 from __future__ import annotations
 
-import dataclasses
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,13 +37,7 @@ class TrainedNet:
 
 def config_of(info: dict) -> TrainConfig:
     """The TrainConfig a run.json was written from (its fields are stored at the top level)."""
-    names = [f.name for f in dataclasses.fields(TrainConfig)]
-    missing = [n for n in names if n not in info]
-    if missing:
-        raise ValueError(f"run.json lacks the config fields {missing}: not a run directory of nlbound train")
-    fields = {n: info[n] for n in names}
-    fields["times"], fields["gammas"] = tuple(fields["times"]), tuple(fields["gammas"])
-    return TrainConfig(**fields)
+    return TrainConfig.from_dict(info)
 
 
 def recorded_time(trace_t: np.ndarray, at: float | None) -> float:

@@ -17,6 +17,7 @@ from nlbound.data.transform import (
     binary_labels,
     check_size,
     fit_whitening,
+    one_blas_thread,
     unit_ball_scale,
 )
 
@@ -71,6 +72,7 @@ def _readonly(a: np.ndarray | None) -> np.ndarray | None:
     return a
 
 
+@one_blas_thread
 def build_dataset(
     name: str,
     size: int | None,
@@ -244,6 +246,7 @@ def synthetic_dataset(
 
 
 @functools.lru_cache(maxsize=16)
+@one_blas_thread
 def _synthetic_cached(m: int, m_test: int, d: int, size: int | None, seed: int, rank: int | None, noise: float) -> Dataset:
     rng = np.random.default_rng([seed, d, rank or 0])
     r = d if rank is None else rank

@@ -20,11 +20,7 @@ projector on that range, and the rank is the effective input dimension (the d of
 
 from __future__ import annotations
 
-import contextlib
-import ctypes
 import functools
-import glob
-import os
 import warnings
 from dataclasses import dataclass
 
@@ -82,42 +78,24 @@ def unit_ball_scale(x_train: np.ndarray) -> float:
     return scale
 
 
-@functools.lru_cache(maxsize=1)
-def _openblas_local_threads_setter():
-    """numpy's bundled OpenBLAS `openblas_set_num_threads_local` (thread-local, returns the old value), or None."""
-    libs = glob.glob(os.path.join(os.path.dirname(os.path.dirname(np.__file__)), "numpy.libs", "*openblas*"))
-    for path in libs:
-        try:
-            fn = ctypes.CDLL(path).openblas_set_num_threads_local
-        except (OSError, AttributeError):
-            continue
-        fn.restype, fn.argtypes = ctypes.c_int, [ctypes.c_int]
-        return fn
-    return None
+def one_blas_thread(fn):
+    """Decorator: `fn` runs with numpy's BLAS on one thread, so what it computes is bitwise the same
+    whatever the machine's thread count (a multi-threaded product sums in another order), and it
+    never meets spinning BLAS threads: eigh of a 784 x 784 matrix took 0.13-0.4 s on one OpenBLAS
+    thread but 2-13 s with two on a busy 2-core machine (measured). The data are built once and cached."""
 
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        from threadpoolctl import threadpool_limits
 
-@contextlib.contextmanager
-def _one_blas_thread():
-    """Run symmetric eigendecompositions on one BLAS thread.
+        with threadpool_limits(limits=1, user_api="blas"):
+            return fn(*args, **kwargs)
 
-    Measured: eigh of a 784 x 784 matrix takes 0.13-0.4 s on one OpenBLAS thread but 2-13 s with
-    two threads on a busy 2-core machine (threads spin-waiting). The eigh calls here are small;
-    the large products around them keep all threads.
-    """
-    setter = _openblas_local_threads_setter()
-    if setter is None:
-        yield
-        return
-    previous = setter(1)
-    try:
-        yield
-    finally:
-        setter(previous)
+    return wrapper
 
 
 def _eigh(a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    with _one_blas_thread():
-        return np.linalg.eigh(a)
+    return np.linalg.eigh(a)
 
 
 @dataclass(frozen=True, eq=False)
@@ -137,6 +115,7 @@ class Whitening:
         return np.asarray(x, dtype=np.float64) @ self.matrix
 
 
+@one_blas_thread
 def fit_whitening(x_train: np.ndarray, *, name: str = "the training inputs") -> Whitening:
     """Σ_X^{+1/2} of the uncentred Σ_X = (1/m) X Xᵀ (Sec. 5.1), via np.linalg.eigh, on the range of X.
 

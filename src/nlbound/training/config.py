@@ -135,11 +135,24 @@ class TrainConfig:
                             ("times", times), ("gammas", gammas)]:
             object.__setattr__(self, name, value)
 
+    @classmethod
+    def from_dict(cls, info: dict) -> "TrainConfig":
+        """The inverse of as_dict (e.g. from a run.json, whose config fields sit at the top level; other
+        keys are ignored): a field as_dict omits when at its default (`sensitivity`) may be absent."""
+        names = [f.name for f in dataclasses.fields(cls)]
+        missing = [n for n in names if n not in info and n not in _OMITTED_AT_DEFAULT]
+        if missing:
+            raise ValueError(f"run.json lacks the config fields {missing}: not a run directory of nlbound train")
+        fields = {n: info[n] for n in names if n in info}
+        fields["times"], fields["gammas"] = tuple(fields["times"]), tuple(fields["gammas"])
+        return cls(**fields)
+
     def as_dict(self) -> dict:
         d = dataclasses.asdict(self)
         d["times"], d["gammas"] = list(self.times), list(self.gammas)
-        if not self.sensitivity:  # absent when off: keys and run.json of earlier runs unchanged
-            del d["sensitivity"]
+        for name in _OMITTED_AT_DEFAULT:  # absent when off: keys and run.json of earlier runs unchanged
+            if not d[name]:
+                del d[name]
         return d
 
     def key(self) -> str:
@@ -170,4 +183,5 @@ class RunOptions:
         validate_params(_OPTION_CONSTRAINTS, {"device": self.device, "threads": self.threads})
 
 
+_OMITTED_AT_DEFAULT = ("sensitivity",)  # fields added after runs were cached: left out of as_dict when off
 _OPTION_CONSTRAINTS = {"device": Options("cpu"), "threads": Interval(Integral, 1, 1024)}
