@@ -121,7 +121,8 @@ def plot_fig10(results: Sequence[dict], kappa: int = 1) -> FigureData:
     """One panel per link (max over the τ grid of measured/bound; the line y = 1 is what the paper
     proves) and a last panel with Δ, the measured deviation and the dashed measured-chain diagnostic."""
     panels = [Panel(title=_TITLES[k], ylabel="measured / bound", yscale="log",
-                    hlines=[(1.0, "bound", "black", ":")], legend="none") for k in _PANELS]
+                    hlines=[(1.0, "bound", "black", ":")], legend="lower left" if i == 0 else "none")
+              for i, k in enumerate(_PANELS)]  # the runs' colours are the same in every ratio panel
     panels.append(Panel(title=f"κ = {kappa}: Δ vs measured", ylabel="(1/ε^κ) deviation", yscale="log",
                         legend="lower right"))
     fig = FigureData(name="fig10", title="Where the proof is loose: each link measured (issue 12)",
