@@ -109,10 +109,16 @@ def test_clean_partials_keeps_live_sweeps_leftovers(tmp_path):
         p.mkdir()
     dead_lock = Path(f"{dead}.tmp-1.lock")
     dead_lock.write_text("1")
+    # a heartbeat killed inside its atomic write leaves nlbound._io's hidden temporary file
+    dead_tmp = tmp_path / f".{dead.name}.progress.x1y2z3.tmp"
+    live_tmp = tmp_path / f".{live.name}.progress.x1y2z3.tmp"
+    for p in (dead_tmp, live_tmp):
+        p.write_text("{}")
     finished = tmp_path / key
     write_run(CFG, finished)
     clean_partials(tmp_path)
     assert live.is_dir() and finished.is_dir() and not dead.exists() and not dead_lock.exists()
+    assert not dead_tmp.exists() and live_tmp.exists()
 
 
 def test_default_train_loads_the_config_data_seed(monkeypatch, tmp_path):

@@ -127,11 +127,13 @@ def _worker_init() -> None:
     threadpool_limits(limits=1, user_api="blas")  # numpy's BLAS too, for the whole worker (not only train())
 
 
-_PARTIAL = re.compile(r"^[0-9a-f]{64}\.partial-(\d+)(\..*)?$")
+# also ".<key>.partial-<pid>....<random>.tmp": an atomic write (nlbound._io) the dead process never renamed
+_PARTIAL = re.compile(r"^\.?[0-9a-f]{64}\.partial-(\d+)(\..*)?$")
 
 
 def clean_partials(cache_dir: str | os.PathLike) -> None:
-    """Remove what interrupted runs left behind (`<key>.partial-<pid>*`) when process <pid> is dead:
+    """Remove what interrupted runs left behind (`<key>.partial-<pid>*`, and the hidden temporary file of an
+    atomic write it was killed in, `.<key>.partial-<pid>*.tmp`) when process <pid> is dead:
     never a finished run, never the partial run of a live sweep sharing the cache."""
     cache = Path(cache_dir)
     if not cache.is_dir():
