@@ -4,6 +4,7 @@ import numpy as np
 from threadpoolctl import threadpool_info, threadpool_limits
 
 from nlbound.training import RunOptions, TrainConfig, train
+from nlbound._blas import blas_threads
 from nlbound.training import run as R
 
 
@@ -13,10 +14,10 @@ def _blas_threads() -> set[int]:
 
 def test_blas_threads_limits_and_restores():
     before = _blas_threads()
-    with R.blas_threads(1):
+    with blas_threads(1):
         assert _blas_threads() == {1}
     assert _blas_threads() == before
-    with R.blas_threads(None):
+    with blas_threads(None):
         assert _blas_threads() == before
 
 

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from nlbound._blas import one_blas_thread
 from nlbound._validate import check_choice, check_in_range, check_integer
 from nlbound.data.sources import load_raw, resolve_source
 from nlbound.data.transform import (
@@ -17,7 +18,6 @@ from nlbound.data.transform import (
     binary_labels,
     check_size,
     fit_whitening,
-    one_blas_thread,
     unit_ball_scale,
 )
 

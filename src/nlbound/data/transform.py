@@ -20,12 +20,12 @@ projector on that range, and the rank is the effective input dimension (the d of
 
 from __future__ import annotations
 
-import functools
 import warnings
 from dataclasses import dataclass
 
 import numpy as np
 
+from nlbound._blas import one_blas_thread
 from nlbound._validate import check_integer
 from nlbound.data.errors import DataError, RankDeficiencyWarning
 
@@ -78,26 +78,6 @@ def unit_ball_scale(x_train: np.ndarray) -> float:
     return scale
 
 
-def one_blas_thread(fn):
-    """Decorator: `fn` runs with numpy's BLAS on one thread, so what it computes is bitwise the same
-    whatever the machine's thread count (a multi-threaded product sums in another order), and it
-    never meets spinning BLAS threads: eigh of a 784 x 784 matrix took 0.13-0.4 s on one OpenBLAS
-    thread but 2-13 s with two on a busy 2-core machine (measured). The data are built once and cached."""
-
-    @functools.wraps(fn)
-    def wrapper(*args, **kwargs):
-        from threadpoolctl import threadpool_limits
-
-        with threadpool_limits(limits=1, user_api="blas"):
-            return fn(*args, **kwargs)
-
-    return wrapper
-
-
-def _eigh(a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    return np.linalg.eigh(a)
-
-
 @dataclass(frozen=True, eq=False)
 class Whitening:
     """x̃ = x @ matrix. `basis` (d, rank) is an orthonormal basis of the range of the training inputs."""
@@ -135,7 +115,7 @@ def fit_whitening(x_train: np.ndarray, *, name: str = "the training inputs") -> 
     m, d = x.shape
     sigma = (x.T @ x) / m
     sigma = (sigma + sigma.T) / 2
-    lam, vec = _eigh(sigma)
+    lam, vec = np.linalg.eigh(sigma)
     tol = float(lam[-1]) * d * np.finfo(np.float64).eps
     keep = lam > tol
     rank = int(keep.sum())
@@ -147,7 +127,7 @@ def fit_whitening(x_train: np.ndarray, *, name: str = "the training inputs") -> 
     xw = x @ w1
     gram = (xw.T @ xw) / m  # from the data: the d x d product W1 Σ W1 is not accurate enough (tested)
     gram = (gram + gram.T) / 2
-    mu, u = _eigh(gram)
+    mu, u = np.linalg.eigh(gram)
     mu_r, u_r = mu[d - rank :], u[:, d - rank :]
     if not (np.all(mu_r > 0.5) and np.all(mu_r < 2.0) and (rank == d or mu[d - rank - 1] < 0.5)):
         raise DataError(f"whitening of {name} is numerically unstable (refinement eigenvalues {mu_r.min():.3g}..{mu_r.max():.3g})")

@@ -122,9 +122,9 @@ def _worker_init() -> None:
         torch.set_num_threads(1)  # two single-thread processes beat one two-thread process
     except ImportError:  # pragma: no cover
         pass
-    from threadpoolctl import threadpool_limits
+    from nlbound._blas import blas_threads
 
-    threadpool_limits(limits=1, user_api="blas")  # numpy's BLAS too, for the whole worker (not only train())
+    blas_threads(1)  # numpy's BLAS too, for the whole worker (not only train()): never exited
 
 
 # also ".<key>.partial-<pid>....<random>.tmp": an atomic write (nlbound._io) the dead process never renamed

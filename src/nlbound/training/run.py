@@ -31,6 +31,7 @@ import numpy as np
 import torch
 
 from nlbound import __version__
+from nlbound._blas import blas_threads
 from nlbound._io import atomic_write_json
 from nlbound.evaluation import metrics as M
 from nlbound.networks import frobenius_spectral_ratio, init_weights, pack
@@ -141,23 +142,6 @@ def _prepare(config: TrainConfig, ds, out_dir: Path):
         "versions": _versions(), "threads": torch.get_num_threads(), "status": "running",
     }
     return theta0, times, twin, twin_exact, info, S
-
-
-@contextmanager
-def blas_threads(threads: int | None):
-    """numpy's BLAS (OpenBLAS) limited to `threads` while the block runs (None: left alone).
-
-    torch.set_num_threads does not reach numpy's BLAS, which the recorder uses for its float64
-    (2, m)·(m, d) product and S = X̃X̃ᵀ/m. Left at its default (one thread per core), two runs side by
-    side oversubscribe the cores and OpenBLAS's spinning threads slowed such a product from ~10 ms
-    to 140–390 ms (measured on this 2-core machine under load, BENCHMARKS.md)."""
-    if threads is None:
-        yield
-        return
-    from threadpoolctl import threadpool_limits
-
-    with threadpool_limits(limits=int(threads), user_api="blas"):
-        yield
 
 
 def train(config: TrainConfig, dataset=None, options: RunOptions = RunOptions()) -> TrainResult:
