@@ -1,6 +1,7 @@
 """Gradient-flow integrators, the linear twin, train()'s run directory, TrainConfig, and the CLI."""
 
 import json
+import pickle
 import subprocess
 import sys
 
@@ -245,6 +246,26 @@ def test_config_key_stable_and_sensitive_to_every_field():
     keys = {CFG.replace(**{k: v}).key() for k, v in changes.items()}
     assert len(keys) == len(changes) and key not in keys
     assert CFG.replace(eps=0.1).key() == key and TrainConfig(t_end=15).key() == TrainConfig(t_end=15.0).key()
+
+
+def test_default_rtol_follows_eps_and_is_chosen_again_by_replace():
+    """rtol None (the default) is default_rtol(eps) -- RTOL_BY_EPS, issue 10 item 2 -- stored as the number
+    (a defaulted config and the explicit one are equal, same key); replace() chooses again for a new eps
+    unless rtol was given."""
+    from nlbound.training.config import RTOL_BY_EPS, default_rtol
+
+    assert RTOL_BY_EPS == ((0.01, 3e-4), (1.0, 1e-4))
+    for eps, rtol in [(0.0, 3e-4), (1e-3, 3e-4), (0.01, 3e-4), (0.0100001, 1e-4), (0.1, 1e-4), (0.5, 1e-4),
+                      (1.0, 1e-4)]:
+        assert default_rtol(eps) == rtol and TrainConfig(eps=eps).rtol == rtol
+        assert TrainConfig(eps=eps) == TrainConfig(eps=eps, rtol=rtol)
+        assert TrainConfig(eps=eps).key() == TrainConfig(eps=eps, rtol=rtol).key()
+    auto, explicit = TrainConfig(eps=0.01), TrainConfig(eps=0.01, rtol=3e-4)
+    assert auto.replace(eps=0.5).rtol == 1e-4 and auto.replace(eps=0.5).replace(eps=1e-3).rtol == 3e-4
+    assert explicit.replace(eps=0.5).rtol == 3e-4 and auto.replace(eps=0.5, rtol=2e-5).rtol == 2e-5
+    assert TrainConfig.from_dict(auto.as_dict()).replace(eps=0.5).rtol == 3e-4  # a run.json names its rtol
+    assert pickle.loads(pickle.dumps(auto)).replace(eps=0.5).rtol == 1e-4  # as a worker receives it
+    assert "rtol" in auto.as_dict() and auto.as_dict()["rtol"] == 3e-4
 
 
 @pytest.mark.parametrize("field,value,match", [

@@ -28,8 +28,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--alpha", type=float, default=0.5, help="alpha of t*_alpha for --until tstar")
     parser.add_argument("--integrator", default="adaptive", choices=("gd", "adaptive"), help="integrator of the flow")
     parser.add_argument("--lr", type=float, default=1e-3, help="step of --integrator gd, > 0")
-    parser.add_argument("--rtol", type=float, default=TrainConfig.rtol,
-                        help="relative tolerance of --integrator adaptive, > 0")
+    parser.add_argument("--rtol", type=float, default=None,
+                        help="relative tolerance of --integrator adaptive, in [1e-12, 1] (default: 3e-4 for "
+                             "eps <= 0.01, 1e-4 above; nlbound.training.config.RTOL_BY_EPS)")
     parser.add_argument("--seed", type=int, default=0, help="initialisation seed, >= 0")
     parser.add_argument("--data-seed", type=int, default=0, help="seed of the synthetic dataset, >= 0")
     parser.add_argument("--rank-one", action="store_true", help="rank-one input layer (rho = 1)")
