@@ -19,16 +19,12 @@ class NetFlow:
     """theta -> -dL/dtheta for L = ||Y - f^eps_theta(X~)||^2 / 2m; gradients computed in `dtype`
     (float32 or float64) by the hand-written backward pass, returned as float64.
 
-    linearize(theta): Jacobian-vector products of the
-    flow at theta for the stiff integrator, always by float64 finite differences (with float32
-    gradients a difference quotient is ~1e-7 / delta noisy, which the Krylov solves of a step
-    with h lambda ~ 1e3 cannot tolerate); each product and the base point count as evaluations."""
+    linearize(theta): exact (a.e.) Jacobian-vector products of the flow at theta for the stiff
+    integrator (see there); each product counts as one evaluation."""
 
     def __init__(self, x: np.ndarray, y: np.ndarray, eps: float, width: int, depth: int,
                  dtype: str = "float32"):
         self.dtype = _DTYPES[dtype]
-        self._data = (x, y, width, depth)  # for the float64 copy that linearize() uses
-        self._float64: NetFlow | None = None
         self.x = torch.from_numpy(np.require(x, np.float64, ["C", "W"])).to(self.dtype)
         self.y = torch.from_numpy(np.require(y, np.float64, ["C", "W"])).to(self.dtype)
         self.eps = float(eps)
@@ -36,6 +32,7 @@ class NetFlow:
         self.evals = 0
         self.last_loss = float("nan")
         self.work: dict = {}  # reusable activation buffers
+        self._jvp_work: dict = {}  # and those of linearize's products
 
     def __call__(self, theta: np.ndarray) -> np.ndarray:
         self.evals += 1
@@ -49,28 +46,30 @@ class NetFlow:
         return out
 
     def linearize(self, theta: np.ndarray):
-        """v -> J(theta) v by forward differences of the float64 flow, step 1.5e-8 max(1, ||theta||) / ||v||."""
-        if self._float64 is None:
-            self._float64 = self if self.dtype == torch.float64 else NetFlow(*self._data[:2], self.eps,
-                                                                            *self._data[2:], "float64")
-        f64, scale = self._float64, 1.5e-8 * max(1.0, float(np.linalg.norm(theta)))
-        before = f64.evals
-        base = f64(theta)
+        """v -> J(theta) v, J = dF/dtheta the a.e. Jacobian (the activation pattern of theta held fixed),
+        exact up to rounding in this flow's dtype: the forward-mode pass of training.sensitivity along
+        (v, tau-dot = 0).
+
+        Why not differences of F (the previous linearize): a difference quotient over a step delta ~1e-8
+        picks up the jump of F at every pre-activation within ~delta of a kink, divided by delta. On
+        Fig. 6's L = 3 net past convergence (7.7 million pre-activations, ~120 crossing zero per unit
+        time) that made (I - gamma h J) spuriously near-singular: one Rodas3 step of h = 5 was 5e5 x its
+        tolerance off the flow with differences, 0.21 x with this product (benchmarks/kink_limit.py,
+        BENCHMARKS.md). Each product counts as one evaluation (one pass over the data; about 2x the
+        wall of a gradient of the same dtype)."""
+        from nlbound.training.sensitivity import manual_field_and_tangent
+
+        ws = unpack(torch.from_numpy(theta).to(self.dtype), self.shapes)
+        work = self._jvp_work
 
         def jvp(v: np.ndarray) -> np.ndarray:
-            nv = float(np.linalg.norm(v))
-            if nv == 0.0:
-                return np.zeros_like(v)
-            out = (f64(theta + (scale / nv) * v) - base) / (scale / nv)
-            self._count(f64, 1)
-            return out
+            self.evals += 1
+            dws = unpack(torch.from_numpy(np.ascontiguousarray(v)).to(self.dtype), self.shapes)
+            with torch.no_grad():
+                _, d = manual_field_and_tangent(ws, dws, self.x, self.y, self.eps, work, dtau=False)
+                return torch.cat([t.reshape(-1) for t in d]).to(torch.float64).numpy()
 
-        self._count(f64, f64.evals - before)
         return jvp
-
-    def _count(self, f64: "NetFlow", n: int) -> None:
-        if f64 is not self:  # the float64 copy's evaluations are this flow's work too
-            self.evals += n
 
 
 def end_to_end(weights: Sequence[np.ndarray]) -> np.ndarray:

@@ -95,8 +95,10 @@ def _buffer(work: dict | None, key, shape: tuple, dtype: torch.dtype) -> torch.T
     return buf
 
 
-def manual_field_and_tangent(ws, dws, x: torch.Tensor, y: torch.Tensor, tau: float, work: dict | None = None):
-    """(F, Ḟ) per layer, F_l = −∂L/∂W_l (eq. 4), Ḟ_l = its derivative along (Ẇ = dws, τ̇ = 1).
+def manual_field_and_tangent(ws, dws, x: torch.Tensor, y: torch.Tensor, tau: float, work: dict | None = None,
+                             dtau: bool = True):
+    """(F, Ḟ) per layer, F_l = −∂L/∂W_l (eq. 4), Ḟ_l = its derivative along (Ẇ = dws, τ̇ = 1); with
+    dtau=False along (Ẇ = dws, τ̇ = 0), i.e. Ḟ = ∂F/∂θ · dws alone (the two ∂/∂τ terms are not formed).
 
     Dual-number rules of eqs. 2–3 (written row-major a_l (m, n_l); stored transposed): h_l = a_{l−1} W_lᵀ, D_l = 1 − τ[h_l ≤ 0],
     a_l = D_l ⊙ h_l, ȧ_l = D_l ⊙ ḣ_l − min(0, h_l) (∂φ^τ(h)/∂τ = −min(0, h)); backward δ_l = D_l ⊙
@@ -120,7 +122,8 @@ def manual_field_and_tangent(ws, dws, x: torch.Tensor, y: torch.Tensor, tau: flo
             dh = torch.mm(dws[l], acts[-1], out=buf(("dh", l), n)).addmm_(ws[l], dacts[-1])
         hs.append(h)
         # ȧ = D ⊙ ḣ − min(0, h): ∂φ^τ/∂τ = −min(0, h) (eq. 3); D ⊙ · fused by leaky_relu_backward
-        dacts.append(_lrelu_bwd(dh, h, slope, out=dh).sub_(torch.clamp(h, max=0.0, out=buf(("neg", l), n))))
+        da = _lrelu_bwd(dh, h, slope, out=dh)
+        dacts.append(da.sub_(torch.clamp(h, max=0.0, out=buf(("neg", l), n))) if dtau else da)
         acts.append(torch.ops.aten.leaky_relu.out(h, slope, out=buf(("a", l), n)))  # φ^τ(h) = D ⊙ h (eq. 3)
     out = ws[-1] @ acts[-1]
     dout = torch.addmm(dws[-1] @ acts[-1], ws[-1], dacts[-1])
@@ -135,8 +138,9 @@ def manual_field_and_tangent(ws, dws, x: torch.Tensor, y: torch.Tensor, tau: flo
         e = _lrelu_bwd(g, hs[l], slope, out=both[:n1] if l == 0 else buf(("e", l), n))
         de = _lrelu_bwd(dg, hs[l], slope, out=both[n1:] if l == 0 else dg)
         # − [h ≤ 0] ⊙ g (∂D/∂τ = −[h ≤ 0]) as g − [h > 0] ⊙ g, exact (masked_fill_ was 5-10x slower)
-        pos_g = torch.ops.aten.threshold_backward.grad_input(g, hs[l], 0.0, grad_input=buf(("pg", l), n))
-        de.sub_(torch.sub(g, pos_g, out=pos_g))
+        if dtau:
+            pos_g = torch.ops.aten.threshold_backward.grad_input(g, hs[l], 0.0, grad_input=buf(("pg", l), n))
+            de.sub_(torch.sub(g, pos_g, out=pos_g))
         if l == 0:
             both = both @ x
             F[0], dF[0] = -both[:n1], -both[n1:]

@@ -10,7 +10,7 @@ ROS2 (Verwer, Spee, Blom, Hundsdorfer 1999, SIAM J. Sci. Comput. 20(4), eq. 2.4)
     (I - gamma h J) k2 = F(theta + h k1) - 2 k1
     theta_new = theta + 3/2 h k1 + 1/2 h k2
 It is second order for any matrix in place of J (a W-method), so an approximate Jacobian-vector
-product (finite differences of F; for NetFlow in float64 whatever the gradients' dtype) and inexact
+product (NetFlow: its exact a.e. product, flows.NetFlow.linearize; other flows: finite differences of F) and inexact
 Krylov solves change its stability, never its order. Error estimate: theta_new minus the linearly implicit Euler
 solution theta + h k1, i.e. h (k1 + k2) / 2 (first order: step-size exponent 2). The linear systems
 are solved by GMRES (scipy.sparse.linalg.gmres) with a LinearOperator whose matvec is one JVP,
@@ -52,8 +52,8 @@ def jvp_fd(fun: Flow, theta: np.ndarray, f0: np.ndarray, v: np.ndarray, rel_step
 
 
 def linearization(fun: Flow, theta: np.ndarray, f0: np.ndarray, rel_step: float) -> Callable:
-    """v -> J(theta) v: the flow's own `linearize(theta)` where it has one (NetFlow: float64
-    differences whatever the gradients' dtype), else forward differences of `fun` (jvp_fd)."""
+    """v -> J(theta) v: the flow's own `linearize(theta)` where it has one (NetFlow: the exact a.e.
+    product by forward mode), else forward differences of `fun` (jvp_fd)."""
     linearize = getattr(fun, "linearize", None)
     if linearize is not None:
         return linearize(theta)
@@ -92,8 +92,8 @@ ROS2 = RosenbrockTableau("ros2", _G2, np.array([[0, 0], [1 / _G2, 0]]), np.array
 # Rodas3 (Sandu, Verwer, Blom, Spee, Carmichael, Potra 1997, Atmos. Environ. 31(20), Table 3; the
 # transformed coefficients as in KPP's Rosenbrock integrator): 4 stages, order 3, stiffly accurate,
 # L-stable, with an embedded order-2 solution (the error estimate is the last stage U_4). Stage 2
-# reuses F(theta) (a[1] = 0). Not a W-method: its order needs the exact Jacobian, which the float64
-# difference JVPs give to ~1e-8 relative.
+# reuses F(theta) (a[1] = 0). Not a W-method: its order needs the exact Jacobian, which
+# NetFlow's forward-mode products give to rounding (difference JVPs: ~1e-8 relative).
 RODAS3 = RosenbrockTableau("rodas3", 0.5,
                            np.array([[0, 0, 0, 0], [0, 0, 0, 0], [2, 0, 0, 0], [2, 0, 1, 0]], float),
                            np.array([[0, 0, 0, 0], [4, 0, 0, 0], [1, -1, 0, 0], [1, -1, -8 / 3, 0]], float),
