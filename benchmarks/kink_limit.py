@@ -100,8 +100,9 @@ def main() -> None:
                        RTOL, "dopri5")
         if a.state:
             np.save(a.state, theta)
-    print(f"L = {a.depth}, t*_0.5 = {ts:.6g}: state at {a.at:g} t* after {f32.evals} float32 evaluations "
-          f"({time.perf_counter() - t0:.0f} s); ||theta|| = {norm2(theta):.6g}", flush=True)
+    how = (f"loaded from {a.state}" if f32.evals == 0 else
+           f"after {f32.evals} float32 evaluations ({time.perf_counter() - t0:.0f} s)")
+    print(f"L = {a.depth}, t*_0.5 = {ts:.6g}: state at {a.at:g} t* {how}; ||theta|| = {norm2(theta):.6g}", flush=True)
     tol = global_scale(theta, theta, RTOL, 1e-12)
     base = _signs(theta, shapes, x)
     for eps in a.eps:

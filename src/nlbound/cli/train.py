@@ -10,6 +10,7 @@ import sys
 
 from nlbound._io import check_output_dir
 from nlbound._validate import ParameterError
+from nlbound.training.adaptive import STIFFNESS
 from nlbound.training.config import DATASETS, DTYPES, PRECISIONS, RunOptions, TrainConfig
 
 # TrainConfig / RunOptions field -> the flag that sets it (others: "--" + field with dashes)
@@ -37,6 +38,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--sensitivity", action="store_true",
                         help="also integrate the tangent d(theta)/d(tau) at tau = eps and write its norms "
                              "(Lemma 7.1; --integrator adaptive only; about 2x the time, BENCHMARKS.md)")
+    parser.add_argument("--stiffness", default="ignore", choices=STIFFNESS,
+                        help="Rosenbrock method the adaptive integrator switches to once its steps are "
+                             "stability-limited (deep nets past convergence; BENCHMARKS.md) [ignore]")
     parser.add_argument("--p", type=int, default=32, choices=PRECISIONS, help="proxy precision in bits")
     parser.add_argument("--dtype", default="float32", choices=DTYPES, help="dtype of gradient passes")
     parser.add_argument("--threads", type=int, default=RunOptions.threads,
@@ -88,7 +92,7 @@ def run(args: argparse.Namespace) -> int:
     fields = dict(dataset=args.dataset, size=args.size, depth=args.depth, width=args.width, eps=args.eps,
                   beta=args.beta, rank_one=args.rank_one, init_seed=args.seed, data_seed=args.data_seed,
                   integrator=args.integrator, lr=args.lr, rtol=args.rtol, dtype=args.dtype, p=args.p,
-                  sensitivity=args.sensitivity)
+                  sensitivity=args.sensitivity, stiffness=args.stiffness)
     t_end = _until(args.until)
     # a numeric --until: the whole config is validated before the data is loaded
     config = TrainConfig(**fields, t_end=t_end) if t_end is not None else None

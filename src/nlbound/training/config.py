@@ -60,6 +60,7 @@ LIMITS = {
 @lru_cache(maxsize=None)
 def train_constraints() -> dict:
     """The declarative constraint table of TrainConfig (nlbound._validate), caps from LIMITS."""
+    from nlbound.training.adaptive import STIFFNESS
     from nlbound.training.integrators import INTEGRATORS  # the registry owns the names
 
     return {
@@ -83,6 +84,8 @@ def train_constraints() -> dict:
         "stop_phase3": Interval(Real, 0, 100, closed="both"),
         # integrate ∂θ/∂τ at τ = eps alongside θ (training.sensitivity); adaptive integrator only
         "sensitivity": Boolean(),
+        # the Rosenbrock method the adaptive integrator switches to once its steps are stability-limited
+        "stiffness": Options(*STIFFNESS),
         "gammas": Interval(Real, 0, None, closed="neither"),
         "number of gammas": Interval(Integral, 1, LIMITS["gammas"]),
         "number of times": Interval(Integral, 0, LIMITS["times"]),
@@ -101,6 +104,9 @@ class TrainConfig:
     (nlbound.training.run, "Sensitivity"); adaptive integrator only. A field of the key only when
     True: as_dict() (hence key() and run.json) omits it when False, so every run cached before the
     field existed keeps its key.
+    stiffness: "ignore" (default) or the Rosenbrock method ("ros2", "rodas3") that the adaptive
+    integrator switches to once its explicit steps are stability-limited (nlbound.training.stiff; for
+    deep nets past convergence, BENCHMARKS.md). Omitted from as_dict at "ignore", like sensitivity.
     """
 
     dataset: str = "mnist"
@@ -123,6 +129,7 @@ class TrainConfig:
     p: int = 32
     stop_phase3: float = 0.0
     sensitivity: bool = False
+    stiffness: str = "ignore"
 
     def __post_init__(self) -> None:
         self._resolve_rtol()
@@ -140,6 +147,11 @@ class TrainConfig:
         if self.sensitivity and self.integrator != "adaptive":
             raise ParameterError("sensitivity", True, f"False with integrator {self.integrator!r} "
                                  "(the tangent is integrated by the adaptive integrator only)")
+        if self.stiffness != "ignore" and (self.integrator != "adaptive" or self.sensitivity):
+            raise ParameterError("stiffness", self.stiffness, "'ignore' with integrator "
+                                 f"{self.integrator!r}" if self.integrator != "adaptive" else
+                                 "'ignore' with sensitivity=True (the tangent's flow has no exact "
+                                 "Jacobian-vector product)")
         for name, value in [("size", int(self.size)), ("depth", int(self.depth)), ("width", int(self.width)),
                             ("init_seed", int(self.init_seed)), ("data_seed", int(self.data_seed)),
                             ("eps", float(self.eps)), ("beta", float(self.beta)), ("lr", float(self.lr)),
@@ -147,6 +159,7 @@ class TrainConfig:
                             ("t_end", float(self.t_end)), ("p", int(self.p)),
                             ("stop_phase3", float(self.stop_phase3)),
                             ("rank_one", bool(self.rank_one)), ("sensitivity", bool(self.sensitivity)),
+                            ("stiffness", str(self.stiffness)),
                             ("times", times), ("gammas", gammas)]:
             object.__setattr__(self, name, value)
 
@@ -167,7 +180,7 @@ class TrainConfig:
     @classmethod
     def from_dict(cls, info: dict) -> "TrainConfig":
         """The inverse of as_dict (e.g. from a run.json, whose config fields sit at the top level; other
-        keys are ignored): a field as_dict omits when at its default (`sensitivity`) may be absent."""
+        keys are ignored): a field as_dict omits when at its default (sensitivity, stiffness) may be absent."""
         names = [f.name for f in dataclasses.fields(cls)]
         missing = [n for n in names if n not in info and n not in _OMITTED_AT_DEFAULT]
         if missing:
@@ -179,8 +192,8 @@ class TrainConfig:
     def as_dict(self) -> dict:
         d = dataclasses.asdict(self)
         d["times"], d["gammas"] = list(self.times), list(self.gammas)
-        for name in _OMITTED_AT_DEFAULT:  # absent when off: keys and run.json of earlier runs unchanged
-            if not d[name]:
+        for name, default in _OMITTED_AT_DEFAULT.items():  # keys and run.json of earlier runs unchanged
+            if d[name] == default:
                 del d[name]
         return d
 
@@ -216,5 +229,6 @@ class RunOptions:
         validate_params(_OPTION_CONSTRAINTS, {"device": self.device, "threads": self.threads})
 
 
-_OMITTED_AT_DEFAULT = ("sensitivity",)  # fields added after runs were cached: left out of as_dict when off
+# fields added after runs were cached: left out of as_dict at these values
+_OMITTED_AT_DEFAULT = {"sensitivity": False, "stiffness": "ignore"}
 _OPTION_CONSTRAINTS = {"device": Options("cpu"), "threads": Interval(Integral, 1, 1024)}

@@ -94,6 +94,21 @@ class LinearTwinFlow:
         self.shapes = layer_shapes(self.c.size, width, depth)
         self.evals = 0
 
+    def linearize(self, theta: np.ndarray):
+        """v -> J(theta) v by the complex step, Im F(theta + i h v) / h with h = 1e-30 / ||v||: F is a
+        polynomial in theta, so this is its derivative to rounding, with no difference to cancel (the
+        stiff integrator's Krylov solves at the twin's rtol 1e-10 need that). One evaluation each."""
+        theta = np.asarray(theta, dtype=np.float64)
+
+        def jvp(v: np.ndarray) -> np.ndarray:
+            nv = float(np.linalg.norm(v))
+            if nv == 0.0:
+                return np.zeros_like(theta)
+            h = 1e-30 / nv
+            return np.imag(self(theta + 1j * h * np.asarray(v, dtype=np.float64))) / h
+
+        return jvp
+
     def __call__(self, theta: np.ndarray) -> np.ndarray:
         self.evals += 1
         ws = unpack(theta, self.shapes)

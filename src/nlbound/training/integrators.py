@@ -127,7 +127,8 @@ class Integrator:
 INTEGRATORS: dict[str, Integrator] = {
     "gd": Integrator("gd", integrate_gd, GD_OPTIONS, lambda c: {"lr": c.lr}),
     "adaptive": Integrator("adaptive", integrate_adaptive, ADAPTIVE_OPTIONS,
-                           lambda c: {"rtol": c.rtol, "atol": c.atol, "method": method_for_eps(c.eps)},
+                           lambda c: {"rtol": c.rtol, "atol": c.atol, "method": method_for_eps(c.eps),
+                                      "stiffness": c.stiffness},
                            callbacks=("advance", "step_log")),
 }
 

@@ -13,12 +13,12 @@ It is second order for any matrix in place of J (a W-method), so an approximate 
 product (NetFlow: its exact a.e. product, flows.NetFlow.linearize; other flows: finite differences of F) and inexact
 Krylov solves change its stability, never its order. Error estimate: theta_new minus the linearly implicit Euler
 solution theta + h k1, i.e. h (k1 + k2) / 2 (first order: step-size exponent 2). The linear systems
-are solved by GMRES (scipy.sparse.linalg.gmres) with a LinearOperator whose matvec is one JVP,
-i.e. one gradient evaluation.
+of a step are solved in one Krylov basis of J that all its stages share (KrylovBasis: GMRES for the
+first stage, each new basis vector one JVP, i.e. one evaluation).
 
 Rodas3 (the RODAS3 constant below) is third order with an embedded second-order estimate: on the
-stiff linear test problem of tests/test_integrators.py it needs 1,956 evaluations where ROS2 needs
-17,249 (observed orders 2.99-3.05, measured).
+stiff linear test problem of tests/test_integrators.py it needs 658 evaluations where ROS2 needs
+8,756 (observed orders 2.99-3.05, measured).
 """
 
 from __future__ import annotations
@@ -28,12 +28,12 @@ from dataclasses import dataclass
 from typing import Callable
 
 import numpy as np
-from scipy.sparse.linalg import LinearOperator, gmres
 
 from nlbound.training.controllers import norm2
 
 __all__ = [
-    "ROS2_GAMMA", "ROS2", "RODAS3", "ROSENBROCK", "RosenbrockTableau", "rosenbrock_step", "ros2_step", "jvp_fd",
+    "ROS2_GAMMA", "ROS2", "RODAS3", "ROSENBROCK", "RosenbrockTableau", "KrylovBasis", "rosenbrock_step", "ros2_step",
+    "jvp_fd",
     "linearization", "StiffnessDetector", "spectral_estimate",
 ]
 
@@ -60,12 +60,41 @@ def linearization(fun: Flow, theta: np.ndarray, f0: np.ndarray, rel_step: float)
     return lambda v: jvp_fd(fun, theta, f0, v, rel_step)
 
 
-def _solve(jvp: Callable, gh: float, rhs: np.ndarray, tol: float, maxiter: int) -> np.ndarray:
-    """x with ||(I - gh J) x - rhs|| <= tol (or maxiter GMRES cycles of 20)."""
-    n = rhs.size
-    op = LinearOperator((n, n), matvec=lambda v: v - gh * jvp(np.ravel(v)), dtype=np.float64)
-    x, _ = gmres(op, rhs, rtol=1e-12, atol=tol, restart=20, maxiter=maxiter)
-    return x
+class KrylovBasis:
+    """Solves (I - gh J) x = b for every stage of one Rosenbrock step from one growing Krylov basis of J.
+
+    The basis V (orthonormal columns) and JV = J V are kept: a solve takes the least-squares x = V y
+    minimising ||(V - gh JV) y - b|| and, while the residual r exceeds tol, adds r (orthogonalised
+    against V) to the basis at the cost of one JVP -- GMRES, in exact arithmetic, for the first right-hand
+    side. The later stages' right-hand sides (F at nearby points, combinations of earlier stages) lie
+    mostly in the span already built, and since span(V) is a Krylov space of J alone, any gh reuses it.
+    Measured on Fig. 6's L = 3 net past its stiff switch: BENCHMARKS.md (issue 10 item 4)."""
+
+    def __init__(self, jvp: Callable, n: int, maxdim: int):
+        self.jvp, self.maxdim = jvp, maxdim
+        self.V = np.empty((n, 0))
+        self.JV = np.empty((n, 0))
+
+    def solve(self, gh: float, b: np.ndarray, tol: float) -> np.ndarray:
+        """x with ||(I - gh J) x - b|| <= tol, or the best x in a basis of maxdim vectors."""
+        while True:
+            y = np.zeros(0)
+            r = b
+            if self.V.shape[1]:
+                A = self.V - gh * self.JV
+                y = np.linalg.lstsq(A, b, rcond=None)[0]
+                r = b - A @ y
+            nr = norm2(r)
+            if nr <= tol or self.V.shape[1] >= self.maxdim or nr == 0.0:
+                return self.V @ y
+            v = r - self.V @ (self.V.T @ r)
+            v -= self.V @ (self.V.T @ v)  # twice is enough (Giraud et al. 2005)
+            nv = norm2(v)
+            if nv <= 1e-14 * nr:  # r already in span(V): the least-squares solution is the best there is
+                return self.V @ y
+            v /= nv
+            self.V = np.column_stack([self.V, v])
+            self.JV = np.column_stack([self.JV, self.jvp(v)])
 
 
 @dataclass(frozen=True, eq=False)
@@ -105,25 +134,27 @@ ROSENBROCK = {t.name: t for t in (ROS2, RODAS3)}
 
 
 def rosenbrock_step(tab: RosenbrockTableau, fun: Flow, theta: np.ndarray, f0: np.ndarray, h: float, *,
-                    solve_tol: float, rel_step: float = 1.5e-8, maxiter: int = 5):
+                    solve_tol: float, rel_step: float = 1.5e-8, maxdim: int = 100):
     """One step of size h from theta with F(theta) = f0 (the class docstring's equations).
 
     solve_tol: absolute residual tolerance of each linear solve, in units of the state (each U_i is a
-    state increment). Returns (theta_new, local error estimate)."""
-    gh, jvp = tab.gamma * h, linearization(fun, theta, f0, rel_step)
+    state increment); maxdim: the most JVPs the step's shared Krylov basis may cost (the GMRES(20) x 5
+    cycles it replaces allowed 100 per stage). Returns (theta_new, local error estimate)."""
+    gh = tab.gamma * h
+    basis = KrylovBasis(linearization(fun, theta, f0, rel_step), theta.size, maxdim)
     U = np.zeros((len(tab.b), theta.size))
     f = f0
     for i in range(len(tab.b)):
         if i > 0 and not np.array_equal(tab.a[i], tab.a[i - 1]):  # a new stage argument
             f = fun(theta + tab.a[i, :i] @ U[:i])
-        U[i] = _solve(jvp, gh, gh * f + tab.gamma * (tab.c[i, :i] @ U[:i]), solve_tol, maxiter)
+        U[i] = basis.solve(gh, gh * f + tab.gamma * (tab.c[i, :i] @ U[:i]), solve_tol)
     return theta + tab.b @ U, tab.e @ U
 
 
 def ros2_step(fun: Flow, theta: np.ndarray, f0: np.ndarray, h: float, *, solve_tol: float,
-              rel_step: float = 1.5e-8, maxiter: int = 5):
+              rel_step: float = 1.5e-8, maxdim: int = 100):
     """One ROS2 step (solve_tol in units of the state); see rosenbrock_step."""
-    return rosenbrock_step(ROS2, fun, theta, f0, h, solve_tol=solve_tol, rel_step=rel_step, maxiter=maxiter)
+    return rosenbrock_step(ROS2, fun, theta, f0, h, solve_tol=solve_tol, rel_step=rel_step, maxdim=maxdim)
 
 
 @dataclass
