@@ -76,6 +76,25 @@ def _solve(flow, theta, t_end, rtol, method):
     return out[-1]
 
 
+def _cost(ds, theta, depth, reps: int = 30) -> None:
+    """Wall time of one gradient and one (exact) JVP pass at theta, float32 and float64, one thread."""
+    import os
+
+    v = np.random.default_rng(0).standard_normal(theta.size)
+    for dtype in ("float32", "float64"):
+        flow = NetFlow(ds.x_train, ds.y_train, 1e-3, WIDTH, depth, dtype)
+        jvp = flow.linearize(theta)
+        ms = []
+        for fn in (lambda: flow(theta), lambda: jvp(v)):
+            fn()
+            t0 = time.perf_counter()
+            for _ in range(reps):
+                fn()
+            ms.append((time.perf_counter() - t0) / reps * 1e3)
+        print(f"{dtype}: gradient {ms[0]:.1f} ms, JVP {ms[1]:.1f} ms, ratio {ms[1] / ms[0]:.2f} "
+              f"(load average {os.getloadavg()[0]:.2f})", flush=True)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--depth", type=int, default=3)
@@ -85,6 +104,7 @@ def main() -> None:
     ap.add_argument("--jvp", choices=("fd", "exact"), default="fd", help="the Rodas3 step's Jacobian-vector products")
     ap.add_argument("--eps", type=float, nargs="+", default=[1e-3, 0.0])
     ap.add_argument("--state", help="a .npy file: the state is loaded from it when it exists, else saved there")
+    ap.add_argument("--cost", action="store_true", help="only time a gradient and a JVP pass at the state")
     a = ap.parse_args()
     torch.set_num_threads(1)
     ds = load_dataset("mnist", 7)
@@ -103,6 +123,8 @@ def main() -> None:
     how = (f"loaded from {a.state}" if f32.evals == 0 else
            f"after {f32.evals} float32 evaluations ({time.perf_counter() - t0:.0f} s)")
     print(f"L = {a.depth}, t*_0.5 = {ts:.6g}: state at {a.at:g} t* {how}; ||theta|| = {norm2(theta):.6g}", flush=True)
+    if a.cost:
+        return _cost(ds, theta, a.depth)
     tol = global_scale(theta, theta, RTOL, 1e-12)
     base = _signs(theta, shapes, x)
     for eps in a.eps:
