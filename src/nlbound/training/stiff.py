@@ -88,7 +88,7 @@ class KrylovBasis:
             if nr <= tol or self.V.shape[1] >= self.maxdim or nr == 0.0:
                 return self.V @ y
             v = r - self.V @ (self.V.T @ r)
-            v -= self.V @ (self.V.T @ v)  # twice is enough (Giraud et al. 2005)
+            v -= self.V @ (self.V.T @ v)  # Gram-Schmidt twice ("twice is enough": Kahan, in Parlett 1980)
             nv = norm2(v)
             if nv <= 1e-14 * nr:  # r already in span(V): the least-squares solution is the best there is
                 return self.V @ y
