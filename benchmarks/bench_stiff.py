@@ -61,7 +61,7 @@ def run(args) -> None:
     risk = np.array([np.mean(np.sign(o) != y) for o in outs])
     s = stats.as_dict()
     print(f"L={args.depth} t*={ts:.6g} t_end={t_end:g} stiffness={args.stiffness} rtol={args.rtol:g}: "
-          f"evals {s['grad_evals']} steps {s['steps']} rejected {s['rejected_steps']} per method "
+          f"evals {s['grad_evals']} (JVPs {s.get('jvp_evals', 0)}) steps {s['steps']} rejected {s['rejected_steps']} per method "
           f"{s['evals_per_method']} steps {s['steps_per_method']} stiff switch t={s['stiff_switch_time']} "
           f"wall {wall:.1f} s (one thread, under load)")
     if args.out:

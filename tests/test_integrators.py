@@ -303,10 +303,13 @@ def test_stiff_switch_agrees_with_the_explicit_method_on_a_deep_net(eps, stiff, 
     times = np.linspace(0, 4 * float(t_star(0.5, 0.01, DS_SMOOTH.s, 3)), 6)
     out = {}
     for stiffness in (stiff, "ignore"):
+        flow.evals = 0
         rec, _, stats = _collect(get_integrator("adaptive"), flow, th0, times, rtol=1e-5, stiffness=stiffness)
+        assert stats["grad_evals"] == flow.evals  # every pass over the data counted once, nothing more
         out[stiffness] = (np.array([th for _, th in rec]), stats)
     (a, sa), (b, sb) = out[stiff], out["ignore"]
     assert sa["stiff_switch_time"] is not None and sa["steps_per_method"][stiff] > 0
+    assert 0 < sa["jvp_evals"] < sa["grad_evals"] and "jvp_evals" not in sb
     np.testing.assert_allclose(a, b, rtol=0, atol=tol * np.abs(b).max())
     assert sa["grad_evals"] < evals_ratio * sb["grad_evals"]
 

@@ -36,10 +36,12 @@ SOLVE_FRACTION = 1e-3
 
 
 class _Counted:
-    """The flow, counting its evaluations (those of its `linearize` too, where it has one)."""
+    """The flow, counting its evaluations: n every pass over the data (F and each Jacobian-vector
+    product of its `linearize`, where it has one), jvps the products alone (linearize itself
+    evaluates nothing: NetFlow's products are exact, not differences from a base point)."""
 
     def __init__(self, fun: Flow):
-        self.fun, self.n = fun, 0
+        self.fun, self.n, self.jvps = fun, 0, 0
         if hasattr(fun, "linearize"):
             self.linearize = self._linearize
 
@@ -48,11 +50,11 @@ class _Counted:
         return self.fun(theta)
 
     def _linearize(self, theta: np.ndarray):
-        self.n += 1  # the base point
         jvp = self.fun.linearize(theta)
 
         def counted(v: np.ndarray) -> np.ndarray:
             self.n += 1
+            self.jvps += 1
             return jvp(v)
 
         return counted
@@ -117,6 +119,8 @@ class _Run:
         per = self.stats.settings["evals_per_method"]
         per[used] = per.get(used, 0) + self.fun.n - n0
         self.stats.grad_evals = self.fun.n
+        if not explicit:  # of them Jacobian-vector products (each ~2.6 gradients' wall for NetFlow)
+            self.stats.settings["jvp_evals"] = self.fun.jvps
         err = error_ratio(self.norm, e, self.theta, theta_new, self.rtol, self.atol)
         finite = bool(np.isfinite(err) and np.all(np.isfinite(theta_new)))
         accepted = finite and (err <= 1.0 or self.ctl.at_floor(h))
