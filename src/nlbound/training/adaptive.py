@@ -36,9 +36,9 @@ SOLVE_FRACTION = 1e-3
 
 
 class _Counted:
-    """The flow, counting its evaluations: n every pass over the data (F and each Jacobian-vector
-    product of its `linearize`, where it has one), jvps the products alone (linearize itself
-    evaluates nothing: NetFlow's products are exact, not differences from a base point)."""
+    """The flow, counting its evaluations: n every pass over the data (F, each Jacobian-vector product
+    of its `linearize` where it has one, and what linearize itself evaluates -- NetFlow's primal pass,
+    read from the flow's own `evals`), jvps the products alone."""
 
     def __init__(self, fun: Flow):
         self.fun, self.n, self.jvps = fun, 0, 0
@@ -50,7 +50,10 @@ class _Counted:
         return self.fun(theta)
 
     def _linearize(self, theta: np.ndarray):
+        before = getattr(self.fun, "evals", None)
         jvp = self.fun.linearize(theta)
+        if before is not None:
+            self.n += self.fun.evals - before
 
         def counted(v: np.ndarray) -> np.ndarray:
             self.n += 1

@@ -9,7 +9,7 @@ import numpy as np
 import torch
 
 from nlbound.networks import layer_shapes, loss_and_grads, unpack
-from nlbound.training.sensitivity import manual_field_and_tangent
+from nlbound.training.sensitivity import manual_jacobian_product, manual_primal
 
 __all__ = ["NetFlow", "LinearTwinFlow", "end_to_end"]
 
@@ -33,7 +33,6 @@ class NetFlow:
         self.evals = 0
         self.last_loss = float("nan")
         self.work: dict = {}  # reusable activation buffers
-        self._jvp_work: dict = {}  # and those of linearize's products
 
     def __call__(self, theta: np.ndarray) -> np.ndarray:
         self.evals += 1
@@ -48,24 +47,27 @@ class NetFlow:
 
     def linearize(self, theta: np.ndarray):
         """v -> J(theta) v, J = dF/dtheta the a.e. Jacobian (the activation pattern of theta held fixed),
-        exact up to rounding in this flow's dtype: the forward-mode pass of training.sensitivity along
-        (v, tau-dot = 0).
+        exact up to rounding in this flow's dtype: training.sensitivity's dual-number rules along
+        (v, tau-dot = 0), the primal pass at theta (activations, errors) done once here and shared by
+        every product (manual_primal, manual_jacobian_product).
 
         Why not differences of F (the previous linearize): a difference quotient over a step delta ~1e-8
         picks up the jump of F at every pre-activation within ~delta of a kink, divided by delta. On
         Fig. 6's L = 3 net past convergence (7.7 million pre-activations, ~120 crossing zero per unit
         time) that made (I - gamma h J) spuriously near-singular: one Rodas3 step of h = 5 was 5e5 x its
         tolerance off the flow with differences, 0.21 x with this product (benchmarks/kink_limit.py,
-        BENCHMARKS.md). Each product counts as one evaluation (one pass over the data; measured 2.6x the
-        wall of a float32 gradient in float32, 1.9x in float64)."""
+        BENCHMARKS.md). The primal pass and each product count as one evaluation each (one pass over the
+        data; a product's wall against a gradient's: BENCHMARKS.md, kink_limit.py --cost)."""
         ws = unpack(torch.from_numpy(theta).to(self.dtype), self.shapes)
-        work = self._jvp_work
+        self.evals += 1  # the primal pass at theta, shared by every product below
+        with torch.no_grad():
+            primal = manual_primal(ws, self.x, self.y, self.eps)
 
         def jvp(v: np.ndarray) -> np.ndarray:
             self.evals += 1
             dws = unpack(torch.from_numpy(np.ascontiguousarray(v)).to(self.dtype), self.shapes)
             with torch.no_grad():
-                _, d = manual_field_and_tangent(ws, dws, self.x, self.y, self.eps, work, dtau=False)
+                d = manual_jacobian_product(ws, dws, self.eps, primal)
                 return torch.cat([t.reshape(-1) for t in d]).to(torch.float64).numpy()
 
         return jvp

@@ -92,7 +92,7 @@ def _train_twin(c: np.ndarray, S: np.ndarray, theta0: np.ndarray, times: np.ndar
     flow = LinearTwinFlow(c, S, config.width, config.depth)
     states: list[np.ndarray] = []
     # The twin's flow is smooth (no kinks at eps = 0): the 5th-order pair throughout, then the run's
-    # stiff method once stability-limited (config.stiffness; its JVPs by differences, exact enough here).
+    # stiff method once stability-limited (config.stiffness; its JVPs by the complex step, exact).
     stats = integrate_adaptive(flow, theta0, times, lambda t, th: states.append(th.copy()),
                                rtol=TWIN_RTOL, atol=1e-16, h_min=0.0, method="dopri5", stiffness=config.stiffness)
     return states, stats

@@ -33,7 +33,7 @@ from nlbound._validate import Integral, Interval, Options, Real, validate_params
 from nlbound.networks import layer_shapes, unpack
 
 __all__ = ["SensitivityFlow", "split_state", "initial_state", "field_and_tangent", "manual_field_and_tangent",
-           "integrate_sensitivity"]
+           "manual_primal", "manual_jacobian_product", "integrate_sensitivity"]
 
 _CONSTRAINTS = {
     "tau": Interval(Real, 0, 1, closed="both"),
@@ -147,6 +147,41 @@ def manual_field_and_tangent(ws, dws, x: torch.Tensor, y: torch.Tensor, tau: flo
         else:
             F[l], dF[l] = -(e @ acts[l].T), -torch.addmm(e @ dacts[l].T, de, acts[l].T)
     return F, dF
+
+
+def manual_primal(ws, x: torch.Tensor, y: torch.Tensor, tau: float) -> tuple[list, list, list]:
+    """The part of manual_field_and_tangent that depends on θ alone, for many products ∂F/∂θ·v at one
+    θ (NetFlow.linearize): pre-activations h_l and activations a_l (stored transposed, a_0 = X̃ᵀ) of
+    eq. 2, and the back-propagated errors δ_l = D_l ⊙ (W_{l+1}ᵀ δ_{l+1}), δ_L = dL/df (1, m) (eq. 4)."""
+    m, L, slope = x.shape[0], len(ws), 1.0 - tau
+    hs, acts = [], [x.T]
+    for w in ws[:-1]:
+        hs.append(w @ acts[-1])
+        acts.append(torch.nn.functional.leaky_relu(hs[-1], slope))  # eq. 3
+    deltas = [None] * (L - 1) + [((ws[-1] @ acts[-1]).reshape(-1) - y).reshape(1, -1) / m]
+    for l in range(L - 2, -1, -1):
+        deltas[l] = _lrelu_bwd(ws[l + 1].T @ deltas[l + 1], hs[l], slope)
+    return hs, acts, deltas
+
+
+def manual_jacobian_product(ws, dws, tau: float, primal: tuple[list, list, list]) -> list:
+    """∂F/∂θ · dws per layer (F = −∇_θ L, eq. 4), the a.e. product (activation pattern held fixed), from
+    manual_primal's (h, a, δ) at θ: manual_field_and_tangent's dual-number rules with τ̇ = 0, without
+    recomputing the primal pass. ȧ_l = D_l ⊙ (Ẇ_l a_{l−1} + W_l ȧ_{l−1}), δ̇ = D ⊙ (Ẇᵀ δ + Wᵀ δ̇),
+    −dF_l = δ_l ȧ_{l−1}ᵀ + δ̇_l a_{l−1}ᵀ."""
+    hs, acts, deltas = primal
+    L, slope, m = len(ws), 1.0 - tau, acts[0].shape[1]
+    dacts = [None]
+    for l in range(L - 1):
+        dh = dws[l] @ acts[l] if l == 0 else torch.addmm(dws[l] @ acts[l], ws[l], dacts[l])
+        dacts.append(_lrelu_bwd(dh, hs[l], slope))
+    de = torch.addmm(dws[-1] @ acts[-1], ws[-1], dacts[-1]) / m  # the dot of dL/df, (1, m)
+    dF = [None] * L
+    dF[-1] = -torch.addmm(deltas[-1] @ dacts[-1].T, de, acts[-1].T)
+    for l in range(L - 2, -1, -1):
+        de = _lrelu_bwd(torch.addmm(dws[l + 1].T @ deltas[l + 1], ws[l + 1].T, de), hs[l], slope)
+        dF[l] = -(de @ acts[0].T) if l == 0 else -torch.addmm(deltas[l] @ dacts[l].T, de, acts[l].T)
+    return dF
 
 
 class SensitivityFlow:
