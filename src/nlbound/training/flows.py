@@ -33,6 +33,7 @@ class NetFlow:
         self.evals = 0
         self.last_loss = float("nan")
         self.work: dict = {}  # reusable activation buffers
+        self._jvp_work: dict = {}  # and those of linearize's products
 
     def __call__(self, theta: np.ndarray) -> np.ndarray:
         self.evals += 1
@@ -67,7 +68,7 @@ class NetFlow:
             self.evals += 1
             dws = unpack(torch.from_numpy(np.ascontiguousarray(v)).to(self.dtype), self.shapes)
             with torch.no_grad():
-                d = manual_jacobian_product(ws, dws, self.eps, primal)
+                d = manual_jacobian_product(ws, dws, self.eps, primal, self._jvp_work)
                 return torch.cat([t.reshape(-1) for t in d]).to(torch.float64).numpy()
 
         return jvp

@@ -164,22 +164,29 @@ def manual_primal(ws, x: torch.Tensor, y: torch.Tensor, tau: float) -> tuple[lis
     return hs, acts, deltas
 
 
-def manual_jacobian_product(ws, dws, tau: float, primal: tuple[list, list, list]) -> list:
+def manual_jacobian_product(ws, dws, tau: float, primal: tuple[list, list, list], work: dict | None = None) -> list:
     """∂F/∂θ · dws per layer (F = −∇_θ L, eq. 4), the a.e. product (activation pattern held fixed), from
     manual_primal's (h, a, δ) at θ: manual_field_and_tangent's dual-number rules with τ̇ = 0, without
     recomputing the primal pass. ȧ_l = D_l ⊙ (Ẇ_l a_{l−1} + W_l ȧ_{l−1}), δ̇ = D ⊙ (Ẇᵀ δ + Wᵀ δ̇),
-    −dF_l = δ_l ȧ_{l−1}ᵀ + δ̇_l a_{l−1}ᵀ."""
+    −dF_l = δ_l ȧ_{l−1}ᵀ + δ̇_l a_{l−1}ᵀ. `work`: reusable (n, m) buffers, as there."""
     hs, acts, deltas = primal
     L, slope, m = len(ws), 1.0 - tau, acts[0].shape[1]
+
+    def buf(key, n: int) -> torch.Tensor:
+        return _buffer(work, key, (n, m), acts[0].dtype)
+
     dacts = [None]
     for l in range(L - 1):
-        dh = dws[l] @ acts[l] if l == 0 else torch.addmm(dws[l] @ acts[l], ws[l], dacts[l])
-        dacts.append(_lrelu_bwd(dh, hs[l], slope))
+        dh = torch.mm(dws[l], acts[l], out=buf(("dh", l), ws[l].shape[0]))
+        if l > 0:
+            dh.addmm_(ws[l], dacts[l])
+        dacts.append(_lrelu_bwd(dh, hs[l], slope, out=dh))
     de = torch.addmm(dws[-1] @ acts[-1], ws[-1], dacts[-1]) / m  # the dot of dL/df, (1, m)
     dF = [None] * L
     dF[-1] = -torch.addmm(deltas[-1] @ dacts[-1].T, de, acts[-1].T)
     for l in range(L - 2, -1, -1):
-        de = _lrelu_bwd(torch.addmm(dws[l + 1].T @ deltas[l + 1], ws[l + 1].T, de), hs[l], slope)
+        dg = torch.mm(dws[l + 1].T, deltas[l + 1], out=buf(("dg", l), ws[l].shape[0])).addmm_(ws[l + 1].T, de)
+        de = _lrelu_bwd(dg, hs[l], slope, out=dg)
         dF[l] = -(de @ acts[0].T) if l == 0 else -torch.addmm(deltas[l] @ dacts[l].T, de, acts[l].T)
     return dF
 
