@@ -77,7 +77,8 @@ def _solve(flow, theta, t_end, rtol, method):
 
 
 def _cost(ds, theta, depth, reps: int = 30) -> None:
-    """Wall time of one gradient and one (exact) JVP pass at theta, float32 and float64, one thread."""
+    """Wall time of one gradient, one linearisation (its primal pass) and one (exact) JVP at theta,
+    float32 and float64, one thread."""
     import os
 
     v = np.random.default_rng(0).standard_normal(theta.size)
@@ -85,13 +86,14 @@ def _cost(ds, theta, depth, reps: int = 30) -> None:
         flow = NetFlow(ds.x_train, ds.y_train, 1e-3, WIDTH, depth, dtype)
         jvp = flow.linearize(theta)
         ms = []
-        for fn in (lambda: flow(theta), lambda: jvp(v)):
+        for fn in (lambda: flow(theta), lambda: jvp(v), lambda: flow.linearize(theta)):
             fn()
             t0 = time.perf_counter()
             for _ in range(reps):
                 fn()
             ms.append((time.perf_counter() - t0) / reps * 1e3)
-        print(f"{dtype}: gradient {ms[0]:.1f} ms, JVP {ms[1]:.1f} ms, ratio {ms[1] / ms[0]:.2f} "
+        print(f"{dtype}: gradient {ms[0]:.1f} ms, JVP {ms[1]:.1f} ms, ratio {ms[1] / ms[0]:.2f}, "
+              f"linearisation (primal pass) {ms[2]:.1f} ms, ratio {ms[2] / ms[0]:.2f} "
               f"(load average {os.getloadavg()[0]:.2f})", flush=True)
 
 

@@ -148,8 +148,8 @@ def fig11(cache_dir, out_dir, *, ctx: Any = None, settings: Any = None, n_times:
 
         settings = CompareSettings()
     ctx = ctx or Context()
-    curves = {}
-    for label, config in fig11_configs(ctx):
+    curves, configs = {}, fig11_configs(ctx)
+    for label, config in configs:
         run_dir = Path(cache_dir) / config.key()
         if not (run_dir / "run.json").is_file():
             raise FileNotFoundError(f"fig11 needs the cached run {label!r} ({run_dir}); train it first")
@@ -167,7 +167,6 @@ def fig11(cache_dir, out_dir, *, ctx: Any = None, settings: Any = None, n_times:
         points = {lab: {k: [float(x) if np.isfinite(x) else None for x in v] for k, v in c.items()}
                   for lab, c in curves.items()}  # None: +inf (Theorem 5.2 where its Δ_κ(t) is infinite)
         paths["json"] = atomic_write_json(Path(json_path), {"soundness": soundness(curves), "n_times": n_times,
-                                                             "configs": {lab: cfg.key() for lab, cfg in
-                                                                         fig11_configs(ctx)},
+                                                             "configs": {lab: cfg.key() for lab, cfg in configs},
                                                              "points": points})
     return paths

@@ -226,7 +226,7 @@ def integrate_adaptive(
     solves use the flow's `linearize` where it has one -- NetFlow's exact a.e. products -- else
     finite-difference JVPs with relative step jvp_rel_step). Measured (tests/test_integrators.py,
     BENCHMARKS "Deep networks past convergence"): it pays where the flow has come to rest (linear
-    regime, deep nets past convergence: Fig. 6's L = 3 net to 4 t* in 3,277 evaluations against the
+    regime, deep nets past convergence: Fig. 6's L = 3 net to 4 t* in 3,487 evaluations against the
     explicit 10,783, same curves) and pays little where the net keeps learning nonlinearly (ROS2's 2nd
     order then needs 4-6x more evaluations) or drifts across leaky-ReLU kinks (the local error grows
     like h^1.4 there, whatever the order, which holds Rodas3 to h ~ 20 on Fig. 6's nets) -- hence not
