@@ -19,6 +19,7 @@ SUBCOMMANDS = {
     "train": ("nlbound.cli.train", "train a nearly-linear network by gradient flow"),
     "reproduce": ("nlbound.cli.reproduce", "reproduce the paper's figures on real MNIST"),
     "sweep": ("nlbound.cli.sweep", "a sweep defined in a TOML spec, local or on Ray; bound tables per run"),
+    "plot": ("nlbound.cli.plot", "re-draw a finished sweep (bound vs t; each run's best variant by default)"),
     "plan": ("nlbound.cli.plan", "choose beta, eps, gamma, t, kappa, p before training (a-priori bound)"),
     "compare": ("nlbound.cli.compare", "Theorem 5.2 next to baseline bounds on one trained run"),
 }

@@ -28,7 +28,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", default=None,
                         help="results.csv, summary.csv, sweep.json (default: sweeps/<spec name>)")
     parser.add_argument("--data-dir", default=None, help="directory of MNIST IDX files (default: see README)")
-    parser.add_argument("--plot", action="store_true", help="also draw bound-vs-t small multiples (sweep.png)")
+    parser.add_argument("--plot", action="store_true", help="also draw bound-vs-t small multiples, each run's best variant (sweep.png; "
+                             "re-draw or pick a variant later with `nlbound plot`)")
     parser.add_argument("--plot-axes", nargs=2, default=None, metavar=("ROWS", "COLS"),
                         help="the two swept axes of the small multiples (default: the first two)")
     parser.add_argument("--dry-run", action="store_true", help="validate the spec, print the runs, train nothing")
@@ -37,7 +38,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from nlbound.experiments.backends import make_backend
-    from nlbound.experiments.sweep import check_plot_axes, load_spec, plot_sweep, run_sweep
+    from nlbound.experiments.sweep import check_plot_axes, load_spec, run_sweep
+    from nlbound.experiments.sweep_plot import BEST, plot_sweep_dir
 
     try:
         validate_params(_CONSTRAINTS, {"processes": args.processes})
@@ -62,7 +64,7 @@ def run(args: argparse.Namespace) -> int:
     res = run_sweep(spec, out, cache, backend=backend, data_dir=args.data_dir, progress=not args.no_progress,
                     log=lambda line: print(line, flush=True))
     if axes is not None:
-        res.paths["plot"] = plot_sweep(res, spec, axes, out / "sweep.png")
+        res.paths["plot"] = plot_sweep_dir(out, BEST, tuple(a for a in axes if a), out / "sweep.png")["png"]
     print(format_summary(res.summary, spec.axis_names()))
     print(f"wrote {', '.join(str(p) for p in res.paths.values())}; training took {res.meta['wall_s']:.1f} s "
           f"({res.meta['trained']} runs trained, {res.meta['cached']} cached)")
