@@ -97,7 +97,7 @@ def test_data_dir_reaches_s_and_the_horizons(tmp_path, monkeypatch, capsys):
 
     monkeypatch.setattr(reproduce_module, "run_all", stop)
     argv = ["reproduce", "fig2", "--quick", "--data-dir", str(idx), "--out", str(tmp_path / "o"),
-            "--cache", str(tmp_path / "runs"), "--no-progress"]
+            "--runs", str(tmp_path / "runs"), "--no-progress"]
     assert main(argv) == 2
     assert capsys.readouterr().err.strip() == "nlbound reproduce: error: stopped before training"
     assert seen["data_dir"] == str(idx)

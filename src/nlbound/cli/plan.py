@@ -10,10 +10,10 @@ exact. Choosing the best of N points is paid for by a union bound: every point i
 from __future__ import annotations
 
 import argparse
-import os
 
 from nlbound._io import check_output_dir, check_output_file
 from nlbound._validate import Interval, Integral, Options, Real, validate_params
+from nlbound.cli._common import add_runs_flag, runs_dir
 
 _MAY_BE_NONE = ("--gamma-beta", "--gamma-alpha", "--alpha", "--t-factors")  # "none": leave that family out
 # PlanGrid / PlanData / eps_grid parameter -> its flag (cli.main reports a ParameterError under it)
@@ -30,7 +30,8 @@ _CLI = {"top": Interval(Integral, 1, None), "verify": Interval(Integral, 0, None
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     a = parser.add_argument
-    a("--dataset", default="mnist", choices=("mnist", "fashion", "synthetic"))
+    a("--dataset", default="mnist", choices=("mnist", "fashion", "synthetic"), help="dataset whose d, m, s "
+      "the plan uses")
     a("--size", type=int, default=7, help="image side (7, 14, 28) [default 7]")
     a("--data-dir", default=None, help="directory of IDX files (default: see README)")
     a("--data-seed", type=int, default=0, help="seed of the synthetic dataset [default 0]")
@@ -64,9 +65,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     a("--verify", type=int, default=0, metavar="K", help="train the K best and print realised vs predicted")
     a("--verify-from", default="top", choices=("top", "frontier"),
       help="top: the K best networks; frontier: the K best-per-eps points nearest the target [default top]")
-    a("--runs", default=None, help="run cache for --verify (default: $NLBOUND_RUNS or ./runs)")
+    add_runs_flag(parser, " for --verify")
     a("--processes", type=int, default=2, help="training processes for --verify [default 2]")
-    a("--threads", type=int, default=None, help="threads (torch and bound_terms)")
+    a("--threads", type=int, default=None, help="threads of torch and bound_terms (default: all cores)")
 
 
 def _floats(flag: str, text) -> list[float]:
@@ -133,7 +134,7 @@ def run(args: argparse.Namespace) -> int:
     if args.plot:
         check_output_file(args.plot, "--plot")  # before any work
     if args.verify:
-        check_output_dir(_runs(args), "--runs")
+        check_output_dir(*runs_dir(args))
         if args.data_seed != 0:  # nlbound.experiments.runner trains on the data set of seed 0
             raise ValueError(f"--data-seed == {args.data_seed}, must be 0 with --verify (the cached runner "
                              "trains on the seed-0 synthetic set)")
@@ -158,7 +159,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _runs(args) -> str:
-    return args.runs or os.environ.get("NLBOUND_RUNS", "runs")
+    return runs_dir(args)[0]
 
 
 def _verify(plan, args, indices) -> list[dict]:

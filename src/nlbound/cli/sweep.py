@@ -4,10 +4,10 @@ Ray tasks), evaluate Theorem 5.2 on every run, write results.csv and summary.csv
 from __future__ import annotations
 
 import argparse
-import os
 from pathlib import Path
 
 from nlbound._validate import Integral, Interval, ParameterError, validate_params
+from nlbound.cli._common import add_runs_flag, runs_dir
 
 _CONSTRAINTS = {"processes": Interval(Integral, 1, 256, closed="both")}
 SUMMARY_SHOWN = ("min_bound", "union_price", "t_at_min", "test_risk_at_min")
@@ -22,9 +22,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="Ray cluster to join ('auto', 'ray://HOST:10001'); default: start a local Ray runtime")
     parser.add_argument("--processes", type=int, default=2,
                         help="local training processes, or the CPUs of the local Ray runtime (default 2)")
-    parser.add_argument("--cache", default=None,
-                        help="run cache shared with `reproduce` (default: $NLBOUND_RUNS or ./runs); "
-                             "on a Ray cluster a path every node sees")
+    add_runs_flag(parser, ", shared with `reproduce`; on a Ray cluster a path every node sees")
     parser.add_argument("--out", default=None,
                         help="results.csv, summary.csv, sweep.json (default: sweeps/<spec name>)")
     parser.add_argument("--data-dir", default=None, help="directory of MNIST IDX files (default: see README)")
@@ -55,9 +53,10 @@ def run(args: argparse.Namespace) -> int:
     backend = make_backend(args.backend, processes=args.processes, address=args.address,
                            num_cpus=spec.resources.num_cpus, max_retries=spec.resources.max_retries)
     out = Path(args.out or Path("sweeps") / spec.name)
-    cache = Path(args.cache or os.environ.get("NLBOUND_RUNS", "runs"))
+    cache_arg, cache_name = runs_dir(args)
+    cache = Path(cache_arg)
     if cache.resolve() == out.resolve() or out.resolve() in cache.resolve().parents:
-        raise ValueError(f"--cache == {str(cache)!r}, must not lie inside the output directory {str(out)!r}")
+        raise ValueError(f"{cache_name} == {str(cache)!r}, must not lie inside the output directory {str(out)!r}")
     print(f"sweep {spec.name}: {spec.describe()}, backend {args.backend}, cache {cache}", flush=True)
     if args.dry_run:
         return 0
