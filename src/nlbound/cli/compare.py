@@ -16,6 +16,7 @@ from pathlib import Path
 
 from nlbound._validate import Interval, ParameterError, Real, check_param
 from nlbound.cli._common import add_data_flags
+from nlbound.cli._progress import Status, progress_enabled
 
 ORDER = ("theorem_5_2", "linear_counting", "network_counting", "network_vc", "spectral_nbs2018", "pac_bayes_dr2017")
 _KEY_INPUTS = {
@@ -40,6 +41,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_data_flags(parser)
     parser.add_argument("--no-cache", action="store_true", help="recompute even if a cached result exists")
     parser.add_argument("--json", action="store_true", help="print the full result as JSON")
+    parser.add_argument("--no-progress", action="store_true", help="no status line on stderr")
 
 
 def _settings(delta: float):
@@ -83,8 +85,9 @@ def run(args: argparse.Namespace) -> int:
         raise ParameterError("--threads", args.threads, "an integer >= 1")
     settings = _settings(args.delta)
     try:
-        res = compare_run(run_dir, args.at, settings, data_dir=args.data_dir, cache_dir=args.cache_dir,
-                          threads=args.threads, use_cache=not args.no_cache)
+        with Status(progress_enabled(args.no_progress), "compare") as status:
+            res = compare_run(run_dir, args.at, settings, data_dir=args.data_dir, cache_dir=args.cache_dir,
+                              threads=args.threads, use_cache=not args.no_cache, step=status.step)
     except ParameterError as exc:
         raise exc.renamed("--at") if exc.name == "at" else exc
     print(json.dumps(res, indent=2) if args.json else _table(res))

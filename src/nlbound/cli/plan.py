@@ -14,6 +14,7 @@ import argparse
 from nlbound._io import check_output_dir, check_output_file
 from nlbound._validate import Interval, Integral, Options, Real, validate_params
 from nlbound.cli._common import add_runs_flag, runs_dir
+from nlbound.cli._progress import Status, progress_enabled
 
 _MAY_BE_NONE = ("--gamma-beta", "--gamma-alpha", "--alpha", "--t-factors")  # "none": leave that family out
 # PlanGrid / PlanData / eps_grid parameter -> its flag (cli.main reports a ParameterError under it)
@@ -67,6 +68,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
       help="top: the K best networks; frontier: the K best-per-eps points nearest the target [default top]")
     add_runs_flag(parser, " for --verify")
     a("--processes", type=int, default=2, help="training processes for --verify [default 2]")
+    a("--no-progress", action="store_true", help="no status line on stderr (also off with --json)")
     a("--threads", type=int, default=None, help="threads of torch and bound_terms (default: all cores)")
 
 
@@ -125,6 +127,12 @@ def _data(args):
 
 
 def run(args: argparse.Namespace) -> int:
+    with Status(progress_enabled(args.no_progress or args.json), "plan") as status:
+        return _run(args, status)
+
+
+def _run(args: argparse.Namespace, status: Status) -> int:
+    status.step("loading the planner (torch)")
     from nlbound.planning import make_plan
 
     from nlbound.data import VALID_SIZES
@@ -142,8 +150,10 @@ def run(args: argparse.Namespace) -> int:
         import torch
 
         torch.set_num_threads(args.threads)
+    status.step("loading the data" if args.d is None else "reading --d --m --s")
     data = _data(args)
-    plan = make_plan(grid, data, args.target, workers=args.threads)
+    plan = make_plan(grid, data, args.target, workers=args.threads, status=status)
+    status.close()  # --verify has the runner's own bar; the tables follow on stdout
     from nlbound.planning import report
 
     verified = _verify(plan, args, report.verify_indices(plan, args.verify, args.verify_from)) if args.verify else []
@@ -168,7 +178,8 @@ def _verify(plan, args, indices) -> list[dict]:
     from nlbound.planning.report import record
 
     rows = verify(plan, indices, dataset=args.dataset, size=args.size, cache_dir=_runs(args), data_seed=args.data_seed,
-                  data_dir=args.data_dir, processes=args.processes, progress=not args.json)
+                  data_dir=args.data_dir, processes=args.processes,
+                  progress=progress_enabled(args.no_progress or args.json))
     keys = ("realised_margin_risk", "realised_upsilon", "realised_deviation", "realised_bound", "test_risk",
             "train_risk", "run")
     return [record(plan, i, "verify", {k: r[k] for k in keys}) for i, r in zip(indices, rows)]

@@ -12,6 +12,7 @@ import sys
 from nlbound._io import check_output_dir
 from nlbound._validate import Interval, ParameterError, Real, validate_params
 from nlbound.cli._common import DEFAULT_RUNS, RUNS_ENV, add_data_flags
+from nlbound.cli._progress import progress_enabled
 from nlbound.training.adaptive import STIFFNESS
 from nlbound.training.config import DATASETS, DTYPES, PRECISIONS, RunOptions, TrainConfig
 
@@ -114,7 +115,7 @@ def run(args: argparse.Namespace) -> int:
                       seed=args.data_seed)
     if config is None:  # eq. 15 (L = 2) / eq. 97 (L >= 3) with the dataset's s
         config = TrainConfig(**fields, t_end=_t_star(args, ds.s))
-    options = RunOptions(out_dir=args.out or str(run_dir(_runs_root(), config)), progress=not args.no_progress,
+    options = RunOptions(out_dir=args.out or str(run_dir(_runs_root(), config)), progress=progress_enabled(args.no_progress),
                          threads=args.threads, data_dir=args.data_dir, cache_dir=args.cache_dir)
     result = train(config, ds, options)
     _report(args, config, result)
