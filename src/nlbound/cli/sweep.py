@@ -8,6 +8,7 @@ from pathlib import Path
 
 from nlbound._validate import Integral, Interval, ParameterError, validate_params
 from nlbound.cli._common import add_runs_flag, runs_dir
+from nlbound.cli._progress import Status, progress_enabled
 
 _CONSTRAINTS = {"processes": Interval(Integral, 1, 256, closed="both")}
 SUMMARY_SHOWN = ("min_bound", "union_price", "t_at_min", "test_risk_at_min")
@@ -60,8 +61,15 @@ def run(args: argparse.Namespace) -> int:
     print(f"sweep {spec.name}: {spec.describe()}, backend {args.backend}, cache {cache}", flush=True)
     if args.dry_run:
         return 0
-    res = run_sweep(spec, out, cache, backend=backend, data_dir=args.data_dir, progress=not args.no_progress,
-                    log=lambda line: print(line, flush=True))
+    with Status(progress_enabled(args.no_progress), "sweep") as status:
+        status.step("expanding the spec (each dataset's s, for t*)")  # until the first log line: the count
+
+        def log(line: str) -> None:
+            status.close()  # the runner's own bar follows
+            print(line, flush=True)
+
+        res = run_sweep(spec, out, cache, backend=backend, data_dir=args.data_dir, progress=not args.no_progress,
+                        log=log)
     if axes is not None:
         res.paths["plot"] = plot_sweep_dir(out, BEST, tuple(a for a in axes if a), out / "sweep.png")["png"]
     print(format_summary(res.summary, spec.axis_names()))
