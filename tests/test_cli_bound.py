@@ -153,7 +153,7 @@ def test_form_ode(capsys):
     argv = ["--rho", "5.5", "--eps", "0.01", "--t", "1,10", "--depth", "2,3"]
     closed, ode = _json(capsys, argv), _json(capsys, argv + ["--form", "ode"])
     assert [set(r) for r in ode] == [set(r) for r in closed]
-    for r, c in zip(ode, closed):
+    for r, c in zip(ode, closed, strict=True):
         ref = bound_terms(r["d"], r["m"], r["depth"], r["kappa"], r["p"], r["delta"], r["eps"], r["beta"],
                           r["gamma"], r["rho"], r["s"], r["t"], form="ode")
         for k, v in ref.items():

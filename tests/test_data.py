@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import gzip
 import hashlib
-import io
 import json
 import os
 import pickle
@@ -63,7 +62,7 @@ def fake_mnist(seed: int = 0, n_train: int = 400, n_test: int = 120):
 
 def write_idx_dir(directory: Path, data, gz: bool) -> Path:
     directory.mkdir(parents=True, exist_ok=True)
-    for name, arr in zip(IDX_NAMES, data):
+    for name, arr in zip(IDX_NAMES, data, strict=True):
         raw = idx_bytes(arr)
         if gz:
             (directory / f"{name}.gz").write_bytes(gzip.compress(raw))
@@ -275,8 +274,8 @@ def test_statistics_against_least_squares(fresh):
     # the optimal linear model on whitened data = least squares, computed independently
     w, *_ = np.linalg.lstsq(ds.x_train, ds.y_train, rcond=None)
     f_train, f_test = ds.x_train @ w, ds.x_test @ w
-    assert st["linear_train_risk"] == sum(int(a * b < 0) for a, b in zip(ds.y_train, f_train)) / 800
-    assert st["linear_test_risk"] == sum(int(a * b < 0) for a, b in zip(ds.y_test, f_test)) / 300
+    assert st["linear_train_risk"] == sum(int(a * b < 0) for a, b in zip(ds.y_train, f_train, strict=True)) / 800
+    assert st["linear_test_risk"] == sum(int(a * b < 0) for a, b in zip(ds.y_test, f_test, strict=True)) / 300
     assert st["linear_train_mse"] == pytest.approx(np.mean((ds.y_train - f_train) ** 2) / 2, rel=1e-10)
     assert 0 < st["linear_train_risk"] < 0.5 and 0 < st["s"] <= 1
     assert st["linear_train_mse"] == pytest.approx((1 - st["s"] ** 2) / 2, rel=1e-9)  # ||ŷ||² = m s² for whitened data

@@ -51,7 +51,7 @@ def test_adaptive_reproduces_previous_implementation(eps, method, norm, rtol):
     assert [(t, h, a, m) for t, h, _, a, m in new_log] == [(t, h, a, m) for t, h, _, a, m in old_log]
     np.testing.assert_allclose([e for _, _, e, _, _ in new_log], [e for _, _, e, _, _ in old_log], rtol=1e-12)
     assert [t for t, _ in new_rec] == [t for t, _ in old_rec] == times
-    for (_, a), (_, b) in zip(new_rec, old_rec):
+    for (_, a), (_, b) in zip(new_rec, old_rec, strict=True):
         np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12 * np.abs(b).max())
     for k in old:
         assert new[k] == old[k] or k == "max_grad_evals", k  # the cap now has a default (was None)
@@ -66,7 +66,7 @@ def test_gd_reproduces_previous_implementation():
     new, _, _ = _collect(lambda *a, step_log, **kw: get_integrator("gd")(*a, **kw), flow, th0, times, lr=0.01)
     old, _, _ = _collect(lambda *a, step_log, **kw: oldintegrate_gd(*a, **kw), flow, th0, times, lr=0.01)
     assert [t for t, _ in new] == [t for t, _ in old]
-    for (_, a), (_, b) in zip(new, old):
+    for (_, a), (_, b) in zip(new, old, strict=True):
         np.testing.assert_array_equal(a, b)
 
 
@@ -107,7 +107,7 @@ def test_gd_step_longer_than_horizon_takes_one_clipped_step(tmp_path):
     rec, _, stats = _collect(lambda *a, step_log, **kw: get_integrator("gd")(*a, **kw), flow, th0,
                              [0.0, 0.2, 0.5], lr=1.0)
     assert stats["grad_evals"] == stats["steps"] == 1 and stats["clipped_step"] == 0.5
-    for (t, th), expected in zip(rec, [th0, th0 + 0.2 * f0, th0 + 0.5 * f0]):
+    for (_t, th), expected in zip(rec, [th0, th0 + 0.2 * f0, th0 + 0.5 * f0], strict=True):
         np.testing.assert_allclose(th, expected, rtol=1e-14, atol=1e-16)
     # at the user boundary (TrainConfig, the CLI) a GD step longer than the horizon is refused
     with pytest.raises(ValueError, match=r"lr == 1, must be in \[5e-09, 0.5\]"):
@@ -277,7 +277,7 @@ def test_adaptive_ros2_and_the_stiff_switch_follow_the_exact_solution():
                               ("dopri5", "rodas3")):
         rec, log, stats = _collect(get_integrator("adaptive"), fun, y0, times, rtol=1e-5, atol=1e-12, h_min=0.0,
                                    method=method, stiffness=stiffness)
-        for (t, y), ex in zip(rec, exact):
+        for (t, y), ex in zip(rec, exact, strict=True):
             assert np.linalg.norm(y - ex) < 1e-5 * np.linalg.norm(y0), (method, stiffness, t)
         runs[method, stiffness] = stats
     assert runs["dopri5", "ros2"]["stiff_switch_time"] is not None

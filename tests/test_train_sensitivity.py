@@ -105,7 +105,7 @@ def _signs(theta, shapes, x, eps):
 
 def _check_against_fd(ds, res, tau, h, depth, times, seed=0, rtol=1e-5, width=WIDTH):
     plus, minus = (_thetas(ds, tau + h, depth, times, seed, width), _thetas(ds, tau - h, depth, times, seed, width))
-    fd = [(p - q) / (2 * h) for p, q in zip(plus, minus)]
+    fd = [(p - q) / (2 * h) for p, q in zip(plus, minus, strict=True)]
     assert np.linalg.norm(res.tangent - fd[-1]) <= rtol * np.linalg.norm(fd[-1])
     shapes = [w.shape for w in init_weights(ds.d, width, depth, 0.5)]
     ref = _columns(fd, shapes, np.asarray(ds.x_train))

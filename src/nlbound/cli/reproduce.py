@@ -115,12 +115,12 @@ def _fig10(args: argparse.Namespace, output) -> None:
     from nlbound.experiments.fig10 import FIG10_RUNS, QUICK_RUNS
 
     allowed = [f["eps"] for _, _, f in (QUICK_RUNS if args.quick else FIG10_RUNS)]
-    eps = None
+    eps: list[float] | None = None
     if args.lemma_eps is not None:
         try:
             eps = [float(x) for x in args.lemma_eps.split(",")]
         except ValueError:
-            eps = [None]
+            eps = []  # refused just below
         if not eps or any(e not in allowed for e in eps):
             raise ValueError(f"--lemma-eps == {args.lemma_eps!r}, must be a comma-separated subset of "
                              + ", ".join(f"{e:g}" for e in allowed))
