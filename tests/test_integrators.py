@@ -338,11 +338,21 @@ def test_train_config_stiffness_is_validated(fields, match):
         TrainConfig(**fields)
 
 
+# What a trace column computed from float32 outputs f (the run's dtype; sums in float64) resolves: each
+# output carries its float32 rounding, 2^-24 |f| (measured max |f| = 2.60 on train, 1.27 on test at 4 t*
+# for the runs below), so a distance between two runs' columns (f − g, margins) is known to 2 x 2^-24 x 2.6.
+F32_RESOLUTION = 2 * 2.0**-24 * 2.6
+
+
 def test_train_with_the_stiff_switch_is_as_close_to_the_flow_as_the_explicit_run(tmp_path):
     """train(stiffness="rodas3") on an L = 3 net past convergence (4 t*), rtol 1e-5: the switch is recorded
     in run.json, fewer evaluations than the explicit run, and every trace column is within 2x the explicit
-    run's own distance (+1e-12) of an explicit rtol 1e-7 run (measured: closer in every column but the
-    g2 test deviation, 2.70e-8 vs 2.35e-8). The key names the field only when it is not "ignore"."""
+    run's own distance of an explicit rtol 1e-7 run, plus the column's resolution: 1e-12 for the norms
+    of the float64 weights; F32_RESOLUTION for the columns computed from the float32 outputs. Measured:
+    closer in every column but the g2 test deviation (2.70e-8 vs 2.35e-8 on the CPU where the test was
+    written, 4.03e-8 vs 1.87e-8 on an AVX-512 CPU: a first margin of 2x + 1e-12 failed there), distances
+    below one float32 unit of the outputs, i.e. rounding, not the integrator. The key names the field
+    only when it is not "ignore"."""
     from nlbound.theory import t_star
 
     ts = float(t_star(0.5, 0.01, DS_SMOOTH.s, 3))
@@ -358,7 +368,8 @@ def test_train_with_the_stiff_switch_is_as_close_to_the_flow_as_the_explicit_run
     assert list(a.trace) == list(b.trace) == list(ref.trace)
     for col in a.trace:
         mine, theirs = np.abs(a.trace[col] - ref.trace[col]).max(), np.abs(b.trace[col] - ref.trace[col]).max()
-        assert mine <= 2 * theirs + 1e-12, (col, mine, theirs)
+        floor = 1e-12 if col == "t" or col.startswith("W") or col.startswith("lin_") else F32_RESOLUTION
+        assert mine <= 2 * theirs + floor, (col, mine, theirs)
 
 
 # --- the previous implementation (src/nlbound/training/integrators.py before the refactor), verbatim
