@@ -94,7 +94,7 @@ def test_infinite_bound_is_a_marker_at_the_top_not_the_axis(sweep_dir):
     assert any(np.isinf(ln.y).any() for ln in lines)
     mfig = draw(fig)
     try:
-        for ax, panel in zip(mfig.axes, fig.panels):
+        for ax in mfig.axes[:len(fig.panels)]:
             lo, hi = ax.get_ylim()
             assert ax.get_yscale() == "log" and hi == pytest.approx(10.0) and lo < 0.5  # not pinned by inf
         marks = [ln for ax in mfig.axes for ln in ax.get_lines()

@@ -23,7 +23,8 @@ class Status:
 
     def __init__(self, enabled: bool, what: str):
         self.what, self.bar, self.stop = what, None, threading.Event()
-        self.name, self.total, self.done = "", None, 0
+        self.name, self.done = "", 0
+        self.total: int | None = None
         self.t0 = self.t_last = time.perf_counter()
         if enabled:
             self.bar = tqdm(total=None, file=sys.stderr, bar_format="{desc} [{elapsed}]", dynamic_ncols=True)

@@ -10,6 +10,7 @@ exact. Choosing the best of N points is paid for by a union bound: every point i
 from __future__ import annotations
 
 import argparse
+from typing import Any
 
 from nlbound._io import check_output_dir, check_output_file
 from nlbound._validate import Interval, Integral, Options, Real, validate_params
@@ -94,7 +95,7 @@ def _one(flag: str, text) -> float:
 def _grid(args):
     from nlbound.planning import PlanGrid, eps_grid
 
-    kw = {"inits": [v.strip().replace("-", "_") for v in args.init.split(",")],
+    kw: dict[str, Any] = {"inits": [v.strip().replace("-", "_") for v in args.init.split(",")],
           "delta": _one("--delta", args.delta), "width": _one("--width", args.width),
           "init_seed": _one("--seed", args.seed)}
     for field, flag in FLAGS.items():
@@ -121,7 +122,7 @@ def _data(args):
         raise ValueError(f"{missing[0]} == None, must be given with --d --m --s (data not on disk)")
     if args.verify:
         raise ValueError(f"--verify == {args.verify}, must be 0 for data given as --d --m --s (nothing to train)")
-    vals = {k: _one(f"--{k.replace('_', '-')}", v) for k, v in given.items()}
+    vals: dict[str, Any] = {k: _one(f"--{k.replace('_', '-')}", v) for k, v in given.items()}  # PlanData checks d, m
     return PlanData(name=f"d={vals['d']:g} m={vals['m']:g} s={vals['s']:g}", d=vals["d"], m=vals["m"],
                     s=vals["s"], n_in=vals["d"], margin_risk=vals["margin_risk"])
 
@@ -182,4 +183,4 @@ def _verify(plan, args, indices) -> list[dict]:
                   progress=progress_enabled(args.no_progress or args.json))
     keys = ("realised_margin_risk", "realised_upsilon", "realised_deviation", "realised_bound", "test_risk",
             "train_risk", "run")
-    return [record(plan, i, "verify", {k: r[k] for k in keys}) for i, r in zip(indices, rows)]
+    return [record(plan, i, "verify", {k: r[k] for k in keys}) for i, r in zip(indices, rows, strict=True)]

@@ -14,7 +14,7 @@ from nlbound._validate import Interval, ParameterError, Real, validate_params
 from nlbound.cli._common import DEFAULT_RUNS, RUNS_ENV, add_data_flags
 from nlbound.cli._progress import progress_enabled
 from nlbound.training.adaptive import STIFFNESS
-from nlbound.training.config import DATASETS, DTYPES, PRECISIONS, RunOptions, TrainConfig
+from nlbound.training.config import DATASETS, DTYPES, PRECISIONS, RunOptions
 
 # TrainConfig / RunOptions field -> the flag that sets it (others: "--" + field with dashes)
 PARAM_FLAGS = {"t_end": "--until", "init_seed": "--seed"}
@@ -88,14 +88,12 @@ def _check_paths(args: argparse.Namespace) -> None:
         check_output_dir(args.cache_dir, "--cache-dir", writable=False)
 
 
-def _check_before_data(args: argparse.Namespace, fields: dict) -> None:
+def _check_before_data(args: argparse.Namespace, fields: dict, config_cls: type) -> None:
     """Every check that does not need the data, before it is loaded (seconds for 28x28 MNIST): the
     whole config with a stand-in horizon (--until tstar: t = lr, inside gd's lr range; the real t*
     is validated again once s is known) and --alpha in (0, 1)."""
-    from nlbound.training import TrainConfig
-
     validate_params({"alpha": Interval(Real, 0, 1, closed="neither")}, {"alpha": args.alpha})
-    TrainConfig(**fields, t_end=args.lr if args.integrator == "gd" and args.lr > 0 else 1.0)
+    config_cls(**fields, t_end=args.lr if args.integrator == "gd" and args.lr > 0 else 1.0)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -110,7 +108,9 @@ def run(args: argparse.Namespace) -> int:
                   sensitivity=args.sensitivity, stiffness=args.stiffness)
     t_end = _until(args.until)
     # the whole config is validated before the data is loaded
-    config = TrainConfig(**fields, t_end=t_end) if t_end is not None else _check_before_data(args, fields)
+    if t_end is None:
+        _check_before_data(args, fields, TrainConfig)
+    config = TrainConfig(**fields, t_end=t_end) if t_end is not None else None
     ds = load_dataset(args.dataset, args.size, data_dir=args.data_dir, cache_dir=args.cache_dir,
                       seed=args.data_seed)
     if config is None:  # eq. 15 (L = 2) / eq. 97 (L >= 3) with the dataset's s

@@ -126,11 +126,11 @@ def plot_fig10(results: Sequence[dict], kappa: int = 1) -> FigureData:
     One colour per run in every panel, one legend under the figure; t on a symlog axis (linear up
     to the first recorded t > 0) so that the values at t = 0 are drawn."""
     first = min((float(np.min(np.asarray(r["t"])[np.asarray(r["t"]) > 0])) for r in results), default=1.0)
-    sym = dict(xscale="symlog", linthresh=first, xlabel=f"t (linear below {first:.2g})")
-    panels = [Panel(title=_TITLES[k], ylabel="measured / bound", yscale="log",
-                    hlines=[(1.0, "bound (measured/bound = 1)", "black", ":")], **sym) for k in _PANELS]
-    panels.append(Panel(title=f"κ = {kappa}: Δ (solid) vs measured (dotted)",
-                        ylabel="(1/ε^κ) deviation", yscale="log", **sym))
+    xlabel = f"t (linear below {first:.2g})"
+    panels = [Panel(title=_TITLES[k], ylabel="measured / bound", yscale="log", xscale="symlog", linthresh=first,
+                    xlabel=xlabel, hlines=[(1.0, "bound (measured/bound = 1)", "black", ":")]) for k in _PANELS]
+    panels.append(Panel(title=f"κ = {kappa}: Δ (solid) vs measured (dotted)", ylabel="(1/ε^κ) deviation",
+                        yscale="log", xscale="symlog", linthresh=first, xlabel=xlabel))
     fig = FigureData(name="fig10", title="Where the proof is loose: each link of the proof measured",
                      panels=panels, lines=[], ncols=5,
                      note=f"Last panel (κ = {kappa}): solid Δ_κ,β (eq. 7), dotted the measured deviation, dashed the "

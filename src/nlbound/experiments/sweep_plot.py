@@ -12,8 +12,6 @@ import csv
 import json
 import math
 from pathlib import Path
-from typing import Any
-
 import numpy as np
 
 from nlbound._validate import ParameterError
