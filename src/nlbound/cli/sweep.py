@@ -31,7 +31,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "re-draw or pick a variant later with `nlbound plot`)")
     parser.add_argument("--plot-axes", nargs=2, default=None, metavar=("ROWS", "COLS"),
                         help="the two swept axes of the small multiples (default: the first two)")
-    parser.add_argument("--dry-run", action="store_true", help="validate the spec, print the runs, train nothing")
+    parser.add_argument("--dry-run", action="store_true", help="validate the spec, print the runs (one line per point), train nothing")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
@@ -59,7 +59,9 @@ def run(args: argparse.Namespace) -> int:
     if cache.resolve() == out.resolve() or out.resolve() in cache.resolve().parents:
         raise ValueError(f"{cache_name} == {str(cache)!r}, must not lie inside the output directory {str(out)!r}")
     print(f"sweep {spec.name}: {spec.describe()}, backend {args.backend}, cache {cache}", flush=True)
-    if args.dry_run:
+    if args.dry_run:  # the runs it promises: one line per point of the grid
+        for point in spec.points():
+            print("  " + " ".join(f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}" for k, v in point.items()))
         return 0
     with Status(progress_enabled(args.no_progress), "sweep") as status:
         status.step("expanding the spec (each dataset's s, for t*)")  # until the first log line: the count
