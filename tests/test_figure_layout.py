@@ -147,3 +147,17 @@ def test_the_checks_fail_on_known_defects():
     up = FigureData("z", "t", panels[3:], [])
     up.add(0, "line", t, t)
     assert any("Upsilon" in p for p in layout_problems(up))
+
+
+def test_fig8_cut_label_is_computed_from_the_run(tmp_path):
+    """The label says where the drawn t range ends and why, from the run: here the run stops at its cap
+    T before 1.5·t2 (as the committed Fig. 8, whose runs end at the 60·t* cap), never a fixed text."""
+    from nlbound.experiments.phases import run_phases
+
+    inp = _inputs(BUILDERS["fig8"](ctx(quick=False)), tmp_path)
+    fig = PLOTS["fig8"](inp)
+    run = inp.runs[inp.exp.main_runs()[0].label]
+    ph = run_phases(run, inp.baseline(run))
+    assert ph.phase3_reached and 1.5 * ph.t2 > run.t[-1]  # the synthetic trace is such a run
+    notes = {p.annotation for p in fig.panels if p.annotation.startswith(("t cut", "run ended", "phase 3"))}
+    assert notes == {f"run ended at its cap T = {run.t[-1]:.3g}, before 1.5·t2 = {1.5 * ph.t2:.3g}"}
