@@ -197,7 +197,7 @@ def test_cli_missing_spec_exits_2(tmp_path, capsys):
 
 def test_cli_dry_run_prints_the_number_of_runs(tmp_path, capsys):
     path = write(tmp_path, ISSUE_SPEC)
-    assert main(["sweep", str(path), "--dry-run", "--cache", str(tmp_path / "runs")]) == 0
+    assert main(["sweep", str(path), "--dry-run", "--runs", str(tmp_path / "runs")]) == 0
     out = capsys.readouterr().out
     assert out.startswith("sweep spec: 4 runs (2 eps × 2 beta), backend local")
     assert not (tmp_path / "runs").exists()  # nothing ran
