@@ -29,10 +29,10 @@ from nlbound.theory.training_time import _t_star
 INPUTS = {
     "d": (None, "input dimension (rank of X), integer >= 1"),
     "m": (None, "number of training samples, integer >= d"),
-    "depth": ("2", "number of layers L, integer >= 2 (paper default 2)"),
-    "kappa": ("2", "proxy order kappa in {1, 2} (paper default 2)"),
-    "p": ("32", "floating point precision in bits, >= 1 (paper default 32)"),
-    "delta": ("0.05", "failure probability, in (0, 1) (default 0.05)"),
+    "depth": ("2", "number of layers L, integer >= 2 (the paper's)"),
+    "kappa": ("2", "proxy order kappa in {1, 2}"),
+    "p": ("32", "floating point precision in bits, >= 1"),
+    "delta": ("0.05", "failure probability, in (0, 1)"),
     "eps": (None, "leaky-ReLU nonlinearity epsilon, in [0, 1] (paper experiments: 0.001, 0.01)"),
     "beta": (None, "initial spectral norm bound beta, > 0"),
     "gamma": (None, "margin gamma, > 0"),
@@ -50,7 +50,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     for name, (default, text) in INPUTS.items():
         req = default is None
         parser.add_argument(f"--{name}", required=req, default=default, metavar="X[,X...]",
-                            help=text + ("" if req else f" [default {default}]") + (" (required)" if req else ""))
+                            help=text + (" (required)" if req else ""))
     g = parser.add_mutually_exclusive_group(required=True)
     g.add_argument("--t", metavar="T[,T...]", help="training time t >= 0")
     g.add_argument("--alpha", metavar="A[,A...]",
@@ -59,8 +59,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="empirical margin risk in [0, 1]; adds the column bound = R + a_priori (eq. 6)")
     parser.add_argument("--form", default="closed", metavar="{closed,ode}",
                         help="closed: the paper's closed forms of u and v (eqs. 9-10); ode: the same theorem with "
-                             "the comparison ODEs of its proof solved exactly (eqs. 35/75, 62/88), never larger "
-                             "[default closed]")
+                             "the comparison ODEs of its proof solved exactly (eqs. 35/75, 62/88), never larger")
     parser.add_argument("--json", action="store_true",
                         help="one JSON object per line: every input under its flag name and every term; "
                              "+inf values become null and their keys are listed in \"overflow\"")
@@ -117,7 +116,7 @@ def _check_grid(lists: dict[str, np.ndarray]) -> int:
         with np.errstate(under="ignore", over="ignore"):
             lower = (lists["beta"][:, None] ** lists["depth"][None, :]).max() / lists["s"].min()
         try:
-            check_alpha_above(lists["alpha"].min(), lower)
+            check_alpha_above(lists["alpha"].min(), lower, name="--alpha")
         except ParameterError as exc:
             raise exc.renamed("--alpha") from None
     return rows

@@ -4,10 +4,11 @@ Ray tasks), evaluate Theorem 5.2 on every run, write results.csv and summary.csv
 from __future__ import annotations
 
 import argparse
-import os
 from pathlib import Path
 
 from nlbound._validate import Integral, Interval, ParameterError, validate_params
+from nlbound.cli._common import add_runs_flag, runs_dir
+from nlbound.cli._progress import Status, progress_enabled
 
 _CONSTRAINTS = {"processes": Interval(Integral, 1, 256, closed="both")}
 SUMMARY_SHOWN = ("min_bound", "union_price", "t_at_min", "test_risk_at_min")
@@ -22,22 +23,22 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="Ray cluster to join ('auto', 'ray://HOST:10001'); default: start a local Ray runtime")
     parser.add_argument("--processes", type=int, default=2,
                         help="local training processes, or the CPUs of the local Ray runtime (default 2)")
-    parser.add_argument("--cache", default=None,
-                        help="run cache shared with `reproduce` (default: $NLBOUND_RUNS or ./runs); "
-                             "on a Ray cluster a path every node sees")
+    add_runs_flag(parser, ", shared with `reproduce`; on a Ray cluster a path every node sees")
     parser.add_argument("--out", default=None,
                         help="results.csv, summary.csv, sweep.json (default: sweeps/<spec name>)")
     parser.add_argument("--data-dir", default=None, help="directory of MNIST IDX files (default: see README)")
-    parser.add_argument("--plot", action="store_true", help="also draw bound-vs-t small multiples (sweep.png)")
+    parser.add_argument("--plot", action="store_true", help="also draw bound-vs-t small multiples, each run's best variant (sweep.png; "
+                             "re-draw or pick a variant later with `nlbound plot`)")
     parser.add_argument("--plot-axes", nargs=2, default=None, metavar=("ROWS", "COLS"),
                         help="the two swept axes of the small multiples (default: the first two)")
-    parser.add_argument("--dry-run", action="store_true", help="validate the spec, print the runs, train nothing")
+    parser.add_argument("--dry-run", action="store_true", help="validate the spec, print the runs (one line per point), train nothing")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
 def run(args: argparse.Namespace) -> int:
     from nlbound.experiments.backends import make_backend
-    from nlbound.experiments.sweep import check_plot_axes, load_spec, plot_sweep, run_sweep
+    from nlbound.experiments.sweep import check_plot_axes, load_spec, run_sweep
+    from nlbound.experiments.sweep_plot import BEST, plot_sweep_dir
 
     try:
         validate_params(_CONSTRAINTS, {"processes": args.processes})
@@ -53,16 +54,26 @@ def run(args: argparse.Namespace) -> int:
     backend = make_backend(args.backend, processes=args.processes, address=args.address,
                            num_cpus=spec.resources.num_cpus, max_retries=spec.resources.max_retries)
     out = Path(args.out or Path("sweeps") / spec.name)
-    cache = Path(args.cache or os.environ.get("NLBOUND_RUNS", "runs"))
+    cache_arg, cache_name = runs_dir(args)
+    cache = Path(cache_arg)
     if cache.resolve() == out.resolve() or out.resolve() in cache.resolve().parents:
-        raise ValueError(f"--cache == {str(cache)!r}, must not lie inside the output directory {str(out)!r}")
+        raise ValueError(f"{cache_name} == {str(cache)!r}, must not lie inside the output directory {str(out)!r}")
     print(f"sweep {spec.name}: {spec.describe()}, backend {args.backend}, cache {cache}", flush=True)
-    if args.dry_run:
+    if args.dry_run:  # the runs it promises: one line per point of the grid
+        for point in spec.points():
+            print("  " + " ".join(f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}" for k, v in point.items()))
         return 0
-    res = run_sweep(spec, out, cache, backend=backend, data_dir=args.data_dir, progress=not args.no_progress,
-                    log=lambda line: print(line, flush=True))
+    with Status(progress_enabled(args.no_progress), "sweep") as status:
+        status.step("expanding the spec (each dataset's s, for t*)")  # until the first log line: the count
+
+        def log(line: str) -> None:
+            status.close()  # the runner's own bar follows
+            print(line, flush=True)
+
+        res = run_sweep(spec, out, cache, backend=backend, data_dir=args.data_dir, progress=not args.no_progress,
+                        log=log)
     if axes is not None:
-        res.paths["plot"] = plot_sweep(res, spec, axes, out / "sweep.png")
+        res.paths["plot"] = plot_sweep_dir(out, BEST, tuple(a for a in axes if a), out / "sweep.png")["png"]
     print(format_summary(res.summary, spec.axis_names()))
     print(f"wrote {', '.join(str(p) for p in res.paths.values())}; training took {res.meta['wall_s']:.1f} s "
           f"({res.meta['trained']} runs trained, {res.meta['cached']} cached)")

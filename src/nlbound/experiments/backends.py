@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, Callable, Protocol, Sequence
 
 from nlbound._validate import Integral, Interval, Real, validate_params
+from nlbound.experiments.ray_connect import connect, quiet_ray
 from nlbound.experiments.runner import _execute, _worker_init
 
 __all__ = ["LocalBackend", "RayBackend", "Report", "make_backend", "ray_available"]
@@ -113,6 +114,9 @@ class RayBackend:
 
     def execute(self, pending: Sequence[Any], train_fn: TrainFn, cache_dir: str, data_dir: str | None,
                 report: Report) -> None:
+        if not pending:
+            return  # every run is cached: no Ray runtime is started or joined
+        quiet_ray(self.address)  # before the import: Ray's C++ logging reads it then
         import ray
 
         cache_dir = str(Path(cache_dir).resolve())  # workers may run elsewhere: no relative paths
@@ -132,8 +136,7 @@ class RayBackend:
     def _connect(self, ray: Any) -> bool:
         if ray.is_initialized():
             return False
-        ray.init(address=self.address, num_cpus=self.local_cpus if self.address is None else None,
-                 include_dashboard=False, log_to_driver=False)
+        connect(ray, self.address, self.local_cpus)  # one-line ValueError on failure, Ray's logs kept quiet
         return True
 
     def _drain(self, ray: Any, refs: dict, report: Report) -> None:

@@ -178,7 +178,8 @@ def run_all(
     cost = cost or (lambda c: 1.0)
     pending = sorted((c for c in unique if _needs_training(cache, c)), key=cost, reverse=True)
     train_fn = train_fn or default_train
-    bar = _Progress(cache, len(unique), {c.key(): cost(c) for c in pending}, progress)
+    bar = _Progress(cache, len(unique), {c.key(): cost(c) for c in pending},
+                    progress and sys.stderr.isatty())  # a bar only on a terminal
     try:
         backend.execute(pending, train_fn, str(cache), data_dir, _Report(bar))
     finally:
@@ -197,12 +198,16 @@ def _needs_training(cache: Path, config: Any) -> bool:
 class _Progress:
     """Overall progress in units of estimated cost: finished runs count fully, running ones by the
     fraction t / t_end they reached (read from their progress files once a second, in a thread).
-    The ETA is tqdm's with smoothing 0: remaining cost over the average rate since the start."""
+    ETA: none until a first run has finished (nothing measured yet), then the wall time so far times
+    the estimated cost left over the estimated cost of the finished runs (the measured pace, with
+    the cost model only weighing runs against each other)."""
 
     def __init__(self, cache: Path, total_runs: int, costs: dict[str, float], enabled: bool):
         self.cache, self.costs, self.total_runs = cache, dict(costs), total_runs
         self.runs_done = total_runs - len(costs)
         self.done_cost = 0.0
+        self.finished = 0  # runs finished by this invocation (the ETA's measurements)
+        self.start = time.perf_counter()
         self.lock = threading.Lock()
         self.stop = threading.Event()
         self.bar = None
@@ -211,9 +216,19 @@ class _Progress:
 
             self.bar = tqdm(total=float(sum(costs.values())) or 1.0, unit="cost", file=sys.stderr,
                             dynamic_ncols=True, smoothing=0, desc=f"runs {self.runs_done}/{total_runs}",
-                            bar_format="{desc} |{bar}| {percentage:3.0f}% [{elapsed}<{remaining}]")
+                            bar_format="{desc} |{bar}| {percentage:3.0f}% [{elapsed}] {postfix}")
             self.thread = threading.Thread(target=self._poll, daemon=True)
             self.thread.start()
+
+    def eta(self) -> str:
+        """The ETA text (see the class doc)."""
+        if self.finished == 0 or self.done_cost <= 0:
+            return "ETA after the first run finishes"
+        left = sum(self.costs.values())
+        secs = (time.perf_counter() - self.start) * left / self.done_cost
+        from tqdm import tqdm
+
+        return f"ETA {tqdm.format_interval(secs)} (pace of the {self.finished} run{'s' * (self.finished > 1)} finished)"
 
     def running_fractions(self) -> dict[str, float]:
         """{key: t / t_end} of the pending runs whose trainer reports progress."""
@@ -241,11 +256,13 @@ class _Progress:
             value = min(value, self.bar.total)
             self.bar.set_description_str(f"runs {self.runs_done}/{self.total_runs}, running {len(fractions)}",
                                          refresh=False)
+            self.bar.set_postfix_str(self.eta(), refresh=False)
             self.bar.update(max(0.0, value - self.bar.n))  # never backwards, never past the total
 
     def done(self, key: str) -> None:
         with self.lock:
             self.runs_done += 1
+            self.finished += 1
             self.done_cost += self.costs.pop(key)
         self.refresh()
 

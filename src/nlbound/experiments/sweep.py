@@ -27,7 +27,7 @@ from typing import Any, Callable, Iterable
 
 import numpy as np
 
-from nlbound._io import atomic_write_bytes, atomic_write_columns, atomic_write_json
+from nlbound._io import atomic_write_columns, atomic_write_json
 from nlbound._validate import Integral, Interval, Options, ParameterError, Real, check_param
 from nlbound.experiments.spec import GAMMA_RULES, TERMS, BoundVariant
 
@@ -555,52 +555,3 @@ def check_plot_axes(spec: SweepSpec, axes: Iterable[str] | None) -> tuple[str, s
     if len(axes) == 2 and axes[0] == axes[1]:
         raise ParameterError("plot axis", axes[1], f"an axis other than {axes[0]!r}")
     return axes[0], (axes[1] if len(axes) > 1 else None)
-
-
-def plot_sweep(result: SweepResult, spec: SweepSpec, axes: tuple[str, str | None], path: str | Path,
-               variant: str | None = None) -> Path:
-    """Bound vs t (solid) and test risk (dotted) of every run, one panel per value pair of the two
-    axes; runs differing in the other axes share a panel. variant: default the first one."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import io
-
-    import matplotlib.pyplot as plt
-
-    rows_axis, cols_axis = axes
-    labels = [v.label for v in spec.bounds.variants()]
-    label = variant or labels[0]
-    if label not in labels:
-        raise ParameterError("variant", label, "one of " + ", ".join(labels))
-    row_vals = next(a.values for a in spec.axes if a.name == rows_axis)
-    col_vals = next(a.values for a in spec.axes if a.name == cols_axis) if cols_axis else (None,)
-    fig, grid = plt.subplots(len(row_vals), len(col_vals), figsize=(3.2 * len(col_vals), 2.6 * len(row_vals)),
-                             squeeze=False, sharey=True)
-    res = result.results
-    rows_of: dict = {}
-    for i, (k, v) in enumerate(zip(res["key"], res["variant"], strict=True)):
-        if v == label:
-            rows_of.setdefault(k, []).append(i)
-    for run in result.runs:
-        point = dict(run.point)
-        ax = grid[row_vals.index(point[rows_axis]), col_vals.index(point[cols_axis]) if cols_axis else 0]
-        idx = rows_of.get(run.config.key(), [])
-        others = ", ".join(f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}" for k, v in point.items()
-                           if k not in axes)
-        line, = ax.plot([res["t"][i] for i in idx], [res["bound"][i] for i in idx], label=others or None)
-        ax.plot([res["t"][i] for i in idx], [res["test_risk"][i] for i in idx], ":", color=line.get_color())
-    for (r, c), ax in np.ndenumerate(grid):
-        ax.set_yscale("log")
-        ax.set_title(f"{rows_axis}={row_vals[r]}" + (f", {cols_axis}={col_vals[c]}" if cols_axis else ""), fontsize=8)
-        if r == len(row_vals) - 1:
-            ax.set_xlabel("t")
-    grid[0, 0].set_ylabel("bound (eq. 6); test risk dotted", fontsize=7)
-    fig.suptitle(f"{spec.name}: {label}", fontsize=9)
-    if any(ax.get_legend_handles_labels()[1] for ax in grid.flat):
-        grid[0, -1].legend(fontsize=6)
-    fig.tight_layout()
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=120)
-    plt.close(fig)
-    return atomic_write_bytes(path, buf.getvalue())

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -87,9 +88,12 @@ def _predicted_margin_risk(grid: PlanGrid, data: PlanData, blk: dict, a_priori: 
     return out
 
 
-def make_plan(grid: PlanGrid, data: PlanData, target: float = 0.5, *, workers: int | None = None) -> Plan:
+def make_plan(grid: PlanGrid, data: PlanData, target: float = 0.5, *, workers: int | None = None,
+              status: Any = None) -> Plan:
     """Score every point of `grid` for `data`: Theorem 5.2's terms (eqs. 6-11) in ONE bound_terms
-    call at delta / N, plus the predicted margin risk (linear twin, see twin.py)."""
+    call at delta / N, plus the predicted margin risk (linear twin, see twin.py). status: a progress
+    hook with step(name, total) and advance() (nlbound.cli._progress.Status), one unit per
+    (depth, beta) block of the twin."""
     validate_params({"target": Interval(Real, 0, None, closed="neither")}, {"target": target})
     # W1(0) is drawn first whatever the depth, so rho depends on the init rule and seed only
     rhos = np.array([init_rho(data.n_in, grid.width, 2, init, grid.init_seed) for init in grid.inits])
@@ -103,8 +107,14 @@ def make_plan(grid: PlanGrid, data: PlanData, target: float = 0.5, *, workers: i
                         delta=grid.delta / n, eps=cols["eps"], beta=cols["beta"], gamma=cols["gamma"],
                         rho=cols["rho"], s=data.s, t=cols["t"], workers=workers)  # eqs. 6-11, every point
     starts = np.cumsum([0] + [blk["t"].size for blk in blocks])
-    mr = np.concatenate([_predicted_margin_risk(grid, data, blk, terms["a_priori"][a:b])
-                         for blk, a, b in zip(blocks, starts[:-1], starts[1:], strict=True)])
+    if status is not None:
+        status.step("margin risk predicted by the linear twin, (depth, beta) blocks", total=len(blocks))
+    parts = []
+    for blk, a, b in zip(blocks, starts[:-1], starts[1:], strict=True):
+        parts.append(_predicted_margin_risk(grid, data, blk, terms["a_priori"][a:b]))
+        if status is not None:
+            status.advance()
+    mr = np.concatenate(parts)
     group = np.concatenate([(k * len(grid.inits) + blk["init"]) * len(grid.epss) + blk["_e"]
                             for k, blk in enumerate(blocks)])
     cols["group"] = group.astype(float)
