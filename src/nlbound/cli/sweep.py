@@ -7,7 +7,9 @@ import argparse
 import os
 from pathlib import Path
 
+from nlbound._io import check_output_dir, check_output_file
 from nlbound._validate import Integral, Interval, ParameterError, validate_params
+from nlbound.cli._output import write_stdout
 
 _CONSTRAINTS = {"processes": Interval(Integral, 1, 256, closed="both")}
 SUMMARY_SHOWN = ("min_bound", "union_price", "t_at_min", "test_risk_at_min")
@@ -35,9 +37,33 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
+def _say(line: str) -> None:
+    """A line of the sweep's report on stdout; a reader that has gone (`sweep | head`) does not stop the
+    sweep: it trains and writes its results on, quietly."""
+    write_stdout(line + "\n")
+
+
+def _check_paths(out: Path, cache: Path, plot: bool) -> None:
+    """Every output path, before any work: one line naming the path (nlbound._io)."""
+    check_output_dir(cache, "--cache")
+    check_output_dir(out, "--out")
+    for name in ("results.csv", "summary.csv", "sweep.json", *(("sweep.png",) if plot else ())):
+        check_output_file(out / name, "--out")
+    if cache.resolve() == out.resolve() or out.resolve() in cache.resolve().parents:
+        raise ValueError(f"--cache == {str(cache)!r}, must not lie inside the output directory {str(out)!r}")
+
+
+def _default_out(spec_path: str, name: str) -> Path:
+    """sweeps/<spec name>; a name that would leave sweeps/ ('..', '.', empty) is refused."""
+    if name in ("", ".", "..") or "/" in name or "\\" in name:
+        raise ValueError(f"spec == {spec_path!r}: its name {name!r} cannot name a directory under sweeps/; "
+                         "rename the file or give --out")
+    return Path("sweeps") / name
+
+
 def run(args: argparse.Namespace) -> int:
     from nlbound.experiments.backends import make_backend
-    from nlbound.experiments.sweep import check_plot_axes, load_spec, plot_sweep, run_sweep
+    from nlbound.experiments.sweep import check_plot_axes, dataset_s, expand, load_spec, plot_sweep, run_sweep
 
     try:
         validate_params(_CONSTRAINTS, {"processes": args.processes})
@@ -52,20 +78,21 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError(f"--address == {args.address!r}, needs --backend ray")
     backend = make_backend(args.backend, processes=args.processes, address=args.address,
                            num_cpus=spec.resources.num_cpus, max_retries=spec.resources.max_retries)
-    out = Path(args.out or Path("sweeps") / spec.name)
+    out = Path(args.out) if args.out else _default_out(args.spec, spec.name)
     cache = Path(args.cache or os.environ.get("NLBOUND_RUNS", "runs"))
-    if cache.resolve() == out.resolve() or out.resolve() in cache.resolve().parents:
-        raise ValueError(f"--cache == {str(cache)!r}, must not lie inside the output directory {str(out)!r}")
-    print(f"sweep {spec.name}: {spec.describe()}, backend {args.backend}, cache {cache}", flush=True)
+    _check_paths(out, cache, axes is not None)
+    _say(f"sweep {spec.name}: {spec.describe()}, backend {args.backend}, cache {cache}")
+    runs = expand(spec, lambda name, size, seed: dataset_s(name, size, seed, args.data_dir))  # the one check
     if args.dry_run:
+        _say(f"spec valid: {len(runs)} runs, {len({r.config.key() for r in runs})} distinct; nothing trained")
         return 0
     res = run_sweep(spec, out, cache, backend=backend, data_dir=args.data_dir, progress=not args.no_progress,
-                    log=lambda line: print(line, flush=True))
+                    log=_say, runs=runs)
     if axes is not None:
         res.paths["plot"] = plot_sweep(res, spec, axes, out / "sweep.png")
-    print(format_summary(res.summary, spec.axis_names()))
-    print(f"wrote {', '.join(str(p) for p in res.paths.values())}; training took {res.meta['wall_s']:.1f} s "
-          f"({res.meta['trained']} runs trained, {res.meta['cached']} cached)")
+    _say(format_summary(res.summary, spec.axis_names()))
+    _say(f"wrote {', '.join(str(p) for p in res.paths.values())}; training took {res.meta['wall_s']:.1f} s "
+         f"({res.meta['trained']} runs trained, {res.meta['cached']} cached)")
     return 0
 
 
