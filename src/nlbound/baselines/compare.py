@@ -13,13 +13,13 @@ import hashlib
 import json
 import math
 import time
+import warnings
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from nlbound._io import atomic_write_json
 from nlbound._validate import Interval, Real, validate_params
 from nlbound.baselines import classical as C
 from nlbound.baselines import pacbayes as PB
@@ -179,18 +179,22 @@ def cache_path(run_dir, config_key: str, t: float, settings: CompareSettings) ->
 def compare_run(run_dir, at: float | None = None, settings: CompareSettings = CompareSettings(), *,
                 data_dir=None, cache_dir=None, threads: int | None = None, use_cache: bool = True) -> dict:
     """compare_net on the run in run_dir at its recorded time nearest `at`, cached (see module doc)."""
-    from nlbound.baselines.weights import recorded_time
-    from nlbound.training import load_run
+    from nlbound.baselines.cache import cache_problem, plain, read_cached, write_cached
+    from nlbound.baselines.weights import checked_run, recorded_time
 
-    run = load_run(run_dir)
+    run, config = checked_run(run_dir)  # run.json must still hash to its key
     t = recorded_time(run.trace["t"], at)
-    path = cache_path(run_dir, run.info["key"], t, settings)
-    if use_cache and path.exists():
-        return json.loads(path.read_text())
+    path = cache_path(run_dir, config.key(), t, settings)
+    expect = plain({"key": config.key(), "t": t, "settings": asdict(settings)})
+    cached = read_cached(path, expect) if use_cache else None
+    if cached is not None:
+        return cached
+    problem = cache_problem(path)  # before the work: the result is printed, only not cached
+    if problem is not None:
+        warnings.warn(f"cannot cache the comparison at {path} ({problem}): computing without caching")
     if threads is not None:
         torch.set_num_threads(int(threads))
     start = time.perf_counter()
     net = trained_net(run_dir, t, data_dir=data_dir, cache_dir=cache_dir, threads=threads)
     result = {**compare_net(net, settings), "wall_s": time.perf_counter() - start}
-    atomic_write_json(path, result)
-    return json.loads(path.read_text())
+    return plain(result) if problem is not None else write_cached(path, result)

@@ -11,6 +11,7 @@ driver and every worker node; workers write their runs into it themselves.
 
 from __future__ import annotations
 
+import os
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from dataclasses import dataclass
 from multiprocessing import get_context
@@ -18,6 +19,7 @@ from pathlib import Path
 from typing import Any, Callable, Protocol, Sequence
 
 from nlbound._validate import Integral, Interval, Real, validate_params
+from nlbound.experiments.lifeline import die_with_parent
 from nlbound.experiments.runner import _execute, _worker_init
 
 __all__ = ["LocalBackend", "RayBackend", "Report", "make_backend", "ray_available"]
@@ -55,7 +57,7 @@ class LocalBackend:
 
     def _pool(self, pending, train_fn, cache_dir, data_dir, report) -> None:
         pool = ProcessPoolExecutor(max_workers=min(self.processes, len(pending)), mp_context=get_context("spawn"),
-                                   initializer=_worker_init)
+                                   initializer=_local_worker_init, initargs=(os.getpid(),))
         futures = {pool.submit(_execute, train_fn, c, cache_dir, data_dir): c for c in pending}
         try:
             remaining = set(futures)
@@ -74,6 +76,12 @@ class LocalBackend:
                     proc.kill()
             raise
         pool.shutdown(wait=True)
+
+
+def _local_worker_init(driver: int) -> None:
+    """A local worker: the runner's set-up, and it ends with its driver (SIGKILL or SIGTERM to it)."""
+    _worker_init()
+    die_with_parent(driver)
 
 
 _RAY = {"num_cpus": Interval(Real, 0, None, closed="neither"),
