@@ -79,3 +79,21 @@ def test_sweep_into_a_closed_pipe_ends_quietly_and_finishes(tmp_path, spec):
     assert len(runs) == 2
     for p in runs:
         read_run(p)  # complete and consistent
+
+
+def test_ray_client_form_is_advertised_only_with_its_extra(capsys):
+    """The docs and --help offered `--address ray://...`, which needs ray[client]; the [ray] extra installs
+    ray alone, so the form is not offered (README, backends.RayBackend)."""
+    import tomllib
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    extra = tomllib.loads((root / "pyproject.toml").read_text())["project"]["optional-dependencies"]["ray"]
+    if any("client" in req for req in extra):
+        pytest.skip("the extra installs ray[client]")
+    for command in ("sweep", "reproduce"):
+        with pytest.raises(SystemExit):
+            main([command, "--help"])
+        assert "ray://" not in capsys.readouterr().out
+    readme = (root / "README.md").read_text()
+    assert "ray://" not in readme.replace("the Ray Client form `ray://` is not supported", "")

@@ -21,7 +21,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--backend", default="local", choices=("local", "ray"),
                         help="local processes (default) or one Ray task per run")
     parser.add_argument("--address", default=None,
-                        help="Ray cluster to join ('auto', 'ray://HOST:10001'); default: start a local Ray runtime")
+                        help="Ray cluster to join from one of its nodes ('auto', or HOST:6379); default: start a local Ray runtime")
     parser.add_argument("--processes", type=int, default=2,
                         help="local training processes, or the CPUs of the local Ray runtime (default 2)")
     parser.add_argument("--cache", default=None,

@@ -2,7 +2,7 @@
 
 A backend trains the pending configs that `runner.run_all` hands it (run_all deduplicates, skips
 finished runs and owns the progress bar). Every backend runs `runner._execute`, so there is one
-cache layout: a run trains into `<cache>/<key>.partial-<pid>` and is renamed to `<cache>/<key>`
+cache layout: a run trains into `<cache>/<key>.partial-<token>` and is renamed to `<cache>/<key>`
 only when it has finished. A run killed mid-way (worker or node lost, Ctrl-C) leaves only a
 partial directory, which the next `run_all` removes before it retrains that run: a half-written
 run is never used. On Ray the cache directory must be one path on a filesystem shared by the
@@ -107,7 +107,9 @@ class RayBackend:
     """Each run a Ray task asking `num_cpus`; a task whose worker died is re-run up to `max_retries`
     times (its partial directory is left behind and never published). address None: start a local
     Ray runtime with `local_cpus` CPUs (unless Ray is already initialised in this process, which is
-    then used and left running); "auto" or "ray://host:10001" joins an existing cluster."""
+    then used and left running); "auto" or "HOST:6379" joins an existing cluster from one of its nodes
+    (not the Ray Client form "ray://...": the [ray] extra does not install ray[client], and a client
+    driver loses the whole sweep when its connection drops)."""
 
     address: str | None = None
     num_cpus: float = 1.0
