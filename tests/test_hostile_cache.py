@@ -11,14 +11,13 @@ import time
 from pathlib import Path
 
 import pytest
+from test_experiments_support import write_run
 
 from nlbound.cli.main import main
 from nlbound.experiments import lease as L
 from nlbound.experiments.runner import clean_partials, run_all
 from nlbound.training import TrainConfig
 from nlbound.training.rundir import RunDirLock, process_token, run_dir, temporary_dir
-
-from test_experiments_support import write_run
 
 CFGS = [TrainConfig(beta=2e-3, t_end=5.0, gammas=(1e-2,), eps=e) for e in (0.1, 0.2, 0.3)]
 

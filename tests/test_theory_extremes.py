@@ -55,8 +55,8 @@ def test_every_form_is_never_nan(point, dm, delta):
 def test_ode_form_underflow_at_depth_3(beta, rho):
     """The issue's case: L = 3, β ≤ 1e-165 (g₂² underflows): Δ, deviation and a_priori were NaN; u must
     stay >= β (it was computed below β at β = 1e-160 from a subnormal g₂²)."""
-    kw = dict(d=49, m=60000, depth=3, kappa=2, p=32, delta=0.05, eps=0.1, beta=beta, gamma=0.1, rho=rho, s=0.5,
-              t=np.array([0.0, 1.0, 1e3]))
+    kw = {"d": 49, "m": 60000, "depth": 3, "kappa": 2, "p": 32, "delta": 0.05, "eps": 0.1, "beta": beta,
+          "gamma": 0.1, "rho": rho, "s": 0.5, "t": np.array([0.0, 1.0, 1e3])}
     ode, closed = bound_terms(form="ode", **kw), bound_terms(form="closed", **kw)
     for name, value in ode.items():
         assert np.isfinite(value).all(), name

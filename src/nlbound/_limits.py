@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import math
-from typing import Iterable
+from collections.abc import Iterable
 
-__all__ = ["MAX_ROWS", "MAX_PLAN_POINTS", "MAX_RUNS", "MAX_VARIANTS", "check_count", "grid_count"]
+__all__ = ["MAX_PLAN_POINTS", "MAX_ROWS", "MAX_RUNS", "MAX_VARIANTS", "check_count", "grid_count"]
 
 # Each cap with its reason; a request past one is refused up front with its count, never run out of memory.
 # Rows of a table of bound values (`bound`, `plan`, a sweep's results.csv): one row holds ~20-30 float64

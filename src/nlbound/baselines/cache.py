@@ -15,7 +15,7 @@ from typing import Any
 
 from nlbound._io import _json_default, atomic_write_json, check_output_file
 
-__all__ = ["digest", "plain", "read_cached", "write_cached", "cache_problem"]
+__all__ = ["cache_problem", "digest", "plain", "read_cached", "write_cached"]
 
 DIGEST = "digest"
 

@@ -18,12 +18,12 @@ import socket
 import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from nlbound.training.rundir import pid_alive, process_token
 
-__all__ = ["HEARTBEAT_S", "LEASE_S", "Lease", "claim", "host_id", "holder_alive", "lease_path"]
+__all__ = ["HEARTBEAT_S", "LEASE_S", "Lease", "claim", "holder_alive", "host_id", "lease_path"]
 
 HEARTBEAT_S = 5.0  # how often a holder renews its lease and partial directory
 LEASE_S = 120.0  # unrenewed this long: stale (>> HEARTBEAT_S, and >> clock skew between nodes)

@@ -18,7 +18,7 @@ import sys
 import threading
 import time
 
-__all__ = ["die_with_parent", "POLL_S", "GRACE_S"]
+__all__ = ["GRACE_S", "POLL_S", "die_with_parent"]
 
 POLL_S = 0.5  # how often the watchdog looks at the parent pid
 GRACE_S = 10.0  # from SIGTERM to os._exit: time for train() to write its run as interrupted
