@@ -156,3 +156,15 @@ def test_non_utf8_and_unreadable_specs_name_the_file(tmp_path, capsys):
         assert main(["sweep", str(path), "--dry-run"]) == 2
         err = capsys.readouterr().err
         assert err.count("\n") == 1 and str(path) in err
+
+
+def test_plan_m_below_d_names_the_flag(capsys):
+    assert main(["plan", "--d", "100", "--m", "10", "--s", "0.5", "--margin-risk", "0.1"]) == 2
+    assert capsys.readouterr().err == "nlbound plan: error: --m == 10, must be >= d == 100\n"
+
+
+def test_run_level_mistakes_are_headed_by_the_spec_file(tmp_path, capsys):
+    spec = tmp_path / "gd.toml"
+    spec.write_text(textwrap.dedent(BASE.replace("[fixed]\n", '[fixed]\nintegrator = "gd"\nlr = 5.0\n')))
+    assert main(["sweep", str(spec), "--dry-run", "--cache", str(tmp_path / "c"), "--out", str(tmp_path / "o")]) == 2
+    assert capsys.readouterr().err == f"nlbound sweep: error: {spec}: [fixed] lr == 5, must be in [1e-08, 1]\n"

@@ -82,7 +82,7 @@ def run(args: argparse.Namespace) -> int:
     cache = Path(args.cache or os.environ.get("NLBOUND_RUNS", "runs"))
     _check_paths(out, cache, axes is not None)
     _say(f"sweep {spec.name}: {spec.describe()}, backend {args.backend}, cache {cache}")
-    runs = expand(spec, lambda name, size, seed: dataset_s(name, size, seed, args.data_dir))  # the one check
+    runs = expand(spec, lambda name, size, seed: dataset_s(name, size, seed, args.data_dir), source=args.spec)
     if args.dry_run:
         _say(f"spec valid: {len(runs)} runs, {len({r.config.key() for r in runs})} distinct; nothing trained")
         return 0

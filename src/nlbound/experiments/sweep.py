@@ -255,11 +255,15 @@ def _field_error(table: str, key: str, fields: tuple[str, ...]) -> str | None:
 def _check_value(where: str, key: str, value: Any, err: _Errors) -> Any:
     """One field's value checked by TrainConfig's own validation (its constraints live there)."""
     from nlbound.training import TrainConfig
+    from nlbound.training.config import LIMITS
 
     if key in FIXED_ONLY:
         ok = isinstance(value, list) and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in value)
         if not ok or not value:
             err.add(f"{where} == {value!r}, must be a non-empty list of numbers")
+            return None
+        if len(value) > LIMITS["gammas"]:
+            err.add(f"{where} has {len(value)} values, must have at most {LIMITS['gammas']}")
             return None
     elif isinstance(value, (list, dict)):
         err.add(f"{where} == {value!r}, must be a single value")
@@ -422,14 +426,14 @@ def _t_star(alpha: float, beta: float, s: float, depth: int) -> float:
     return value
 
 
-def expand(spec: SweepSpec, s_of: SOf | None = None) -> list[SweepRun]:
+def expand(spec: SweepSpec, s_of: SOf | None = None, source: str | None = None) -> list[SweepRun]:
     """The runs of a spec, in spec order. t_end follows [horizon]; gammas = [fixed] gammas ∪ the
     γ of every bound variant at the run's β (so every variant's margin column is recorded).
 
     The one validation of a spec's runs: `sweep --dry-run` and the real sweep both call it. Each
     point's TrainConfig is built whole (fields, t_end, gammas), so every cross-field rule of
     TrainConfig is checked here; SpecError names, per mistake, the table, the field, the allowed
-    range and (for a swept field or the horizon) the point."""
+    range and (for a swept field or the horizon) the point; `source` (the spec's file) heads it."""
     from nlbound.training import TrainConfig
 
     s_of = s_of or dataset_s
@@ -456,7 +460,7 @@ def expand(spec: SweepSpec, s_of: SOf | None = None) -> list[SweepRun]:
             continue
         runs.append(SweepRun(tuple(point.items()), cfg, t_star))
     if err.items:
-        raise SpecError(spec.name, dict.fromkeys(err.items))  # one line per distinct mistake
+        raise SpecError(source or spec.name, dict.fromkeys(err.items))  # one line per distinct mistake
     return runs
 
 
@@ -467,7 +471,11 @@ def _config_error(exc: ParameterError, spec: SweepSpec, point: dict, at: str, t_
         how = (f" (t_star_multiple {h.t_star_multiple:g} x t*_{h.alpha:g} == {t_star:g})" if t_star else "")
         return f"[horizon] {'t_star_multiple' if t_star else 't_end'}: t_end == {_num(exc.value)}{how}, " \
                f"must be {exc.allowed} {at}".rstrip()
-    name = "gammas" if exc.name == "number of gammas" else exc.name
+    from nlbound.training.config import LIMITS
+
+    if exc.name == "number of gammas":
+        return f"[fixed] gammas: {_num(exc.value)} with the γ of the [bounds] variants, must be at most {LIMITS['gammas']}"
+    name = exc.name
     if name in point:
         return f"[sweep] {exc.renamed(name)} {at}"
     return f"[fixed] {exc.renamed(name)}"

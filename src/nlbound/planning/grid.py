@@ -176,7 +176,7 @@ class PlanData:
         if self.margin_risk is not None:
             object.__setattr__(self, "margin_risk", float(self.margin_risk))
         if self.m < self.d:
-            raise ValueError(f"m == {self.m}, must be >= d == {self.d}")
+            raise ParameterError("m", self.m, f">= d == {self.d}")
         if (self.x is None) == (self.margin_risk is None):
             raise ValueError("margin_risk == None, must be given exactly when no training set (x, y) is")
 
