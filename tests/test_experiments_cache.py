@@ -4,7 +4,6 @@ directories of live sweeps are kept, progress follows running runs, claims.json 
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path

@@ -73,6 +73,8 @@ def theorem_bound(row: dict, info: dict, delta: float, kappas=(1, 2)) -> dict:
             if best is None or b < best["bound"]:
                 best = {"bound": b, "gamma": float(gamma), "kappa": kappa, "margin_risk": margin,
                         "upsilon": float(terms["upsilon"]), "deviation": float(terms["deviation"])}
+    if best is None:
+        raise ValueError(f"gammas == {info['gammas']!r}, kappas == {kappas!r}: the run records no margin to bound")
     return {**best, "a_priori": True, "source": "Theorem 5.2 (eq. 6), best recorded gamma and kappa"}
 
 
@@ -191,7 +193,7 @@ def compare_run(run_dir, at: float | None = None, settings: CompareSettings = Co
         return cached
     problem = cache_problem(path)  # before the work: the result is printed, only not cached
     if problem is not None:
-        warnings.warn(f"cannot cache the comparison at {path} ({problem}): computing without caching")
+        warnings.warn(f"cannot cache the comparison at {path} ({problem}): computing without caching", stacklevel=2)
     if threads is not None:
         torch.set_num_threads(int(threads))
     start = time.perf_counter()

@@ -21,6 +21,7 @@ import math
 import time
 import tomllib
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
@@ -158,7 +159,7 @@ class SweepSpec:
     def points(self) -> list[dict[str, Any]]:
         """Every combination of the axes' values, in spec order (the last axis varies fastest)."""
         names = self.axis_names()
-        return [dict(zip(names, combo)) for combo in itertools.product(*(a.values for a in self.axes))]
+        return [dict(zip(names, combo, strict=True)) for combo in itertools.product(*(a.values for a in self.axes))]
 
     def describe(self) -> str:
         axes = " × ".join(f"{len(a.values)} {a.name}" for a in self.axes) or "no axes"
@@ -377,7 +378,7 @@ def _parse_scalars(name: str, table: dict, constraints: dict, cls: type, err: _E
         elif isinstance(value, (list, dict)):
             err.add(f"{where} == {value!r}, must be a single value")
             continue
-        checked = err.check(where, lambda: check_param(where, value, constraints[key]))
+        checked = err.check(where, partial(check_param, where, value, constraints[key]))
         if checked is not None:
             values[key] = _plain(value if isinstance(constraints[key], Options) else checked,
                                  constraints[key], key in lists)
@@ -441,7 +442,7 @@ def expand(spec: SweepSpec, s_of: SOf | None = None, source: str | None = None) 
     defaults = TrainConfig()
     for point in spec.points():
         fields = {**fixed, **point}
-        get = lambda k: fields.get(k, getattr(defaults, k))  # noqa: E731
+        get = partial(_field, fields, defaults)
         at = "at " + ", ".join(f"{k} == {v!r}" for k, v in point.items()) if point else ""
         t_star, t_end = None, spec.horizon.t_end
         if spec.horizon.t_star_multiple is not None:
@@ -462,6 +463,11 @@ def expand(spec: SweepSpec, s_of: SOf | None = None, source: str | None = None) 
     if err.items:
         raise SpecError(source or spec.name, dict.fromkeys(err.items))  # one line per distinct mistake
     return runs
+
+
+def _field(fields: dict, defaults: Any, name: str) -> Any:
+    """A point's value of a TrainConfig field: given in [fixed] / [sweep], else TrainConfig's default."""
+    return fields.get(name, getattr(defaults, name))
 
 
 def _config_error(exc: ParameterError, spec: SweepSpec, point: dict, at: str, t_star: float | None) -> str:
@@ -647,8 +653,9 @@ def plot_sweep(result: SweepResult, spec: SweepSpec, axes: tuple[str, str | None
     col_vals = next(a.values for a in spec.axes if a.name == cols_axis) if cols_axis else (None,)
     fig, grid = plt.subplots(len(row_vals), len(col_vals), figsize=(3.2 * len(col_vals), 2.6 * len(row_vals)),
                              squeeze=False, sharey=True)
-    res, rows_of = result.results, {}
-    for i, (k, v) in enumerate(zip(res["key"], res["variant"])):
+    res = result.results
+    rows_of: dict = {}
+    for i, (k, v) in enumerate(zip(res["key"], res["variant"], strict=True)):
         if v == label:
             rows_of.setdefault(k, []).append(i)
     for run in result.runs:
