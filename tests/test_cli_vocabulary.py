@@ -48,7 +48,8 @@ def test_runs_flag_and_its_old_name(tmp_path, capsys, monkeypatch):
     assert main(base + ["--runs", str(tmp_path / "r")]) == 0
     cap = capsys.readouterr()
     assert f"cache {tmp_path / 'r'}" in cap.out and cap.err == ""
-    assert cap.out.splitlines()[1:] == ["  eps=0", "  eps=0.1"]  # --dry-run prints the runs it promises
+    # --dry-run prints the runs it promises, then their count (the real run's validation, issue 22)
+    assert cap.out.splitlines()[1:] == ["  eps=0", "  eps=0.1", "spec valid: 2 runs, 2 distinct; nothing trained"]
     assert main(base + ["--cache", str(tmp_path / "r")]) == 0
     cap = capsys.readouterr()
     assert f"cache {tmp_path / 'r'}" in cap.out

@@ -13,6 +13,7 @@ import hashlib
 import json
 import math
 import time
+import warnings
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -20,7 +21,6 @@ from typing import Callable
 import numpy as np
 import torch
 
-from nlbound._io import atomic_write_json
 from nlbound._validate import Interval, Real, validate_params
 from nlbound.baselines import classical as C
 from nlbound.baselines import pacbayes as PB
@@ -189,14 +189,19 @@ def compare_run(run_dir, at: float | None = None, settings: CompareSettings = Co
                 step: Callable[[str], None] | None = None) -> dict:
     """compare_net on the run in run_dir at its recorded time nearest `at`, cached (see module doc);
     step(name) is called before re-integrating the net and before each bound (a progress hook)."""
-    from nlbound.baselines.weights import recorded_time
-    from nlbound.training import load_run
+    from nlbound.baselines.cache import cache_problem, plain, read_cached, write_cached
+    from nlbound.baselines.weights import checked_run, recorded_time
 
-    run = load_run(run_dir)
+    run, config = checked_run(run_dir)  # run.json must still hash to its key
     t = recorded_time(run.trace["t"], at)
-    path = cache_path(run_dir, run.info["key"], t, settings)
-    if use_cache and path.exists():
-        return json.loads(path.read_text())
+    path = cache_path(run_dir, config.key(), t, settings)
+    expect = plain({"key": config.key(), "t": t, "settings": asdict(settings)})
+    cached = read_cached(path, expect) if use_cache else None
+    if cached is not None:
+        return cached
+    problem = cache_problem(path)  # before the work: the result is printed, only not cached
+    if problem is not None:
+        warnings.warn(f"cannot cache the comparison at {path} ({problem}): computing without caching", stacklevel=2)
     if threads is not None:
         torch.set_num_threads(int(threads))
     start = time.perf_counter()
@@ -204,5 +209,4 @@ def compare_run(run_dir, at: float | None = None, settings: CompareSettings = Co
         step(f"re-integrating the net to t = {t:.4g}")
     net = trained_net(run_dir, t, data_dir=data_dir, cache_dir=cache_dir, threads=threads)
     result = {**compare_net(net, settings, step), "wall_s": time.perf_counter() - start}
-    atomic_write_json(path, result)
-    return json.loads(path.read_text())
+    return plain(result) if problem is not None else write_cached(path, result)

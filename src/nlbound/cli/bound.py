@@ -19,8 +19,9 @@ import math
 
 import numpy as np
 
-from nlbound.cli._output import write_stdout
+from nlbound._limits import MAX_ROWS, check_count, grid_count
 from nlbound._validate import ParameterError
+from nlbound.cli._output import write_stdout
 from nlbound.theory._checks import check_alpha_above, check_m_ge_d, validate
 from nlbound.theory.bound import OUT_KEYS, evaluate
 from nlbound.theory.training_time import _t_star
@@ -42,7 +43,6 @@ INPUTS = {
 INTEGER_INPUTS = ("d", "m", "depth", "kappa")  # written as JSON integers (p too when integer-valued)
 OUTPUTS = list(OUT_KEYS)
 TABLE_OUTPUTS = ["upsilon", "u", "v", "Delta", "deviation", "a_priori"]
-MAX_ROWS = 10**7  # larger grids are refused before any work (10^6 rows: ~100 MB of JSON)
 CHUNK = 1 << 16  # rows evaluated and printed at a time
 
 
@@ -106,11 +106,8 @@ def _read_lists(args: argparse.Namespace) -> dict[str, np.ndarray]:
 
 def _check_grid(lists: dict[str, np.ndarray]) -> int:
     """Cross-parameter checks and the row count, before any work. Returns the number of rows."""
-    rows = math.prod(len(v) for v in lists.values())
-    if rows > MAX_ROWS:
-        sizes = " x ".join(f"{len(v)} ({_flag(k)})" for k, v in lists.items() if len(v) > 1)
-        raise ValueError(f"the grid has {rows:,} rows ({sizes}), more than the limit of {MAX_ROWS:,}; "
-                         "split it into several calls")
+    sizes = " x ".join(f"{len(v)} ({_flag(k)})" for k, v in lists.items() if len(v) > 1)
+    rows = check_count("the grid", grid_count(len(v) for v in lists.values()), MAX_ROWS, "rows", sizes)
     check_m_ge_d(lists["d"][:, None], lists["m"][None, :], names=("--d", "--m"))
     if "alpha" in lists:  # every (alpha, beta, s, depth) combination is a row: check the extremes
         with np.errstate(under="ignore", over="ignore"):

@@ -14,9 +14,11 @@ import json
 import math
 from pathlib import Path
 
+from nlbound._io import check_output_dir
 from nlbound._validate import Interval, ParameterError, Real, check_param
 from nlbound.cli._common import add_data_flags
 from nlbound.cli._progress import Status, progress_enabled
+from nlbound.cli._output import write_stdout
 
 ORDER = ("theorem_5_2", "linear_counting", "network_counting", "network_vc", "spectral_nbs2018", "pac_bayes_dr2017")
 _KEY_INPUTS = {
@@ -84,11 +86,13 @@ def run(args: argparse.Namespace) -> int:
     if args.threads is not None and args.threads < 1:
         raise ParameterError("--threads", args.threads, "an integer >= 1")
     settings = _settings(args.delta)
+    if args.cache_dir is not None:
+        check_output_dir(args.cache_dir, "--cache-dir", writable=False)
     try:
         with Status(progress_enabled(args.no_progress), "compare") as status:
             res = compare_run(run_dir, args.at, settings, data_dir=args.data_dir, cache_dir=args.cache_dir,
                               threads=args.threads, use_cache=not args.no_cache, step=status.step)
     except ParameterError as exc:
         raise (exc.renamed("--at") if exc.name == "at" else exc) from None
-    print(json.dumps(res, indent=2) if args.json else _table(res))
+    write_stdout((json.dumps(res, indent=2) if args.json else _table(res)) + "\n")  # `| head`: quietly
     return 0

@@ -32,7 +32,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--backend", choices=("local", "ray"), default="local",
                         help="who trains the runs: local processes, or one Ray task per run (needs nlbound[ray])")
     parser.add_argument("--address", default=None,
-                        help="Ray cluster to join ('auto' or ray://host:10001); the cache must be shared with it")
+                        help="Ray cluster to join from one of its nodes ('auto' or HOST:6379); the cache must be shared with it")
     parser.add_argument("--data-dir", default=None, help="directory of MNIST IDX files (default: see README)")
     parser.add_argument("--report", default=None,
                         help="also write the claims report here (default: ./REPRODUCTION.md for a full "

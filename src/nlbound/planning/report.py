@@ -100,7 +100,7 @@ def _header(plan: Plan, best: dict) -> list[str]:
     src = (f"PREDICTED by the linear twin (eps = 0, width {g.width}, init seed {g.init_seed}, trained from Y X~^T"
            " alone; its train margin risk at each beta, t, gamma)" if dat.has_twin else
            "GIVEN (--margin-risk, the same at every point: the plan is only as good as that value)")
-    return [f"# nlbound plan: {dat.name} (d={dat.d}, m={dat.m}, s={dat.s:.4g}), L in {list(g.depths)}, "
+    return [f"# nlbound plan: {dat.name} (d={dat.d:.6g}, m={dat.m:.6g}, s={dat.s:.4g}), L in {list(g.depths)}, "
             f"target {plan.target:g}",
             f"# N = {plan.n_points:,} grid points; delta = {g.delta:g} for the whole plan, so each point is "
             f"scored at delta/N = {plan.delta_point:.3g} (union bound)",
