@@ -24,8 +24,12 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff check src tests
 	$(VENV)/bin/mypy
 
+# the suite at this CPU's native dispatch, then the tests marked `numerics` again at numpy's baseline
+# and ATen's default dispatch, where another CPU's code paths run (docs/ARCHITECTURE.md, tolerance policy)
 test: lint
 	$(PY) -m pytest -q
+	NPY_DISABLE_CPU_FEATURES="$$($(PY) tests/cpu_dispatch.py)" ATEN_CPU_CAPABILITY=default \
+	NLBOUND_LOWERED_DISPATCH=1 $(PY) -m pytest -q -m "numerics and not slow"
 
 clean-venv:
 	rm -rf $(VENV)

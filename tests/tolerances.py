@@ -45,3 +45,9 @@ def assert_risk_agrees(got: float, y, f, *, margin: float = 1e-9) -> None:
     yf = np.asarray(y, dtype=np.float64) * np.asarray(f, dtype=np.float64)
     lo, hi = float(np.mean(yf < -margin)), float(np.mean(yf < margin))
     assert lo <= got <= hi, (got, lo, hi)
+
+
+def rounded_3g(value: float, rel: float) -> set[float]:
+    """What float(f"{v:.3g}") gives for v within `rel` (relative) of `value`: one number, or the two
+    around a rounding boundary (a horizon rounded to 3 digits from a value another path computed)."""
+    return {float(f"{value * (1 + e):.3g}") for e in (-rel, 0.0, rel)}
