@@ -20,8 +20,8 @@ _MAY_BE_NONE = ("--gamma-beta", "--gamma-alpha", "--alpha", "--t-factors")  # "n
 PARAM_FLAGS = {"depths": "--depth", "betas": "--beta", "inits": "--init", "epss": "--eps", "kappas": "--kappa",
                "ps": "--p", "gamma_beta_factors": "--gamma-beta", "gamma_alpha_factors": "--gamma-alpha",
                "gamma_alphas": "--gamma-alpha-of", "alphas": "--alpha", "t_factors": "--t-factors",
-               "init_seed": "--seed"}
-FLAGS = {k: v for k, v in PARAM_FLAGS.items() if k != "epss"}  # list-valued grid axes read by _grid
+               "init_seed": "--seed", "form": "--form"}
+FLAGS = {k: v for k, v in PARAM_FLAGS.items() if k not in ("epss", "form")}  # list-valued grid axes read by _grid
 _CLI = {"top": Interval(Integral, 1, None), "verify": Interval(Integral, 0, None),
         "target": Interval(Real, 0, None, closed="neither"), "processes": Interval(Integral, 1, 64),
         "threads": Interval(Integral, 1, None), "size": Interval(Integral, 1, None),
@@ -67,6 +67,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     a("--runs", default=None, help="run cache for --verify (default: $NLBOUND_RUNS or ./runs)")
     a("--processes", type=int, default=2, help="training processes for --verify [default 2]")
     a("--threads", type=int, default=None, help="threads (torch and bound_terms)")
+    a("--form", default="closed", help="bound_terms form: closed, ode, kl or ode-kl (kl: the counting step in "
+                                       "kl form at the predicted margin risk) [default closed]")
 
 
 def _floats(flag: str, text) -> list[float]:
@@ -142,7 +144,7 @@ def run(args: argparse.Namespace) -> int:
 
         torch.set_num_threads(args.threads)
     data = _data(args)
-    plan = make_plan(grid, data, args.target, workers=args.threads)
+    plan = make_plan(grid, data, args.target, workers=args.threads, form=args.form)
     from nlbound.planning import report
 
     verified = _verify(plan, args, report.verify_indices(plan, args.verify, args.verify_from)) if args.verify else []
