@@ -5,7 +5,8 @@ flag varying fastest. Give the training time either directly (--t) or as t*_alph
 eq. 15 for L = 2, eq. 97 for L >= 3). --form ode evaluates the same theorem with the comparison
 ODEs of its proof solved exactly (nlbound.theory.ode; never larger; the same columns); --form kl
 (or ode-kl) takes the counting step in kl form (never larger than Hoeffding's; needs --margin-risk;
-its upsilon column is the counting term it charges at that margin risk). Rows are
+its upsilon column is the counting term it charges at that margin risk); a "-so" suffix (so, ode-so,
+kl-so, ode-kl-so) takes the centred second-order step (docs/PROOFS.md; L = 2, kappa = 2). Rows are
 evaluated and printed in chunks (constant memory);
 grids of more than 10^7 rows are refused. Values beyond float64 (and u, v, Delta for L >= 3 at or
 after the blow-up time of u) are +inf: printed "inf" in the table; in --json they are null and
@@ -59,11 +60,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                    help="evaluate at t = t*_alpha(beta); alpha in (beta^L/s, 1)")
     parser.add_argument("--margin-risk", metavar="R[,R...]", default=None,
                         help="empirical margin risk in [0, 1]; adds the column bound = R + a_priori (eq. 6)")
-    parser.add_argument("--form", default="closed", metavar="{closed,ode,kl,ode-kl}",
+    parser.add_argument("--form", default="closed", metavar="{closed,ode,kl,ode-kl,so,ode-so,kl-so,ode-kl-so}",
                         help="closed: the paper's closed forms of u and v (eqs. 9-10); ode: the same theorem with "
                              "the comparison ODEs of its proof solved exactly (eqs. 35/75, 62/88), never larger; "
                              "kl, ode-kl: closed / ode with the counting step (eq. 24) in kl form, never larger, "
-                             "needs --margin-risk [default closed]")
+                             "needs --margin-risk; -so: the centred second-order step (L = 2, kappa = 2: "
+                             "Phi = (1+rho)(sqrt(d)+1)), never larger [default closed]")
     parser.add_argument("--json", action="store_true",
                         help="one JSON object per line: every input under its flag name and every term; "
                              "+inf values become null and their keys are listed in \"overflow\"")

@@ -11,7 +11,7 @@ from nlbound.planning.grid import PlanData, PlanGrid
 from nlbound.planning.twin import init_rho, margin_risk_table, twin_margins, twin_weights
 from nlbound.theory import bound_terms, upsilon
 from nlbound.theory._checks import validate
-from nlbound.theory.bound import KL_FORMS, kl_counting
+from nlbound.theory.bound import KL_FORMS, base_form, kl_counting
 from nlbound.theory.kl import kl_inverse_upper
 
 __all__ = ["Plan", "make_plan", "argmin_by", "union_price"]
@@ -110,7 +110,7 @@ def make_plan(grid: PlanGrid, data: PlanData, target: float = 0.5, *, workers: i
     terms = bound_terms(d=data.d, m=data.m, depth=cols["depth"], kappa=cols["kappa"], p=cols["p"],
                         delta=grid.delta / n, eps=cols["eps"], beta=cols["beta"], gamma=cols["gamma"],
                         rho=cols["rho"], s=data.s, t=cols["t"], workers=workers,
-                        form="ode" if form == "ode-kl" else ("closed" if form == "kl" else form))  # eqs. 6-11
+                        form=base_form(form))  # eqs. 6-11, every point
     starts = np.cumsum([0] + [blk["t"].size for blk in blocks])
     mr = np.concatenate([_predicted_margin_risk(grid, data, blk, terms["a_priori"][a:b])
                          for blk, a, b in zip(blocks, starts[:-1], starts[1:])])
@@ -120,7 +120,8 @@ def make_plan(grid: PlanGrid, data: PlanData, target: float = 0.5, *, workers: i
     cols["margin_risk"] = mr
     finite = np.isfinite(terms["a_priori"])  # mr is NaN only where a_priori is +inf (not predicted there)
     if form in KL_FORMS:
-        terms = kl_counting(terms, np.where(finite, mr, 1.0), data.d, cols["depth"], cols["kappa"], cols["rho"])
+        terms = kl_counting(terms, np.where(finite, mr, 1.0), data.d, cols["depth"], cols["kappa"], cols["rho"],
+                            so=form.endswith("-so"))
         cols["kl_q"] = np.where(finite, terms["kl_q"], np.nan)
     cols.update({k: terms[k] for k in TERM_KEYS})
     with np.errstate(invalid="ignore"):

@@ -73,13 +73,29 @@ def _phi_kappa(d, L, kappa, rho):
     return np.where(kappa == 1, phi1, phi2)
 
 
-def _train_share(d, L, kappa, rho):
+def _centred(L, kappa):
+    """Where the centred second-order step applies (docs/PROOFS.md, "Second-order step centred by
+    eq. 25's identity"): L = 2 and κ = 2."""
+    return (L == 2) & (kappa == 2)
+
+
+def _phi_kappa_so(d, L, kappa, rho):
+    """Φ_κ with the centred second-order step: (1 + ρ)(√d + 1) for L = 2, κ = 2 (distribution part
+    (1 + ρ)√d, training-set part 1 + ρ, against eq. 8's (3 + ρ)√d + 2(1 + ρ)); eq. 8 elsewhere."""
+    with np.errstate(over="ignore"):
+        centred = (1.0 + rho) * (np.sqrt(d) + 1.0)  # docs/PROOFS.md, (S2)
+    return np.where(_centred(L, kappa), centred, _phi_kappa(d, L, kappa, rho))
+
+
+def _train_share(d, L, kappa, rho, so=False):
     """Φ_train/Φ_κ ∈ (0, 1): the share of the deviation term Δε^κ/γ that bounds the training-set
-    deviation (eqs. 21/27 over eq. 8); its limit as ρ → ∞ where the parts overflow."""
+    deviation (eqs. 21/27 over eq. 8; with so, 1/(√d + 1) where the centred step applies); its limit
+    as ρ → ∞ where the parts overflow."""
     with np.errstate(all="ignore"):
         share = _phi_kappa_train(L, kappa, rho) / _phi_kappa(d, L, kappa, rho)
-    return _patch(share, ~np.isfinite(share), lambda d, k: np.where(k == 1, 1.0, 2.0 / (np.sqrt(d) + 2.0)),
-                  d, kappa)
+    share = _patch(share, ~np.isfinite(share), lambda d, k: np.where(k == 1, 1.0, 2.0 / (np.sqrt(d) + 2.0)),
+                   d, kappa)
+    return np.where(so & _centred(L, kappa), 1.0 / (np.sqrt(d) + 1.0), share)  # docs/PROOFS.md, (S2)
 
 
 def _kl_argument(margin_risk, deviation, share):
