@@ -1,0 +1,83 @@
+"""The run-time (a-posteriori) variant of Theorem 5.2 next to the a-priori forms, on figure runs.
+
+Usage: python scripts/runtime_table.py CACHE_DIR [--train] [--runs "fig3:ρ=1 p=32,fig1:β=0.001,..."]
+
+Trains (with --train) the named main runs into CACHE_DIR (the recorder writes the run-time columns),
+then prints, per run and κ = 2 bound variant of its figure: the minimum over the recorded times of
+the bound in the a-priori forms closed, kl, kl-so and the run-time variant (Hoeffding and kl
+counting), each with its t; and the soundness check of the run-time deviation allowance at every
+recorded t: measured mean |f − g₂| on the test set ≤ (γ D_test/√d)·mean‖x̃‖_test and on the training
+set ≤ γ D_train (counts of violations). Minima over t are SELECTIONS (not priced), the same for all
+columns, so the columns compare the forms.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+import numpy as np
+
+from nlbound.data import load_dataset
+from nlbound.experiments.bounds import bound_curve, run_params
+from nlbound.experiments.figures import Context, build
+from nlbound.experiments.runner import run_all
+from nlbound.experiments.traces import gamma_col, load_run_dir
+from nlbound.theory.runtime import runtime_terms
+
+DEFAULT = "fig3:ρ=1 p=32,fig1:β=0.001,fig4:ε=0.1,fig3:default init p=32"
+
+
+def _runtime(run, v, counting):
+    p = run_params(run)
+    L, gamma = p["depth"], v.gamma(p["beta"])
+    col = run.col
+    stack = lambda fmt: np.stack([col(fmt.format(l)) for l in range(1, L + 1)], axis=-1)  # noqa: E731
+    return runtime_terms(p["d"], p["m"], L, v.kappa, v.p, v.delta, p["eps"], gamma,
+                         col(gamma_col("train_margin_risk", gamma)), stack("gap_W{}_spec"), stack("W{}_spec"),
+                         stack("twin_W{}_spec"), col("gap_W1X_fro_over_sqrt_m"), col("W1X_fro_over_sqrt_m"),
+                         col("twin_W1X_fro_over_sqrt_m"), counting=counting)
+
+
+def _min(t, b):
+    b = np.where(np.isfinite(b), b, np.inf)
+    i = int(np.argmin(b))
+    return f"{b[i]:.4f} (t={t[i]:.3g})"
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("cache")
+    ap.add_argument("--train", action="store_true")
+    ap.add_argument("--runs", default=DEFAULT)
+    args = ap.parse_args()
+    wanted = [tuple(x.split(":", 1)) for x in args.runs.split(",")]
+    exps = {e.name: e for e in build(sorted({f for f, _ in wanted}), Context())}
+    specs = [(exps[f], exps[f].run(label)) for f, label in wanted]
+    if args.train:
+        run_all([s.config for _, s in specs], args.cache, processes=1, progress=False)
+    head = ["run", "variant", "closed", "kl", "kl-so", "run-time", "run-time kl", "violations test/train (of t)"]
+    print("| " + " | ".join(head) + " |")
+    print("|" + "---|" * len(head))
+    for exp, spec in specs:
+        run = load_run_dir(f"{args.cache}/{spec.config.key()}", spec.config)
+        ds = load_dataset(spec.config.dataset, size=spec.config.size)
+        mean_norm = float(np.mean(np.linalg.norm(ds.x_test, axis=1)))
+        d = run_params(run)["d"]
+        for v in exp.bounds:
+            if v.terms != "full" or v.kappa != 2:
+                continue
+            t = run.t
+            cells = [_min(t, bound_curve(run, v, form=f)["bound"]) for f in ("closed", "kl", "kl-so")]
+            rt, rk = _runtime(run, v, "hoeffding"), _runtime(run, v, "kl")
+            cells += [_min(t, rt["bound"]), _min(t, rk["bound"])]
+            gamma = v.gamma(run_params(run)["beta"])
+            bad_test = int(np.sum(run.col("g2_test_dev") > gamma * rt["dev_test"] / np.sqrt(d) * mean_norm))
+            bad_train = int(np.sum(run.col("g2_train_dev") > gamma * rt["dev_train"]))
+            print("| " + " | ".join([f"{exp.name} {spec.label}", v.label, *cells,
+                                     f"{bad_test}/{bad_train} (of {t.size})"]) + " |")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
