@@ -46,7 +46,7 @@ def main() -> int:
     for exp, spec in mains:
         run = load_run_dir(f"{args.cache}/{spec.config.key()}", spec.config)
         for v in exp.bounds:
-            if v.terms != "full":
+            if v.terms != "full" or v.p != spec.config.p:  # each run at the p it was trained with
                 continue
             curves = {f: bound_curve(run, v, form=f) for f in forms}
             best = {f: _best(c) for f, c in curves.items()}
