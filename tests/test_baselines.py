@@ -151,7 +151,7 @@ def test_nbs_sigma_keeps_perturbation_below_gamma_over_4():
     ws = _net(rng)
     spec = [np.linalg.norm(w, 2) for w in ws]
     beta = math.exp(np.mean(np.log(spec)))
-    ws = [w * beta / s for w, s in zip(ws, spec)]
+    ws = [w * beta / s for w, s in zip(ws, spec, strict=True)]
     x = rng.normal(size=(2000, 5))
     x /= np.linalg.norm(x, axis=1, keepdims=True)
     gamma = 0.5
