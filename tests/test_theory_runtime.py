@@ -26,8 +26,8 @@ def _measured(ws, w0, X):
     """(gap (L,), M (L,), ‖ΔW₁X̃‖_F/√m, M_X): the trace columns' quantities, computed here by SVD."""
     m = X.shape[1]
     op = lambda w: np.linalg.svd(w, compute_uv=False)[0]  # noqa: E731
-    gap = np.array([op(w - v) for w, v in zip(ws, w0)])
-    mx = np.array([max(op(w), op(v)) for w, v in zip(ws, w0)])
+    gap = np.array([op(w - v) for w, v in zip(ws, w0, strict=True)])
+    mx = np.array([max(op(w), op(v)) for w, v in zip(ws, w0, strict=True)])
     fro = lambda w: np.linalg.norm(w @ X) / math.sqrt(m)  # noqa: E731
     return gap, mx, fro(ws[0] - w0[0]), max(fro(ws[0]), fro(w0[0]))
 
@@ -58,9 +58,9 @@ def test_s3_s4_hold_against_exact_deviations(L):
         nx = np.linalg.norm(x)
         allow = [a * nx, b, eps * (L - 1) * (a + b) * nx, eps * (L - 1) * b]
         got = [d1x, d1X, d2x, d2X]
-        for g, al in zip(got, allow):
+        for g, al in zip(got, allow, strict=True):
             assert g <= al * (1 + 1e-10) + 1e-300, (L, got, allow)
-        worst = np.maximum(worst, [g / al for g, al in zip(got, allow)])
+        worst = np.maximum(worst, [g / al for g, al in zip(got, allow, strict=True)])
     assert np.all(worst > 0.02), worst  # not loose by orders of magnitude on every draw
 
 

@@ -47,7 +47,10 @@ def test_s1_s2_hold_on_random_paths():
         X, W1, W2, x, eps, mj = _case(rng)
         Xp = np.linalg.pinv(X)
         corr = (_f(W1(eps), W2(eps), X, eps) - _f(W1(0.0), W2(0.0), X, eps)) @ Xp  # eq. 25's linear correction
-        ftil = lambda Z: _f(W1(0.0), W2(0.0), Z, eps) + corr @ Z  # noqa: E731
+        w10, w20 = W1(0.0), W2(0.0)
+
+        def ftil(Z, w10=w10, w20=w20, eps=eps, corr=corr):
+            return _f(w10, w20, Z, eps) + corr @ Z
         bracket = mj["dw2"] * mj["w1x"] + mj["w2"] * mj["dw1x"]
         s1 = eps**2 * np.linalg.norm(Xp @ x) * bracket
         s2 = eps**2 * bracket

@@ -118,7 +118,7 @@ class Recorder:
         t: twin_W{l}_spec = ‖W_l⁰‖, gap_W{l}_spec = ‖W_l − W_l⁰‖ (spectral), twin_W1X_fro_over_sqrt_m =
         ‖W₁⁰X̃‖_F/√m and gap_W1X_fro_over_sqrt_m = ‖(W₁ − W₁⁰)X̃‖_F/√m."""
         ws, w0 = unpack(theta, self.shapes), unpack(theta0, self.shapes)
-        for l, (w, v) in enumerate(zip(ws, w0), start=1):
+        for l, (w, v) in enumerate(zip(ws, w0, strict=True), start=1):
             row[f"twin_W{l}_spec"] = float(np.linalg.norm(v, 2))
             row[f"gap_W{l}_spec"] = float(np.linalg.norm(w - v, 2))
         row["twin_W1X_fro_over_sqrt_m"] = LM.data_fro(w0[0], gram=self.S)
