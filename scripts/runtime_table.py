@@ -96,7 +96,8 @@ def main() -> int:
         for exp, spec in specs:
             run = load_run_dir(f"{args.cache}/{spec.config.key()}", spec.config)
             out, n = _priced(run, spec)
-            cell = lambda v: f"{v[0]:.4f} (t={v[1]:.3g}, γ={v[2]:.3g}, κ={v[3]})"  # noqa: E731
+            risk = dict(zip(run.t.tolist(), run.col("test_risk").tolist(), strict=True))
+            cell = lambda v: f"{v[0]:.4f} (t={v[1]:.3g}, γ={v[2]:.3g}, κ={v[3]}; test risk {risk[v[1]]:.4f})"  # noqa: E731
             print(f"| {exp.name} {spec.label} | {n} | " + " | ".join(cell(out[f]) for f in
                                                                    ("closed", "kl-so", "run-time kl")) + " |")
         return 0
