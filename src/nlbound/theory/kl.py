@@ -79,7 +79,7 @@ def _kl_inverse_upper(q, c):
     q, c = q.reshape(-1), c.reshape(-1)
     hi = _upper_end(q, c)
     below_one = np.nextafter(1.0, 0.0)  # where even this has kl ≤ c, the sup is 1 (no float between)
-    hi = np.where((hi == 1.0) & (_kl(q, below_one) > c), below_one, hi)
+    hi = np.where((hi == 1.0) & (q < 1.0) & (_kl(q, below_one) > c), below_one, hi)
     lo = q.copy()
     act = np.flatnonzero((hi > lo) & (hi < 1.0) & ~(_kl(q, hi) <= c))  # else hi is the sup already
     for _ in range(MAX_ITERS):
