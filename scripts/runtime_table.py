@@ -97,9 +97,9 @@ def main() -> int:
             run = load_run_dir(f"{args.cache}/{spec.config.key()}", spec.config)
             out, n = _priced(run, spec)
             risk = dict(zip(run.t.tolist(), run.col("test_risk").tolist(), strict=True))
-            cell = lambda v: f"{v[0]:.4f} (t={v[1]:.3g}, γ={v[2]:.3g}, κ={v[3]}; test risk {risk[v[1]]:.4f})"  # noqa: E731
-            print(f"| {exp.name} {spec.label} | {n} | " + " | ".join(cell(out[f]) for f in
-                                                                   ("closed", "kl-so", "run-time kl")) + " |")
+            cells = [f"{v[0]:.4f} (t={v[1]:.3g}, γ={v[2]:.3g}, κ={v[3]}; test risk {risk[v[1]]:.4f})"
+                     for v in (out[f] for f in ("closed", "kl-so", "run-time kl"))]
+            print(f"| {exp.name} {spec.label} | {n} | " + " | ".join(cells) + " |")
         return 0
     head = ["run", "variant", "closed", "kl", "kl-so", "run-time", "run-time kl", "violations test/train"]
     print("| " + " | ".join(head) + " |")
