@@ -100,7 +100,7 @@ def test_wheel_path_that_is_a_directory_is_reported_without_download(tmp_path, o
 @pytest.mark.parametrize("flag, target, needle", [
     ("--out", "{f}", "--out == '{f}': {f} is a file, not a directory"),
     ("--out", "{t}/o/figures", "--out == "),  # figures/ of --out is a file
-    ("--cache", "{f}", "--cache == '{f}': {f} is a file, not a directory"),
+    ("--runs", "{f}", "--runs == '{f}': {f} is a file, not a directory"),
     ("--report", "{t}", "--report == '{t}': {t} is a directory, not a file"),
     ("--report", "{f}/r.md", "--report == '{f}/r.md': {f} is a file, not a directory"),
 ])  # fmt: skip
@@ -109,7 +109,7 @@ def test_reproduce_output_faults_before_any_work(tmp_path, a_file, monkeypatch, 
     (tmp_path / "o").mkdir()
     (tmp_path / "o" / "figures").write_text("x")
     fmt = {"f": a_file, "t": tmp_path}
-    argv = {"--out": str(tmp_path / "out"), "--cache": str(tmp_path / "runs")}
+    argv = {"--out": str(tmp_path / "out"), "--runs": str(tmp_path / "runs")}
     argv[flag] = target.format(**fmt)
     if flag == "--out" and "figures" in target:
         argv[flag] = str(tmp_path / "o")
@@ -122,11 +122,11 @@ def test_reproduce_runs_env_that_is_a_file(tmp_path, a_file, monkeypatch, capsys
     monkeypatch.setenv("NLBOUND_RUNS", str(a_file))
     assert main(["reproduce", "fig2", "--out", str(tmp_path / "o")]) == 2
     line = one_error_line(capsys.readouterr().err, "reproduce")
-    assert f"$NLBOUND_RUNS (or ./runs) == '{a_file}': {a_file} is a file, not a directory" in line
+    assert f"$NLBOUND_RUNS == '{a_file}': {a_file} is a file, not a directory" in line
 
 
 def test_reproduce_out_file_subprocess(tmp_path, a_file):
-    proc = nlbound(["reproduce", "fig1", "--out", str(a_file), "--cache", str(tmp_path / "runs")], tmp_path)
+    proc = nlbound(["reproduce", "fig1", "--out", str(a_file), "--runs", str(tmp_path / "runs")], tmp_path)
     assert proc.returncode == 2 and "--out == " in one_error_line(proc.stderr, "reproduce")
     assert not (tmp_path / "runs").exists()
 
@@ -208,9 +208,10 @@ def test_train_builds_its_config_once_with_t_star(tmp_path, monkeypatch, capsys)
 
     monkeypatch.setattr(training, "TrainConfig", Counting)
     assert main(["train", *BASE, "--out", str(tmp_path / "r"), "--json"]) == 0
-    assert len(built) == 1
+    # a stand-in checks every flag before the data is loaded, then the one config that is trained
+    assert len(built) == 2
     s = load_dataset("synthetic", size=7).s
-    assert built[0].t_end == float(t_star(0.5, 1e-3, s, 2))  # eq. 15 with the dataset's s
+    assert built[1].t_end == float(t_star(0.5, 1e-3, s, 2))  # eq. 15 with the dataset's s
     built.clear()
     assert main(["train", *TINY, "--out", str(tmp_path / "r2"), "--json"]) == 0
     assert len(built) == 1 and built[0].t_end == 0.5

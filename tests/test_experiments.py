@@ -226,10 +226,10 @@ def test_bound_values_above_the_top_stay_in_the_csv(tmp_path):
     assert any(r.endswith(",1e+30") for r in rows)
 
 
-def test_fig4_three_columns_and_fig6_errata_note(tmp_path):
+def test_fig4_four_columns_and_fig6_errata_note(tmp_path):
     f4 = PLOTS["fig4"](_inputs(BUILDERS["fig4"](ctx(quick=True)), tmp_path / "a"))
-    assert f4.ncols == 3 and [p.title.split(": ")[1] for p in f4.panels[:3]] == \
-        ["full bound", "without Υ_κ", "without Δε^κ/γ"]
+    assert f4.ncols == 4 and [p.title.split(": ")[1] for p in f4.panels[:4]] == \
+        ["full bound", "without ϒ_κ", "without Δε^κ/γ", "the two terms"]
     f6 = PLOTS["fig6"](_inputs(BUILDERS["fig6"](ctx(quick=True)), tmp_path / "b"))
     assert "ERRATA 8" in f6.note
 

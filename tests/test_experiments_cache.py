@@ -4,7 +4,6 @@ directories of live sweeps are kept, progress follows running runs, claims.json 
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -102,9 +101,14 @@ def _dead_pid() -> int:
 
 
 def test_clean_partials_keeps_live_sweeps_leftovers(tmp_path):
+    from nlbound.experiments.lease import Lease, lease_path
+    from nlbound.training.rundir import process_token
+
     key = CFG.key()
-    live = tmp_path / f"{key}.partial-{os.getpid()}"
-    dead = tmp_path / f"{key}.partial-{_dead_pid()}"
+    live = tmp_path / f"{key}.partial-{process_token()}"  # under a live lease (this process holds it)
+    dead = tmp_path / f"{key}.partial-{_dead_pid()}-0123abcd"
+    lease = Lease(lease_path(tmp_path, key))
+    assert lease.try_acquire()
     for p in (live, dead):
         p.mkdir()
     dead_lock = Path(f"{dead}.tmp-1.lock")
@@ -119,6 +123,9 @@ def test_clean_partials_keeps_live_sweeps_leftovers(tmp_path):
     clean_partials(tmp_path)
     assert live.is_dir() and finished.is_dir() and not dead.exists() and not dead_lock.exists()
     assert not dead_tmp.exists() and live_tmp.exists()
+    lease.release()
+    clean_partials(tmp_path)  # no lease holds it any more: a leftover
+    assert not live.exists() and not live_tmp.exists() and finished.is_dir()
 
 
 def test_default_train_loads_the_config_data_seed(monkeypatch, tmp_path):

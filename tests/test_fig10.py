@@ -100,7 +100,7 @@ def test_reproduce_fig10_quick_cli(tmp_path, capsys):
     """`nlbound reproduce fig10 --quick`: one small synthetic lemma run, computed then reused."""
     from nlbound.cli.main import main
 
-    argv = ["reproduce", "fig10", "--quick", "--out", str(tmp_path / "out"), "--cache", str(tmp_path / "cache"),
+    argv = ["reproduce", "fig10", "--quick", "--out", str(tmp_path / "out"), "--runs", str(tmp_path / "cache"),
             "--no-progress"]
     assert main(argv) == 0
     first = capsys.readouterr().out
@@ -126,7 +126,7 @@ def test_reproduce_fig10_bad_lemma_eps_exits_2(tmp_path, capsys, value):
     from nlbound.cli.main import main
 
     argv = ["reproduce", "fig10", "--quick", "--lemma-eps", value, "--out", str(tmp_path / "o"),
-            "--cache", str(tmp_path / "c")]
+            "--runs", str(tmp_path / "c")]
     assert main(argv) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "--lemma-eps" in err[0] and "0.1" in err[0]

@@ -14,7 +14,7 @@ from nlbound.cli.main import main
 
 
 def test_unknown_figure_exits_2(capsys):
-    assert main(["reproduce", "fig12", "--out", "x", "--cache", "y"]) == 2
+    assert main(["reproduce", "fig12", "--out", "x", "--runs", "y"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "fig12" in err[0] and "fig1, fig2" in err[0] and "fig9" in err[0]
 
@@ -26,7 +26,7 @@ def test_bad_processes_exits_2(capsys):
 
 def test_cache_inside_out_exits_2(tmp_path, capsys):
     out = tmp_path / "results"
-    assert main(["reproduce", "fig2", "--out", str(out), "--cache", str(out / "runs")]) == 2
+    assert main(["reproduce", "fig2", "--out", str(out), "--runs", str(out / "runs")]) == 2
     assert "cache" in capsys.readouterr().err
 
 
@@ -44,14 +44,14 @@ def test_backend_reaches_the_runner(tmp_path, monkeypatch, argv, kind):
         raise KeyboardInterrupt  # stop before any work: only the plumbing is tested
 
     monkeypatch.setattr(rep, "reproduce", fake_reproduce)
-    rc = main(["reproduce", "fig2", "--quick", "--out", str(tmp_path / "o"), "--cache", str(tmp_path / "c"),
+    rc = main(["reproduce", "fig2", "--quick", "--out", str(tmp_path / "o"), "--runs", str(tmp_path / "c"),
                "--processes", "1", *argv])
     assert rc == 130 and type(seen["backend"]).__name__ == kind
     assert getattr(seen["backend"], "processes", getattr(seen["backend"], "local_cpus", None)) == 1
 
 
 def test_address_needs_ray_backend(capsys):
-    assert main(["reproduce", "fig2", "--address", "auto", "--out", "x", "--cache", "y"]) == 2
+    assert main(["reproduce", "fig2", "--address", "auto", "--out", "x", "--runs", "y"]) == 2
     assert "needs backend 'ray'" in capsys.readouterr().err
 
 
@@ -60,7 +60,7 @@ def test_reproduce_fig2_quick_on_real_mnist(tmp_path):
     """Trains the one run of Fig. 2 (7×7, β=ε=1e-3) on real MNIST and checks the outputs."""
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     cmd = [sys.executable, "-m", "nlbound", "reproduce", "fig2", "--quick", "--out", str(tmp_path / "out"),
-           "--cache", str(tmp_path / "runs"), "--processes", "1", "--no-progress"]
+           "--runs", str(tmp_path / "runs"), "--processes", "1", "--no-progress"]
     proc = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=240)
     assert proc.returncode == 0, proc.stderr[-2000:]
     out = tmp_path / "out"
@@ -97,7 +97,7 @@ def test_data_dir_reaches_s_and_the_horizons(tmp_path, monkeypatch, capsys):
 
     monkeypatch.setattr(reproduce_module, "run_all", stop)
     argv = ["reproduce", "fig2", "--quick", "--data-dir", str(idx), "--out", str(tmp_path / "o"),
-            "--cache", str(tmp_path / "runs"), "--no-progress"]
+            "--runs", str(tmp_path / "runs"), "--no-progress"]
     assert main(argv) == 2
     assert capsys.readouterr().err.strip() == "nlbound reproduce: error: stopped before training"
     assert seen["data_dir"] == str(idx)
@@ -120,7 +120,7 @@ def test_fig11_trains_its_runs_with_the_runner_then_draws(tmp_path, monkeypatch,
     seen = {}
     monkeypatch.setattr(R, "run_all", lambda configs, cache, **kw: seen.update(configs=configs, cache=cache))
     monkeypatch.setattr(F, "fig11", lambda cache, out, **kw: seen.update(out=out) or {"png": Path(out) / "fig11.png"})
-    assert main(["reproduce", "fig11", "--out", str(tmp_path / "o"), "--cache", str(tmp_path / "c")]) == 0
+    assert main(["reproduce", "fig11", "--out", str(tmp_path / "o"), "--runs", str(tmp_path / "c")]) == 0
     assert len(seen["configs"]) == 4 and len({c.key() for c in seen["configs"]}) == 4
     assert Path(seen["cache"]) == tmp_path / "c" and Path(seen["out"]) == tmp_path / "o" / "figures"
     assert "fig11.png" in capsys.readouterr().out

@@ -47,12 +47,12 @@ def _start_writer(out: Path, config: TrainConfig) -> subprocess.Popen:
 
 def _wait_for_rows(proc: subprocess.Popen, out: Path, rows: int = 3, timeout: float = 120.0) -> None:
     """Until the writer's temporary directory holds a trace with at least `rows` rows."""
-    trace = out.with_name(f"{out.name}.tmp-{proc.pid}") / "trace.csv"
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         assert proc.poll() is None, proc.stderr.read()
-        if trace.exists() and len(trace.read_text().splitlines()) > rows:
-            return
+        for trace in out.parent.glob(f"{out.name}.tmp-{proc.pid}-*/trace.csv"):  # <out>.tmp-<pid>-<hex>
+            if len(trace.read_text().splitlines()) > rows:
+                return
         time.sleep(0.05)
     proc.kill()
     raise AssertionError("the writer never recorded")

@@ -144,7 +144,7 @@ def test_two_processes_give_identical_traces(swept, tmp_path):
 def test_cli_prints_count_first_then_summary_and_plots(swept, tmp_path, capsys):
     spec, res, root, _ = swept
     out = tmp_path / "cli"
-    argv = ["sweep", str(root / "spec.toml"), "--cache", str(root / "runs"), "--out", str(out),
+    argv = ["sweep", str(root / "spec.toml"), "--runs", str(root / "runs"), "--out", str(out),
             "--plot", "--plot-axes", "data_seed", "eps", "--no-progress"]
     assert main(argv) == 0
     lines = capsys.readouterr().out.splitlines()

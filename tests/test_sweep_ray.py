@@ -120,7 +120,7 @@ def _kill_mid_run(spec, cache: Path, out: Path, max_retries: int) -> tuple[Path,
     driver = threading.Thread(target=drive)
     driver.start()
     partial = _partial_with_trace(cache, timeout=120)
-    pid = int(partial.name.split(".partial-")[1])
+    pid = int(partial.name.split(".partial-")[1].split("-")[0])  # <key>.partial-<pid>-<hex>
     os.kill(pid, signal.SIGKILL)  # the Ray worker that this test's runtime started for the run
     from nlbound.training.rundir import pid_alive
 

@@ -155,7 +155,8 @@ def test_expand_reports_undefined_horizons():
     with pytest.raises(SpecError) as info:
         expand(spec, s_of=lambda name, size, seed: 0.5)  # alpha = 0.5 < beta^2/s for beta 0.9, 0.95
     errs = info.value.errors
-    assert len(errs) == 4 and all("must be in (beta^L/s, 1)" in e for e in errs), errs
+    # beta^2/s = 1.62, 1.805 >= 1: no alpha works, and the message says so (not the empty interval (1.62, 1))
+    assert len(errs) == 4 and all("undefined for every alpha" in e for e in errs), errs
     assert "eps == 0.0, beta == 0.9" in errs[0]
 
 
@@ -197,7 +198,7 @@ def test_cli_missing_spec_exits_2(tmp_path, capsys):
 
 def test_cli_dry_run_prints_the_number_of_runs(tmp_path, capsys):
     path = write(tmp_path, ISSUE_SPEC)
-    assert main(["sweep", str(path), "--dry-run", "--cache", str(tmp_path / "runs")]) == 0
+    assert main(["sweep", str(path), "--dry-run", "--runs", str(tmp_path / "runs")]) == 0
     out = capsys.readouterr().out
     assert out.startswith("sweep spec: 4 runs (2 eps × 2 beta), backend local")
     assert not (tmp_path / "runs").exists()  # nothing ran

@@ -29,7 +29,7 @@ def _fmt(v: Any) -> str:
     if isinstance(v, (bool, np.bool_)):
         return str(bool(v))
     if isinstance(v, (int, np.integer)):
-        return str(int(v))
+        return str(int(v)) if abs(int(v)) < 10**15 else f"{float(v):g}"  # 1e300, not its 301 digits
     if isinstance(v, (float, np.floating)):
         return str(int(v)) if float(v).is_integer() and abs(float(v)) < 1e15 else f"{v:g}"
     return str(v)
@@ -45,6 +45,21 @@ class ParameterError(ValueError):
     def renamed(self, name: str) -> "ParameterError":
         """The same violation reported under another name (a CLI flag such as ``--until``)."""
         return ParameterError(name, self.value, self.allowed.replace(f"{self.name} ==", f"{name} =="))
+
+
+def _numeric(value: Any) -> np.ndarray:
+    """np.asarray(value); Python integers beyond int64 (numpy's object arrays) as float64 (10**300 is a number)."""
+    arr = np.asarray(value)
+    if arr.dtype.kind == "O" and all(isinstance(v, int) and not isinstance(v, bool) for v in arr.reshape(-1)):
+        arr = arr.astype(np.float64)
+    return arr
+
+
+def _has_bool(value: Any) -> bool:
+    """A Python/numpy bool inside a list or tuple (numpy would turn [True, 0.5] into [1.0, 0.5])."""
+    if isinstance(value, (list, tuple)):
+        return any(_has_bool(v) for v in value)
+    return isinstance(value, (bool, np.bool_))
 
 
 @dataclass(frozen=True)
@@ -87,9 +102,10 @@ class Interval:
         return ~ok
 
     def check(self, name: str, value: Any) -> np.ndarray:
-        arr = np.asarray(value)
-        if arr.dtype.kind not in "biuf":
-            raise ParameterError(name, value, "a real number" if self.kind is Real else "an integer")
+        arr = _numeric(value)
+        if arr.dtype.kind not in "iuf" or _has_bool(value):  # booleans too: `eps = true` is no number
+            what = "a real number" if self.kind is Real else "an integer"
+            raise ParameterError(name, value, f"{what} {self.description}")
         arr = np.asarray(arr, dtype=np.float64)
         if self.kind is Integral:
             notint = ~np.isfinite(arr) | (np.floor(arr) != arr)
@@ -121,7 +137,9 @@ class Options:
             values = np.asarray(value).reshape(-1).tolist()
         if all(isinstance(c, (int, float)) and not isinstance(c, bool) for c in self.choices):
             arr = np.asarray(value)
-            if arr.dtype.kind in "biuf":
+            if arr.dtype.kind == "b" or _has_bool(value):  # True == 1 is no choice of a numeric option
+                raise ParameterError(name, value, self.description)
+            if arr.dtype.kind in "iuf":
                 arr = arr.astype(np.float64)
                 bad = ~np.isin(arr, np.asarray(self.choices, dtype=np.float64))
                 if bad.any():

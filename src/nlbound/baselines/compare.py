@@ -13,13 +13,14 @@ import hashlib
 import json
 import math
 import time
+import warnings
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 import torch
 
-from nlbound._io import atomic_write_json
 from nlbound._validate import Interval, Real, validate_params
 from nlbound.baselines import classical as C
 from nlbound.baselines import pacbayes as PB
@@ -160,15 +161,20 @@ def pac_bayes(net: TrainedNet, s: PB.PacBayesSettings) -> dict:
             "inputs": inputs, "source": "Dziugaite & Roy 2017 (Langford & Seeger 2001; Langford & Caruana 2002)"}
 
 
-def compare_net(net: TrainedNet, settings: CompareSettings) -> dict:
-    """Every bound on one TrainedNet (no cache)."""
+def compare_net(net: TrainedNet, settings: CompareSettings, step: Callable[[str], None] | None = None) -> dict:
+    """Every bound on one TrainedNet (no cache); step(name) is called before each (a progress hook)."""
     delta = settings.delta
-    bounds = {"theorem_5_2": theorem_bound(net.row, net.info, delta),
-              "linear_counting": linear_counting(net, delta),
-              "network_counting": network_counting(net, delta),
-              "network_vc": network_vc(net, delta),
-              "spectral_nbs2018": spectral(net, delta, settings.nbs_gammas),
-              "pac_bayes_dr2017": pac_bayes(net, settings.pacbayes)}
+    jobs = {"theorem_5_2": lambda: theorem_bound(net.row, net.info, delta),
+            "linear_counting": lambda: linear_counting(net, delta),
+            "network_counting": lambda: network_counting(net, delta),
+            "network_vc": lambda: network_vc(net, delta),
+            "spectral_nbs2018": lambda: spectral(net, delta, settings.nbs_gammas),
+            "pac_bayes_dr2017": lambda: pac_bayes(net, settings.pacbayes)}
+    bounds = {}
+    for name, job in jobs.items():
+        if step is not None:
+            step(name)
+        bounds[name] = job()
     return {"t": net.t, "key": net.info["key"], "train_risk": net.row["train_risk"], "test_risk": net.row["test_risk"],
             "m": int(net.info["m"]), "delta": delta, "reintegration_error": net.reintegration_error,
             "settings": asdict(settings), "bounds": bounds}
@@ -179,20 +185,28 @@ def cache_path(run_dir, config_key: str, t: float, settings: CompareSettings) ->
 
 
 def compare_run(run_dir, at: float | None = None, settings: CompareSettings = CompareSettings(), *,
-                data_dir=None, cache_dir=None, threads: int | None = None, use_cache: bool = True) -> dict:
-    """compare_net on the run in run_dir at its recorded time nearest `at`, cached (see module doc)."""
-    from nlbound.baselines.weights import recorded_time
-    from nlbound.training import load_run
+                data_dir=None, cache_dir=None, threads: int | None = None, use_cache: bool = True,
+                step: Callable[[str], None] | None = None) -> dict:
+    """compare_net on the run in run_dir at its recorded time nearest `at`, cached (see module doc);
+    step(name) is called before re-integrating the net and before each bound (a progress hook)."""
+    from nlbound.baselines.cache import cache_problem, plain, read_cached, write_cached
+    from nlbound.baselines.weights import checked_run, recorded_time
 
-    run = load_run(run_dir)
+    run, config = checked_run(run_dir)  # run.json must still hash to its key
     t = recorded_time(run.trace["t"], at)
-    path = cache_path(run_dir, run.info["key"], t, settings)
-    if use_cache and path.exists():
-        return json.loads(path.read_text())
+    path = cache_path(run_dir, config.key(), t, settings)
+    expect = plain({"key": config.key(), "t": t, "settings": asdict(settings)})
+    cached = read_cached(path, expect) if use_cache else None
+    if cached is not None:
+        return cached
+    problem = cache_problem(path)  # before the work: the result is printed, only not cached
+    if problem is not None:
+        warnings.warn(f"cannot cache the comparison at {path} ({problem}): computing without caching", stacklevel=2)
     if threads is not None:
         torch.set_num_threads(int(threads))
     start = time.perf_counter()
+    if step is not None:
+        step(f"re-integrating the net to t = {t:.4g}")
     net = trained_net(run_dir, t, data_dir=data_dir, cache_dir=cache_dir, threads=threads)
-    result = {**compare_net(net, settings), "wall_s": time.perf_counter() - start}
-    atomic_write_json(path, result)
-    return json.loads(path.read_text())
+    result = {**compare_net(net, settings, step), "wall_s": time.perf_counter() - start}
+    return plain(result) if problem is not None else write_cached(path, result)

@@ -16,9 +16,10 @@ import numpy as np
 from nlbound._validate import ParameterError
 from nlbound.data import Dataset
 from nlbound.training import RunOptions, TrainConfig, load_run
+from nlbound.training.rundir import INFO_FILE, RunDirError
 from nlbound.training.run import _load_dataset, train
 
-__all__ = ["TrainedNet", "config_of", "recorded_time", "trained_net"]
+__all__ = ["TrainedNet", "checked_run", "config_of", "recorded_time", "trained_net"]
 
 
 
@@ -41,6 +42,25 @@ def config_of(info: dict) -> TrainConfig:
     return TrainConfig.from_dict(info)
 
 
+def checked_run(run_dir):
+    """(run, config) of a finished run directory (load_run's checks) whose run.json still describes the
+    network that was trained: its config fields must make a TrainConfig hashing to its recorded key
+    (an edited eps or width would otherwise be re-integrated as another network). RunDirError otherwise."""
+    run = load_run(run_dir)
+    path = Path(run_dir) / INFO_FILE
+    key = run.info.get("key")
+    if not isinstance(key, str):
+        raise RunDirError(f"{path}: no config key ('key'): not a run directory of nlbound train")
+    try:
+        config = config_of(run.info)
+    except (ValueError, TypeError) as exc:
+        raise RunDirError(f"{path}: its config fields are not a valid TrainConfig ({exc})") from None
+    if config.key() != key:
+        raise RunDirError(f"{path}: its config fields hash to {config.key()[:16]}..., not to its key "
+                          f"{key[:16]}... (edited after training?); train the run again")
+    return run, config
+
+
 def recorded_time(trace_t: np.ndarray, at: float | None) -> float:
     """The recorded time of the trace nearest to `at` (the last one when `at` is None)."""
     if at is None:
@@ -56,8 +76,7 @@ def trained_net(run_dir, at: float | None = None, *, dataset=None, data_dir=None
 
     The config is replaced by t_end = t and times = the run's recording times <= t, so the
     integrator visits exactly the same recording times as the original run up to t."""
-    run = load_run(run_dir)
-    config = config_of(run.info)
+    run, config = checked_run(run_dir)
     t_all = run.trace["t"]
     t = recorded_time(t_all, at)
     j = int(np.flatnonzero(t_all == t)[0])

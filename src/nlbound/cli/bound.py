@@ -22,8 +22,9 @@ import math
 
 import numpy as np
 
-from nlbound.cli._output import write_stdout
+from nlbound._limits import MAX_ROWS, check_count, grid_count
 from nlbound._validate import ParameterError
+from nlbound.cli._output import write_stdout
 from nlbound.theory._checks import check_alpha_above, check_m_ge_d, validate
 from nlbound.theory.bound import KL_FORMS, OUT_KEYS, evaluate
 from nlbound.theory.training_time import _t_star
@@ -32,10 +33,10 @@ from nlbound.theory.training_time import _t_star
 INPUTS = {
     "d": (None, "input dimension (rank of X), integer >= 1"),
     "m": (None, "number of training samples, integer >= d"),
-    "depth": ("2", "number of layers L, integer >= 2 (paper default 2)"),
-    "kappa": ("2", "proxy order kappa in {1, 2} (paper default 2)"),
-    "p": ("32", "floating point precision in bits, >= 1 (paper default 32)"),
-    "delta": ("0.05", "failure probability, in (0, 1) (default 0.05)"),
+    "depth": ("2", "number of layers L, integer >= 2 (the paper's)"),
+    "kappa": ("2", "proxy order kappa in {1, 2}"),
+    "p": ("32", "floating point precision in bits, >= 1"),
+    "delta": ("0.05", "failure probability, in (0, 1)"),
     "eps": (None, "leaky-ReLU nonlinearity epsilon, in [0, 1] (paper experiments: 0.001, 0.01)"),
     "beta": (None, "initial spectral norm bound beta, > 0"),
     "gamma": (None, "margin gamma, > 0"),
@@ -45,7 +46,6 @@ INPUTS = {
 INTEGER_INPUTS = ("d", "m", "depth", "kappa")  # written as JSON integers (p too when integer-valued)
 OUTPUTS = list(OUT_KEYS)
 TABLE_OUTPUTS = ["upsilon", "u", "v", "Delta", "deviation", "a_priori"]
-MAX_ROWS = 10**7  # larger grids are refused before any work (10^6 rows: ~100 MB of JSON)
 CHUNK = 1 << 16  # rows evaluated and printed at a time
 
 
@@ -53,7 +53,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     for name, (default, text) in INPUTS.items():
         req = default is None
         parser.add_argument(f"--{name}", required=req, default=default, metavar="X[,X...]",
-                            help=text + ("" if req else f" [default {default}]") + (" (required)" if req else ""))
+                            help=text + (" (required)" if req else ""))
     g = parser.add_mutually_exclusive_group(required=True)
     g.add_argument("--t", metavar="T[,T...]", help="training time t >= 0")
     g.add_argument("--alpha", metavar="A[,A...]",
@@ -65,7 +65,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "the comparison ODEs of its proof solved exactly (eqs. 35/75, 62/88), never larger; "
                              "kl, ode-kl: closed / ode with the counting step (eq. 24) in kl form, never larger, "
                              "needs --margin-risk; -so: the centred second-order step (L = 2, kappa = 2: "
-                             "Phi = (1+rho)(sqrt(d)+1)), never larger [default closed]")
+                             "Phi = (1+rho)(sqrt(d)+1)), never larger")
     parser.add_argument("--json", action="store_true",
                         help="one JSON object per line: every input under its flag name and every term; "
                              "+inf values become null and their keys are listed in \"overflow\"")
@@ -115,17 +115,14 @@ def _read_lists(args: argparse.Namespace) -> dict[str, np.ndarray]:
 
 def _check_grid(lists: dict[str, np.ndarray]) -> int:
     """Cross-parameter checks and the row count, before any work. Returns the number of rows."""
-    rows = math.prod(len(v) for v in lists.values())
-    if rows > MAX_ROWS:
-        sizes = " x ".join(f"{len(v)} ({_flag(k)})" for k, v in lists.items() if len(v) > 1)
-        raise ValueError(f"the grid has {rows:,} rows ({sizes}), more than the limit of {MAX_ROWS:,}; "
-                         "split it into several calls")
+    sizes = " x ".join(f"{len(v)} ({_flag(k)})" for k, v in lists.items() if len(v) > 1)
+    rows = check_count("the grid", grid_count(len(v) for v in lists.values()), MAX_ROWS, "rows", sizes)
     check_m_ge_d(lists["d"][:, None], lists["m"][None, :], names=("--d", "--m"))
     if "alpha" in lists:  # every (alpha, beta, s, depth) combination is a row: check the extremes
         with np.errstate(under="ignore", over="ignore"):
             lower = (lists["beta"][:, None] ** lists["depth"][None, :]).max() / lists["s"].min()
         try:
-            check_alpha_above(lists["alpha"].min(), lower)
+            check_alpha_above(lists["alpha"].min(), lower, name="--alpha")
         except ParameterError as exc:
             raise exc.renamed("--alpha") from None
     return rows

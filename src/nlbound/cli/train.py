@@ -6,16 +6,19 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 
 from nlbound._io import check_output_dir
-from nlbound._validate import ParameterError
+from nlbound._validate import Interval, ParameterError, Real, validate_params
+from nlbound.cli._common import DEFAULT_RUNS, RUNS_ENV, add_data_flags
+from nlbound.cli._progress import progress_enabled
 from nlbound.training.adaptive import STIFFNESS
 from nlbound.training.config import DATASETS, DTYPES, PRECISIONS, RunOptions
 
 # TrainConfig / RunOptions field -> the flag that sets it (others: "--" + field with dashes)
 PARAM_FLAGS = {"t_end": "--until", "init_seed": "--seed"}
-DEFAULT_RUNS = "runs"  # train()'s default parent of run directories: runs/<config key[:12]>
+# without --out: <$NLBOUND_RUNS, else ./runs>/<config key>, the run cache of reproduce / sweep / plan
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -45,10 +48,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--dtype", default="float32", choices=DTYPES, help="dtype of gradient passes")
     parser.add_argument("--threads", type=int, default=RunOptions.threads,
                         help="torch threads (1 is fastest here: see BENCHMARKS.md)")
-    parser.add_argument("--data-dir", default=None, help="directory of IDX files (default: see `nlbound data --help`)")
-    parser.add_argument("--cache-dir", default=None,
-                        help="cache of the MNIST wheel (default: $NLBOUND_CACHE, else the user cache directory)")
-    parser.add_argument("--out", default=None, help=f"run directory (default: {DEFAULT_RUNS}/<config key>)")
+    add_data_flags(parser)
+    parser.add_argument("--out", default=None, help=f"run directory (default: ${RUNS_ENV}/<config key>, else ./{DEFAULT_RUNS}/<config key>)")
     parser.add_argument("--json", action="store_true", help="print a JSON summary at the end")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
@@ -75,31 +76,47 @@ def _t_star(args: argparse.Namespace, s: float) -> float:
         raise ValueError(f"--until tstar is undefined (s == {s:.6g}): {exc}") from None
 
 
+def _runs_root() -> str:
+    """Where run directories go without --out: the run cache ($NLBOUND_RUNS, else ./runs)."""
+    return os.environ.get(RUNS_ENV) or DEFAULT_RUNS
+
+
 def _check_paths(args: argparse.Namespace) -> None:
     """Output and cache paths, before any work (one-line errors naming the flag)."""
-    check_output_dir(args.out if args.out is not None else DEFAULT_RUNS, "--out")
+    check_output_dir(args.out if args.out is not None else _runs_root(), "--out")
     if args.cache_dir is not None:
         check_output_dir(args.cache_dir, "--cache-dir", writable=False)
+
+
+def _check_before_data(args: argparse.Namespace, fields: dict, config_cls: type) -> None:
+    """Every check that does not need the data, before it is loaded (seconds for 28x28 MNIST): the
+    whole config with a stand-in horizon (--until tstar: t = lr, inside gd's lr range; the real t*
+    is validated again once s is known) and --alpha in (0, 1)."""
+    validate_params({"alpha": Interval(Real, 0, 1, closed="neither")}, {"alpha": args.alpha})
+    config_cls(**fields, t_end=args.lr if args.integrator == "gd" and args.lr > 0 else 1.0)
 
 
 def run(args: argparse.Namespace) -> int:
     from nlbound.data import load_dataset
     from nlbound.training import RunOptions, TrainConfig, train  # (looked up at call time: tests substitute them)
+    from nlbound.training.rundir import run_dir
 
     _check_paths(args)
-    options = RunOptions(out_dir=args.out, progress=not args.no_progress, threads=args.threads,
-                         data_dir=args.data_dir, cache_dir=args.cache_dir)
     fields = dict(dataset=args.dataset, size=args.size, depth=args.depth, width=args.width, eps=args.eps,
                   beta=args.beta, rank_one=args.rank_one, init_seed=args.seed, data_seed=args.data_seed,
                   integrator=args.integrator, lr=args.lr, rtol=args.rtol, dtype=args.dtype, p=args.p,
                   sensitivity=args.sensitivity, stiffness=args.stiffness)
     t_end = _until(args.until)
-    # a numeric --until: the whole config is validated before the data is loaded
+    # the whole config is validated before the data is loaded
+    if t_end is None:
+        _check_before_data(args, fields, TrainConfig)
     config = TrainConfig(**fields, t_end=t_end) if t_end is not None else None
     ds = load_dataset(args.dataset, args.size, data_dir=args.data_dir, cache_dir=args.cache_dir,
                       seed=args.data_seed)
     if config is None:  # eq. 15 (L = 2) / eq. 97 (L >= 3) with the dataset's s
         config = TrainConfig(**fields, t_end=_t_star(args, ds.s))
+    options = RunOptions(out_dir=args.out or str(run_dir(_runs_root(), config)), progress=progress_enabled(args.no_progress),
+                         threads=args.threads, data_dir=args.data_dir, cache_dir=args.cache_dir)
     result = train(config, ds, options)
     _report(args, config, result)
     return 0

@@ -2,7 +2,7 @@
 
 A backend trains the pending configs that `runner.run_all` hands it (run_all deduplicates, skips
 finished runs and owns the progress bar). Every backend runs `runner._execute`, so there is one
-cache layout: a run trains into `<cache>/<key>.partial-<pid>` and is renamed to `<cache>/<key>`
+cache layout: a run trains into `<cache>/<key>.partial-<token>` and is renamed to `<cache>/<key>`
 only when it has finished. A run killed mid-way (worker or node lost, Ctrl-C) leaves only a
 partial directory, which the next `run_all` removes before it retrains that run: a half-written
 run is never used. On Ray the cache directory must be one path on a filesystem shared by the
@@ -11,6 +11,7 @@ driver and every worker node; workers write their runs into it themselves.
 
 from __future__ import annotations
 
+import os
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from dataclasses import dataclass
 from multiprocessing import get_context
@@ -18,6 +19,8 @@ from pathlib import Path
 from typing import Any, Callable, Protocol, Sequence
 
 from nlbound._validate import Integral, Interval, Real, validate_params
+from nlbound.experiments.ray_connect import connect, quiet_ray
+from nlbound.experiments.lifeline import die_with_parent
 from nlbound.experiments.runner import _execute, _worker_init
 
 __all__ = ["LocalBackend", "RayBackend", "Report", "make_backend", "ray_available"]
@@ -55,7 +58,7 @@ class LocalBackend:
 
     def _pool(self, pending, train_fn, cache_dir, data_dir, report) -> None:
         pool = ProcessPoolExecutor(max_workers=min(self.processes, len(pending)), mp_context=get_context("spawn"),
-                                   initializer=_worker_init)
+                                   initializer=_local_worker_init, initargs=(os.getpid(),))
         futures = {pool.submit(_execute, train_fn, c, cache_dir, data_dir): c for c in pending}
         try:
             remaining = set(futures)
@@ -74,6 +77,12 @@ class LocalBackend:
                     proc.kill()
             raise
         pool.shutdown(wait=True)
+
+
+def _local_worker_init(driver: int) -> None:
+    """A local worker: the runner's set-up, and it ends with its driver (SIGKILL or SIGTERM to it)."""
+    _worker_init()
+    die_with_parent(driver)
 
 
 _RAY = {"num_cpus": Interval(Real, 0, None, closed="neither"),
@@ -99,7 +108,9 @@ class RayBackend:
     """Each run a Ray task asking `num_cpus`; a task whose worker died is re-run up to `max_retries`
     times (its partial directory is left behind and never published). address None: start a local
     Ray runtime with `local_cpus` CPUs (unless Ray is already initialised in this process, which is
-    then used and left running); "auto" or "ray://host:10001" joins an existing cluster."""
+    then used and left running); "auto" or "HOST:6379" joins an existing cluster from one of its nodes
+    (not the Ray Client form "ray://...": the [ray] extra does not install ray[client], and a client
+    driver loses the whole sweep when its connection drops)."""
 
     address: str | None = None
     num_cpus: float = 1.0
@@ -113,6 +124,9 @@ class RayBackend:
 
     def execute(self, pending: Sequence[Any], train_fn: TrainFn, cache_dir: str, data_dir: str | None,
                 report: Report) -> None:
+        if not pending:
+            return  # every run is cached: no Ray runtime is started or joined
+        quiet_ray(self.address)  # before the import: Ray's C++ logging reads it then
         import ray
 
         cache_dir = str(Path(cache_dir).resolve())  # workers may run elsewhere: no relative paths
@@ -132,8 +146,7 @@ class RayBackend:
     def _connect(self, ray: Any) -> bool:
         if ray.is_initialized():
             return False
-        ray.init(address=self.address, num_cpus=self.local_cpus if self.address is None else None,
-                 include_dashboard=False, log_to_driver=False)
+        connect(ray, self.address, self.local_cpus)  # one-line ValueError on failure, Ray's logs kept quiet
         return True
 
     def _drain(self, ray: Any, refs: dict, report: Report) -> None:

@@ -1,4 +1,4 @@
-"""Fig. 10 (issue 12): the proof's links as measured/bound ratios along t, and the measured-chain diagnostic.
+"""Fig. 10: the proof's links as measured/bound ratios along t, and the measured-chain diagnostic.
 
 Runs: the setups of Figs 1, 3 (7×7 MNIST, L = 2, width 64, β = 0.001, ε = 0.001 and 0.01) and of
 Figs 8-9 (14×14, ε = 0.1, 0.2, 0.4), built by the figures' own Context (same fields, gammas, rtol),
@@ -117,31 +117,37 @@ def measured_chain_curve(res: dict, kappa: int = 1) -> dict:
     return {"t": np.asarray(res["t"]), "Delta": th["Delta"], "measured_chain": chain, "deviation": dev}
 
 
+RUN_COLORS = ("tab:blue", "tab:orange", "tab:green", "tab:red", "tab:purple", "tab:brown", "tab:pink", "tab:gray")
+
+
 def plot_fig10(results: Sequence[dict], kappa: int = 1) -> FigureData:
     """One panel per link (max over the τ grid of measured/bound; the line y = 1 is what the paper
-    proves) and a last panel with Δ, the measured deviation and the dashed measured-chain diagnostic."""
-    panels = [Panel(title=_TITLES[k], ylabel="measured / bound", yscale="log",
-                    hlines=[(1.0, "bound", "black", ":")], legend="lower left" if i == 0 else "none")
-              for i, k in enumerate(_PANELS)]  # the runs' colours are the same in every ratio panel
-    panels.append(Panel(title=f"κ = {kappa}: Δ vs measured", ylabel="(1/ε^κ) deviation", yscale="log",
-                        legend="lower right"))
-    fig = FigureData(name="fig10", title="Where the proof is loose: each link measured (issue 12)",
+    proves) and a last panel with Δ, the measured deviation and the dashed measured-chain diagnostic.
+    One colour per run in every panel, one legend under the figure; t on a symlog axis (linear up
+    to the first recorded t > 0) so that the values at t = 0 are drawn."""
+    first = min((float(np.min(np.asarray(r["t"])[np.asarray(r["t"]) > 0])) for r in results), default=1.0)
+    xlabel = f"t (linear below {first:.2g})"
+    panels = [Panel(title=_TITLES[k], ylabel="measured / bound", yscale="log", xscale="symlog", linthresh=first,
+                    xlabel=xlabel, hlines=[(1.0, "bound (measured/bound = 1)", "black", ":")]) for k in _PANELS]
+    panels.append(Panel(title=f"κ = {kappa}: Δ (solid) vs measured (dotted)", ylabel="(1/ε^κ) deviation",
+                        yscale="log", xscale="symlog", linthresh=first, xlabel=xlabel))
+    fig = FigureData(name="fig10", title="Where the proof is loose: each link of the proof measured",
                      panels=panels, lines=[], ncols=5,
-                     note="dashed: measured-chain diagnostic (Theorem 5.2's formula with measured norms), not a bound")
-    for res in results:
+                     note=f"Last panel (κ = {kappa}): solid Δ_κ,β (eq. 7), dotted the measured deviation, dashed the "
+                          "measured-chain diagnostic (Theorem 5.2's formula with measured norms), not a bound.")
+    for n, res in enumerate(results):
         c = res["config"]
-        label = f"{c['dataset']} {c['size']}x{c['size']} eps={c['eps']:g}"
+        label, color = f"{c['dataset']} {c['size']}x{c['size']} eps={c['eps']:g}", RUN_COLORS[n % len(RUN_COLORS)]
         t = np.asarray(res["t"])
-        keep = t > 0
         ratios = link_ratios(res, kappa)
         for i, k in enumerate(_PANELS):
-            fig.add(i, label, t[keep], ratios[k].max(axis=1)[keep])
+            fig.add(i, label, t, ratios[k].max(axis=1), color=color)
         mc = measured_chain_curve(res, kappa)
         last = len(_PANELS)
-        fig.add(last, f"Δ (bound), {label}", t[keep], mc["Delta"][keep])
-        fig.add(last, f"measured chain (diagnostic, not a bound), {label}", t[keep], mc["measured_chain"][keep],
-                style="--")
-        fig.add(last, f"measured deviation, {label}", t[keep], mc["deviation"][keep], style=":")
+        fig.add(last, f"Δ (bound), {label}", t, mc["Delta"], color=color, legend=False)
+        fig.add(last, f"measured chain (diagnostic, not a bound), {label}", t, mc["measured_chain"], color=color,
+                style="--", legend=False)
+        fig.add(last, f"measured deviation, {label}", t, mc["deviation"], color=color, style=":", legend=False)
     return fig
 
 

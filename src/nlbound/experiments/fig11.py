@@ -35,7 +35,7 @@ N_TIMES = 2
 ZOOM = (0.15, 1.0)  # middle row: linear y range of the non-vacuous bounds and the risks
 BOUND_LABELS = {  # name: (legend, color, line style, marker)
     "theorem_5_2": ("Theorem 5.2 (a-priori)", "C0", "-", "o"),
-    "linear_counting": ("linear twin, counting Υ₁", "C1", "--", "s"),
+    "linear_counting": ("linear twin, counting ϒ₁", "C1", "--", "s"),
     "network_counting": ("net, p-bit counting", "C2", "-.", "^"),
     "network_vc": ("net, VC (BHLM 2019)", "C3", ":", "v"),
     "spectral_nbs2018": ("spectral PAC-Bayes (NBS 2018)", "C4", "-", "D"),
@@ -116,7 +116,9 @@ def soundness(curves: dict[str, dict[str, np.ndarray]]) -> dict:
 def figure_data(curves: dict[str, dict[str, np.ndarray]], note: str = "") -> FigureData:
     """Top row: bounds and f's test risk vs t per run (log y, y = 1 marked); middle row: the same on
     a linear y in [ZOOM] (where the non-vacuous bounds and the risks lie); bottom row: test and train
-    risk of f and the Gibbs test risk of DR's stochastic net Q (each recorded point marked)."""
+    risk of f and the Gibbs test risk of DR's stochastic net Q. Only the sampled times are drawn
+    (markers, no joining lines: nothing was computed between them); +inf and values above the zoom
+    are "^" at the panel's top edge."""
     labels, n = list(curves), len(curves)
     panels = [Panel(lab, ylabel="bound", yscale="log", hlines=[(1.0, "vacuous (1)", "0.5", ":")]) for lab in labels]
     panels += [Panel(f"{lab}: zoom", ylabel="bound", ylim=ZOOM) for lab in labels]
@@ -126,13 +128,13 @@ def figure_data(curves: dict[str, dict[str, np.ndarray]], note: str = "") -> Fig
     for i, lab in enumerate(labels):
         c = curves[lab]
         for row in (0, n):
-            for name, (text, color, style, marker) in BOUND_LABELS.items():
-                fig.add(row + i, text, c["t"], c[name], color=color, style=style, marker=marker)
-            fig.add(row + i, "test risk", c["t"], c["test_risk"], color="k", marker=".")
-        fig.add(2 * n + i, "test risk", c["t"], c["test_risk"], color="k", marker=".")
-        fig.add(2 * n + i, "train risk", c["t"], c["train_risk"], color="0.5", style="--", marker=".")
+            for name, (text, color, _, marker) in BOUND_LABELS.items():
+                fig.add(row + i, text, c["t"], c[name], color=color, style="none", marker=marker, clip_marker=True)
+            fig.add(row + i, "test risk", c["t"], c["test_risk"], color="k", style="none", marker="o")
+        fig.add(2 * n + i, "test risk", c["t"], c["test_risk"], color="k", style="none", marker="o")
+        fig.add(2 * n + i, "train risk", c["t"], c["train_risk"], color="0.5", style="none", marker="s")
         fig.add(2 * n + i, "Gibbs test risk of Q (DR 2017)", c["t"],
-                c["pac_bayes_dr2017:predictor_test_risk"], color="C5", style=":", marker="x")
+                c["pac_bayes_dr2017:predictor_test_risk"], color="C5", style="none", marker="x")
     return fig
 
 
@@ -161,7 +163,8 @@ def fig11(cache_dir, out_dir, *, ctx: Any = None, settings: Any = None, n_times:
         curves[label] = bound_curves(run_dir, times, settings, compare=compare, **kw)
     note = ("Bounds at δ = 0.05 each; PAC-Bayes (DR 2017) bounds the stochastic net Q, the linear counting "
             "bound the linear twin, p-bit counting f rounded to p bits; the others bound f. Values > 1 are "
-            "vacuous; +∞ (Theorem 5.2 where Δ_κ(t) is infinite) is not drawn; NBS = 1: β below its grid.")
+            "vacuous; +∞ (Theorem 5.2 where Δ_κ(t) is infinite) and values above the zoom are drawn as ▲ at the "
+            "top edge; only the sampled times are drawn; NBS = 1: β below its grid.")
     paths = render(figure_data(curves, note), out_dir)
     if json_path is not None:
         from nlbound._io import atomic_write_json

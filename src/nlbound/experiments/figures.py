@@ -153,7 +153,7 @@ def _theorem_bounds(kappas=(2,), ps=(32,), rules=("beta2",), terms=("full",)) ->
 
 
 P_NOTE = ("p = 16: the proxies' free parameters (c = YX̃ᵀ/m, from which the linear twin θ⁰ is trained, "
-          "and the κ=2 correction w of eq. 25) are rounded to 16-bit floats in training; Υ_κ counts "
+          "and the κ=2 correction w of eq. 25) are rounded to 16-bit floats in training; ϒ_κ counts "
           "2^(κpd) such proxies (Lemma 7.2, eq. 28).")
 
 

@@ -28,6 +28,7 @@ BOUND_TOP = 1.05  # bound panels: y in [0, BOUND_TOP], the bound is clipped abov
 BOUND_YLABEL = f"risk / bound (bound clipped at {BOUND_TOP:g})"
 T_STAR_LABEL = "t*_0.5: linear twin has learned half its top mode (eq. 15)"
 ODE_SUFFIX = "[ode form]"  # series suffix of Theorem 5.2 with form="ode" (Figs. 1, 3, 8), drawn dashed
+UPSILON = "ϒ"  # U+03D2: DejaVu Sans draws the capital Υ (U+03A5) exactly like a Latin Y
 GAMMA_COLORS = ["darkgreen", "tab:green", "tab:olive", "tab:cyan", "tab:blue", "tab:pink"]  # Figs. 8-9
 
 
@@ -131,8 +132,8 @@ def plot_fig2(inp: Inputs) -> FigureData:
 
 
 def plot_fig3(inp: Inputs) -> FigureData:
-    fig = FigureData("fig3", inp.exp.title + " (each run trained and evaluated with its p)", [], [], ncols=2,
-                     note=inp.exp.notes)
+    fig = FigureData("fig3", inp.exp.title, [], [], ncols=2,
+                     note=inp.exp.notes + " The network f itself is float32 in every run; p is the proxies' precision.")
     for r in inp.exp.main_runs():
         p = int(inp.runs[r.label].get("p"))
         _bound_panel(fig, inp, r.label, _variants(inp.exp, p=p), r.label, style=lambda v: P_STYLE[v.p], ode=True)
@@ -140,10 +141,10 @@ def plot_fig3(inp: Inputs) -> FigureData:
 
 
 def plot_fig4(inp: Inputs) -> FigureData:
-    """One row per run: full bound / without Υ_κ / without the deviation term; then the two terms.
+    """One row per run: full bound / without Υ_κ / without the deviation term / the two terms.
     Rows whose bound never comes below BOUND_TOP (ε = 0.1: nothing to see on the linear axis) use a log y axis."""
-    fig = FigureData("fig4", inp.exp.title, [], [], ncols=3)
-    titles = {"full": "full bound", "no_upsilon": "without Υ_κ", "no_deviation": "without Δε^κ/γ"}
+    fig = FigureData("fig4", inp.exp.title, [], [], ncols=4)
+    titles = {"full": "full bound", "no_upsilon": f"without {UPSILON}_κ", "no_deviation": "without Δε^κ/γ"}
     for r in inp.exp.main_runs():
         run = inp.runs[r.label]
         full = [bound_curve(run, v)["bound"][run.t > 0] for v in _variants(inp.exp, terms="full")]
@@ -151,22 +152,21 @@ def plot_fig4(inp: Inputs) -> FigureData:
         for term, title in titles.items():
             _bound_panel(fig, inp, r.label, _variants(inp.exp, terms=term), f"{r.label}: {title}",
                          name=lambda v: f"bound γ=β²/{v.q:g}", log=log)
-    _components_panel(fig, inp)
+        _components_panel(fig, inp, r.label)
     return fig
 
 
-def _components_panel(fig: FigureData, inp: Inputs) -> None:
+def _components_panel(fig: FigureData, inp: Inputs, label: str) -> None:
+    """The two terms of run `label` on a log y: Υ_κ (black dash-dot) and Δε^κ/γ (colour per q, dotted)."""
     i = len(fig.panels)
-    fig.panels.append(Panel("terms: Υ_κ (black), Δε^κ/γ (colour per q); ε=0.01 solid, ε=0.1 dashed",
-                            ylabel="term (log)", yscale="log", legend="outside", ylim=(1e-4, 1e2),
+    fig.panels.append(Panel(f"{label}: the two terms", ylabel="term (log)", yscale="log", ylim=(1e-4, 1e2),
                             hlines=[(0.5, "random guess (0.5)", "red", ":")],
-                            annotation="y cut to [1e-4, 1e2]: the range where a term matters"))
-    for r, style in zip(inp.exp.main_runs(), ("-", "--"), strict=False):
-        run = inp.runs[r.label]
-        for v in _variants(inp.exp, terms="full"):
-            c = bound_curve(run, v)
-            fig.add(i, f"{r.label} deviation q={v.q:g}", c["t"], c["deviation"], color=Q_COLORS[v.q], style=style)
-        fig.add(i, f"{r.label} Υ_2", c["t"], c["upsilon"], color="black", style=style)
+                            annotation="y cut to [1e-4, 1e2]: where a term matters"))
+    run = inp.runs[label]
+    for v in _variants(inp.exp, terms="full"):
+        c = bound_curve(run, v)
+        fig.add(i, f"term Δε^κ/γ, γ=β²/{v.q:g}", c["t"], c["deviation"], color=Q_COLORS[v.q], style=":", width=1.8)
+    fig.add(i, f"term {UPSILON}_2", c["t"], c["upsilon"], color="black", style="-.")
 
 
 def plot_fig5(inp: Inputs) -> FigureData:
@@ -178,28 +178,67 @@ def plot_fig5(inp: Inputs) -> FigureData:
 
 def plot_fig6(inp: Inputs) -> FigureData:
     """Depth: t in units of each run's t*_0.5 so the panels compare; log y so that the L ≥ 3 bounds
-    (≥ 1 + Υ) are drawn, not clipped."""
+    (≥ 1 + Υ) are drawn, not clipped; +inf (past the blow-up of u, eq. 9) drawn as "^" at the top."""
     fig = FigureData("fig6", inp.exp.title + " — top γ=β²/q, bottom γ=α/q", [], [],
-                     ncols=len(inp.exp.main_runs()), note=inp.exp.notes)
+                     ncols=len(inp.exp.main_runs()), note=_fig6_note(inp))
     for rule, g in (("beta2", "β²/q"), ("alpha", "α/q")):
         for r in inp.exp.main_runs():
-            _bound_panel(fig, inp, r.label, _variants(inp.exp, gamma_rule=rule), f"{r.label}, γ={g}",
-                         name=lambda v: f"bound q={v.q:g}", log=True, x_in_t_star=True)
+            i = _bound_panel(fig, inp, r.label, _variants(inp.exp, gamma_rule=rule), f"{r.label}, γ={g}",
+                             name=lambda v: f"bound q={v.q:g}", log=True, x_in_t_star=True)
+            for ln in fig.lines:
+                ln.clip_marker = ln.clip_marker or (ln.panel == i and ln.label.startswith("bound"))
     return fig
 
 
+def _fig6_note(inp: Inputs) -> str:
+    """What the reader must know to read Fig. 6: each run's horizon (from its trace), why L = 4 stops
+    early, and why the L ≥ 3 bounds are flat (from the curves themselves)."""
+    ends = []
+    for r in inp.exp.main_runs():
+        run = inp.runs[r.label]
+        ends.append(f"{r.label} to {float(run.t[-1]) / t_star_of(run, inp.exp.alpha):.2g}·t*")
+    parts = ["Runs end at: " + ", ".join(ends) + "."]
+    if any(int(inp.runs[r.label].get("depth")) >= 4 for r in inp.exp.main_runs()):
+        parts.append("L = 4 is kept at 1.5·t*: the kink-limited step makes 4·t* cost ~3.5·10⁵ gradient "
+                     "evaluations (measured, BENCHMARKS.md, stiff switch).")
+    flat = _flat_at_one_plus_upsilon(inp)
+    if flat:
+        parts.append(f"{', '.join(flat)}: train margin risk 1 at every γ wherever the bound is finite (no margin "
+                     f"reaches γ before u(t), eq. 9, blows up near t*), so the bound is flat at 1 + {UPSILON}_κ "
+                     "(the deviation term negligible) until it rises and becomes +∞ (▲ at the top).")
+    return " ".join(parts + [inp.exp.notes])
+
+
+def _flat_at_one_plus_upsilon(inp: Inputs) -> list[str]:
+    """Labels of the runs whose train margin risk is 1 wherever a bound variant is finite."""
+    out = []
+    for r in inp.exp.main_runs():
+        curves = [bound_curve(inp.runs[r.label], v) for v in inp.exp.bounds]
+        if curves and all(bool(np.all(c["margin_risk"][np.isfinite(c["bound"])] == 1.0)) for c in curves):
+            out.append(r.label)
+    return out
+
+
 def plot_fig7(inp: Inputs) -> FigureData:
-    fig = FigureData("fig7", inp.exp.title + " (+1e-8)", [], [], ncols=2, note=inp.exp.notes)
-    groups = list(dict.fromkeys(r.group for r in inp.exp.main_runs()))
+    """One panel per β (in increasing β); the curves of ε ≤ 0.1 nearly coincide, so the smallest ε is
+    drawn widest, underneath, and each larger ε thinner on top of it."""
+    fig = FigureData("fig7", inp.exp.title + " (+1e-8)", [], [], ncols=2,
+                     note=inp.exp.notes + " Coinciding curves: smaller ε drawn wider, underneath.")
+    mains = inp.exp.main_runs()
+    beta = {r.group: float(inp.runs[r.label].get("beta")) for r in mains}
+    groups = sorted(dict.fromkeys(r.group for r in mains), key=lambda g: beta[g])
     colors = ["tab:blue", "tab:orange", "tab:green", "tab:red", "tab:purple", "tab:brown"]
     for i, g in enumerate(groups):
         fig.panels.append(Panel(g, ylabel="decrease (+1e-8, log)", yscale="log"))
-        for j, r in enumerate([r for r in inp.exp.main_runs() if r.group == g]):
+        runs = sorted((r for r in mains if r.group == g), key=lambda r: float(inp.runs[r.label].get("eps")))
+        for j, r in enumerate(runs):
             run = inp.runs[r.label]
             loss, loss_x = run.col("train_loss"), run.col("train_loss_X")
             eps = r.label.split()[-1]
-            fig.add(i, f"{eps} L(0)−L(t) (solid)", run.t, loss[0] - loss + TINY, color=colors[j % 6])
-            fig.add(i, f"{eps} L_X(0)−L_X(t) (dashed)", run.t, loss_x[0] - loss_x + TINY, color=colors[j % 6], style="--")
+            w = 1.0 + 0.7 * (len(runs) - 1 - j)
+            fig.add(i, f"{eps} L(0)−L(t) (solid)", run.t, loss[0] - loss + TINY, color=colors[j % 6], width=w)
+            fig.add(i, f"{eps} L_X(0)−L_X(t) (dashed)", run.t, loss_x[0] - loss_x + TINY, color=colors[j % 6],
+                    style="--", width=w)
     return fig
 
 
@@ -210,9 +249,19 @@ def _phase_marks(run: RunData, base: dict[str, float]) -> tuple[list[tuple], flo
     ph = run_phases(run, base)
     marks = [(ph.t1, "t1: risk reaches the optimal linear model's", "tab:red", "-."),
              (ph.t2, "t2: risk and MSE below it (phase 3)", "brown", "-.")]
-    note = (f"t cut at {PHASE3_MARGIN:g}·t2 = {PHASE3_MARGIN * ph.t2:.3g}" if ph.phase3_reached else
-            f"phase 3 not reached by T = {run.t[-1]:.3g}")
-    return marks, cut_time(run, ph, PHASE3_MARGIN), note
+    return marks, cut_time(run, ph, PHASE3_MARGIN), _cut_note(run, ph)
+
+
+def _cut_note(run: RunData, ph: Any) -> str:
+    """Where the drawn t range ends and why, from the run itself: at margin·t2, or where the run
+    stopped (its cap T) before margin·t2, or at T with phase 3 not observed."""
+    end = float(run.t[-1])
+    if not ph.phase3_reached:
+        return f"phase 3 not reached by T = {end:.3g}"
+    target = PHASE3_MARGIN * ph.t2
+    if target <= end:
+        return f"t cut at {PHASE3_MARGIN:g}·t2 = {target:.3g}"
+    return f"run ended at its cap T = {end:.3g}, before {PHASE3_MARGIN:g}·t2 = {target:.3g}"
 
 
 def _optimistic_panel(fig: FigureData, inp: Inputs, label: str, proxy: str, title: str) -> None:
@@ -237,7 +286,7 @@ def _optimistic_panel(fig: FigureData, inp: Inputs, label: str, proxy: str, titl
         fig.add(i, f"bound γ={g:g}", c["t"], c["bound"], color=GAMMA_COLORS[k % len(GAMMA_COLORS)], width=0.8)
     gs = inp.exp.optimistic_gammas
     m = optimistic_min(run, proxy, gs)
-    fig.add(i, f"bound: min over {len(gs)} γ at each t (+ union price √(ln {len(gs)}/2m) = {float(m['price']):.3g})",
+    fig.add(i, f"bound: min over {len(gs)} γ per t + price √(ln {len(gs)}/2m) = {float(m['price']):.3g}",
             m["t"], m["bound"], color="green", width=2.4)
     _band(fig, i, _seed_runs(inp, label), lambda r: optimistic_min(r, proxy, gs)["bound"],
           "min-over-γ bound: min–max over seeds", "green")
@@ -255,10 +304,10 @@ def plot_fig8(inp: Inputs) -> FigureData:
     gs = inp.exp.optimistic_gammas
     colors = {"g1": "tab:blue", "g2": "tab:green", "glin": "tab:orange"}
     marks, cut, _ = _phase_marks(run, inp.baseline(run))
-    fig.panels.append(Panel(f"proxy generalization gap R^C_γ[g] − R̂^C_γ[g] (γ={min(gs):g} solid, "
-                            f"{max(gs):g} dashed)", ylabel="gap", legend="lower left", vlines=marks, xmax=cut))
+    fig.panels.append(Panel("proxy generalization gap R^C_γ[g] − R̂^C_γ[g]",
+                            ylabel="generalization gap", vlines=marks, xmax=cut))
     fig.panels.append(Panel("proxy deviation E|f−g| + Ê|f−g|", ylabel="deviation (log)", yscale="log",
-                            legend="lower right", vlines=marks, xmax=cut))
+                            vlines=marks, xmax=cut))
     for proxy, color in colors.items():
         for g, style in ((min(gs), "-"), (max(gs), "--")):
             fig.add(0, f"{proxy} γ={g:g}", run.t, optimistic_bound(run, proxy, g)["gap"], color=color, style=style)
@@ -266,7 +315,7 @@ def plot_fig8(inp: Inputs) -> FigureData:
     _optimistic_panel(fig, inp, label, "g1", "optimistic bound, κ=1 proxy g1")
     _optimistic_panel(fig, inp, label, "g2", "optimistic bound, κ=2 proxy g2")
     _bound_panel(fig, inp, label, FIG8_THEOREM,
-                 "Theorem 5.2 (a-priori), κ=2, γ=α/q: closed (solid), ode (dashed)",
+                 "Theorem 5.2 (a-priori), κ=2, γ=α/q",
                  name=lambda v: f"Thm 5.2 q={v.q:g}", log=True, ode=True)
     return fig
 

@@ -1,13 +1,16 @@
 """Cached runner: every run lives under its TrainConfig hash; finished runs are never recomputed.
 
-A run trains into `<cache>/<key>.partial-<pid>` and is renamed to `<cache>/<key>` (the one layout,
-nlbound.training.rundir.run_dir) only once it finished: an interrupted sweep resumes with the runs
-it had not finished, and runs shared between figures are trained once. A cached directory is used
-only if it passes nlbound.training.rundir.read_run (status complete, row count = recorded, finite
-cells, config = key); a damaged one is reported with its path and the reason, and retrained.
-Leftovers of interrupted sweeps are removed only when the process that made them is dead, so two
-sweeps may share a cache. While runs train, the progress bar follows each one's t (progress files
-`<key>.partial-<pid>.progress` written by train()).
+A run trains into `<cache>/<key>.partial-<token>` (token: rundir.process_token) and is renamed to
+`<cache>/<key>` (the one layout, nlbound.training.rundir.run_dir) only once it finished: an interrupted
+sweep resumes with the runs it had not finished, and runs shared between figures are trained once. A
+cached directory is used only if it passes nlbound.training.rundir.read_run (status complete, row count
+= recorded, finite cells, config = key); a damaged one is reported with its path and the reason, and
+retrained; a stray file at a run's path is set aside (`<key>.stray-<token>`) with a warning, never
+deleted, never fatal. Two sweeps may share a cache, on one node or several: a run is trained under a
+lease (nlbound.experiments.lease), which the other sweep waits on instead of training the run again,
+and a leftover partial directory is removed only once no live lease of its token holds it (a
+heartbeat, not a pid). While runs train, the progress bar follows each one's t (progress files
+`<key>.partial-<token>.progress` written by train()).
 """
 
 from __future__ import annotations
@@ -23,7 +26,8 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Sequence
 
 from nlbound._io import atomic_write_json
-from nlbound.training.rundir import RunDirError, pid_alive, read_run, run_dir
+from nlbound.experiments.lease import claim, holder_alive
+from nlbound.training.rundir import TOKEN_PATTERN, RunDirError, process_token, read_run, run_dir
 
 TrainFn = Callable[[Any, Path, "str | None"], None]
 RUNNER_FILE = "runner.json"
@@ -80,13 +84,18 @@ def _dataset(name: str, size: int, seed: int, data_dir: str | None) -> Any:
 
 
 def _execute(train_fn: TrainFn, config: Any, cache_dir: str, data_dir: str | None) -> float:
-    """Train one config into a partial directory and publish it atomically; returns wall seconds."""
+    """Train one config into a partial directory under the run's lease and publish it atomically; returns
+    wall seconds (0 for a run another sweep published while this one waited for its lease)."""
     final = run_dir(cache_dir, config)
-    partial = final.with_name(f"{final.name}.partial-{os.getpid()}")
-    shutil.rmtree(partial, ignore_errors=True)
-    partial.mkdir(parents=True)
-    start = time.perf_counter()
+    lease = claim(cache_dir, config.key(), lambda: cached_run_problem(cache_dir, config) is None)
+    if lease is None:
+        return 0.0
+    partial = final.with_name(f"{final.name}.partial-{process_token()}")
     try:
+        shutil.rmtree(partial, ignore_errors=True)  # this process's own token: nobody else's
+        partial.mkdir(parents=True)
+        lease.beat(partial)
+        start = time.perf_counter()
         train_fn(config, partial, data_dir)
         wall = time.perf_counter() - start
         atomic_write_json(partial / RUNNER_FILE, {"key": config.key(), "wall_s": wall, "pid": os.getpid()})
@@ -94,6 +103,7 @@ def _execute(train_fn: TrainFn, config: Any, cache_dir: str, data_dir: str | Non
     finally:
         shutil.rmtree(partial, ignore_errors=True)  # gone unless training or publishing failed
         progress_file(partial).unlink(missing_ok=True)
+        lease.release()
     return wall
 
 
@@ -104,10 +114,20 @@ def _publish(partial: Path, final: Path, config: Any, cache_dir: str) -> None:
     problem = cached_run_problem(cache_dir, config)
     if problem is None:
         return  # another sweep finished the same run first: keep theirs, drop ours
+    set_aside_stray(final)
     if final.exists():
         print(f"replacing a damaged cached run: {problem}", file=sys.stderr)
         shutil.rmtree(final)
     os.replace(partial, final)
+
+
+def set_aside_stray(path: Path) -> None:
+    """Something other than a directory at a run's path (a file, a link): renamed to
+    `<path>.stray-<token>` with one warning line, so the run can be trained and published there."""
+    if path.is_symlink() or (path.exists() and not path.is_dir()):
+        aside = path.with_name(f"{path.name}.stray-{process_token()}")
+        os.replace(path, aside)
+        print(f"nlbound: warning: {path} is not a run directory: moved to {aside.name}", file=sys.stderr)
 
 
 def _worker_init() -> None:
@@ -127,21 +147,22 @@ def _worker_init() -> None:
     blas_threads(1)  # numpy's BLAS too, for the whole worker (not only train()): never exited
 
 
-# also ".<key>.partial-<pid>....<random>.tmp": an atomic write (nlbound._io) the dead process never renamed
-_PARTIAL = re.compile(r"^\.?[0-9a-f]{64}\.partial-(\d+)(\..*)?$")
+# also ".<key>.partial-<token>....<random>.tmp": an atomic write (nlbound._io) the dead process never renamed
+_PARTIAL = re.compile(rf"^\.?([0-9a-f]{{64}})\.partial-({TOKEN_PATTERN})(\..*)?$")
 
 
 def clean_partials(cache_dir: str | os.PathLike) -> None:
-    """Remove what interrupted runs left behind (`<key>.partial-<pid>*`, and the hidden temporary file of an
-    atomic write it was killed in, `.<key>.partial-<pid>*.tmp`) when process <pid> is dead:
-    never a finished run, never the partial run of a live sweep sharing the cache."""
+    """Remove what interrupted runs left behind (`<key>.partial-<token>*`, and the hidden temporary file of
+    an atomic write it was killed in, `.<key>.partial-<token>*.tmp`) once no live lease of that token
+    holds run <key> (nlbound.experiments.lease: renewed within LEASE_S, on any node): never a finished
+    run, never the partial run of a live sweep sharing the cache, never a name without a token."""
     cache = Path(cache_dir)
     if not cache.is_dir():
         return
     for p in cache.iterdir():
         match = _PARTIAL.match(p.name)
-        if match and not pid_alive(int(match.group(1))):
-            if p.is_dir():
+        if match and not holder_alive(cache, match.group(1), match.group(2)):
+            if p.is_dir() and not p.is_symlink():
                 shutil.rmtree(p, ignore_errors=True)
             else:
                 p.unlink(missing_ok=True)
@@ -176,9 +197,12 @@ def run_all(
     clean_partials(cache)
     unique = dedupe(configs)
     cost = cost or (lambda c: 1.0)
+    for c in unique:
+        set_aside_stray(run_dir(cache, c))
     pending = sorted((c for c in unique if _needs_training(cache, c)), key=cost, reverse=True)
     train_fn = train_fn or default_train
-    bar = _Progress(cache, len(unique), {c.key(): cost(c) for c in pending}, progress)
+    bar = _Progress(cache, len(unique), {c.key(): cost(c) for c in pending},
+                    progress and sys.stderr.isatty())  # a bar only on a terminal
     try:
         backend.execute(pending, train_fn, str(cache), data_dir, _Report(bar))
     finally:
@@ -197,12 +221,16 @@ def _needs_training(cache: Path, config: Any) -> bool:
 class _Progress:
     """Overall progress in units of estimated cost: finished runs count fully, running ones by the
     fraction t / t_end they reached (read from their progress files once a second, in a thread).
-    The ETA is tqdm's with smoothing 0: remaining cost over the average rate since the start."""
+    ETA: none until a first run has finished (nothing measured yet), then the wall time so far times
+    the estimated cost left over the estimated cost of the finished runs (the measured pace, with
+    the cost model only weighing runs against each other)."""
 
     def __init__(self, cache: Path, total_runs: int, costs: dict[str, float], enabled: bool):
         self.cache, self.costs, self.total_runs = cache, dict(costs), total_runs
         self.runs_done = total_runs - len(costs)
         self.done_cost = 0.0
+        self.finished = 0  # runs finished by this invocation (the ETA's measurements)
+        self.start = time.perf_counter()
         self.lock = threading.Lock()
         self.stop = threading.Event()
         self.bar = None
@@ -211,9 +239,19 @@ class _Progress:
 
             self.bar = tqdm(total=float(sum(costs.values())) or 1.0, unit="cost", file=sys.stderr,
                             dynamic_ncols=True, smoothing=0, desc=f"runs {self.runs_done}/{total_runs}",
-                            bar_format="{desc} |{bar}| {percentage:3.0f}% [{elapsed}<{remaining}]")
+                            bar_format="{desc} |{bar}| {percentage:3.0f}% [{elapsed}] {postfix}")
             self.thread = threading.Thread(target=self._poll, daemon=True)
             self.thread.start()
+
+    def eta(self) -> str:
+        """The ETA text (see the class doc)."""
+        if self.finished == 0 or self.done_cost <= 0:
+            return "ETA after the first run finishes"
+        left = sum(self.costs.values())
+        secs = (time.perf_counter() - self.start) * left / self.done_cost
+        from tqdm import tqdm
+
+        return f"ETA {tqdm.format_interval(secs)} (pace of the {self.finished} run{'s' * (self.finished > 1)} finished)"
 
     def running_fractions(self) -> dict[str, float]:
         """{key: t / t_end} of the pending runs whose trainer reports progress."""
@@ -241,11 +279,13 @@ class _Progress:
             value = min(value, self.bar.total)
             self.bar.set_description_str(f"runs {self.runs_done}/{self.total_runs}, running {len(fractions)}",
                                          refresh=False)
+            self.bar.set_postfix_str(self.eta(), refresh=False)
             self.bar.update(max(0.0, value - self.bar.n))  # never backwards, never past the total
 
     def done(self, key: str) -> None:
         with self.lock:
             self.runs_done += 1
+            self.finished += 1
             self.done_cost += self.costs.pop(key)
         self.refresh()
 

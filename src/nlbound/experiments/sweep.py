@@ -27,7 +27,8 @@ from typing import Any, Callable, Iterable
 
 import numpy as np
 
-from nlbound._io import atomic_write_bytes, atomic_write_columns, atomic_write_json
+from nlbound._io import atomic_write_columns, atomic_write_json
+from nlbound._limits import MAX_ROWS, MAX_RUNS, MAX_VARIANTS, check_count, grid_count
 from nlbound._validate import Integral, Interval, Options, ParameterError, Real, check_param
 from nlbound.experiments.spec import GAMMA_RULES, TERMS, BoundVariant
 
@@ -56,8 +57,11 @@ _RESOURCES = {
     "num_cpus": Interval(Real, 0, None, closed="neither"),
     "max_retries": Interval(Integral, 0, None, closed="left"),
 }
-_RANGE = {"num": Interval(Integral, 1, None, closed="left"), "log": Interval(Real, 0, None, closed="neither"),
+_RANGE = {"num": Interval(Integral, 1, MAX_RUNS, closed="both"), "log": Interval(Real, 0, None, closed="neither"),
           "lin": Interval(Real, None, None)}
+
+
+SHOWN_ERRORS = 20  # lines of a SpecError message (every one is in .errors)
 
 
 class SpecError(ValueError):
@@ -67,7 +71,8 @@ class SpecError(ValueError):
         self.source, self.errors = source, tuple(errors)
         n = len(self.errors)
         head = f"{source}: " + (self.errors[0] if n == 1 else f"{n} errors in the sweep spec")
-        super().__init__(head if n == 1 else "\n  ".join([head, *self.errors]))
+        shown = [*self.errors[:SHOWN_ERRORS], *([f"... and {n - SHOWN_ERRORS} more"] if n > SHOWN_ERRORS else [])]
+        super().__init__(head if n == 1 else "\n  ".join([head, *shown]))
 
 
 class _Errors:
@@ -167,11 +172,19 @@ def load_spec(path: str | Path) -> SweepSpec:
     """Read and validate a TOML sweep spec; raises SpecError (a ValueError) listing every mistake."""
     path = Path(path)
     try:
-        data = tomllib.loads(path.read_text())
+        data = tomllib.loads(path.read_bytes().decode("utf-8"))
     except FileNotFoundError:
         raise ValueError(f"spec == {str(path)!r}, must be an existing TOML file") from None
+    except IsADirectoryError:
+        raise ValueError(f"spec == {str(path)!r}, must be a TOML file, not a directory") from None
+    except OSError as exc:
+        raise ValueError(f"spec == {str(path)!r}, cannot be read ({exc.strerror or exc})") from None
+    except UnicodeDecodeError as exc:
+        raise SpecError(str(path), [f"not UTF-8 text (byte {exc.start}), TOML must be UTF-8"]) from None
     except tomllib.TOMLDecodeError as exc:
         raise SpecError(str(path), [f"not valid TOML: {exc}"]) from None
+    if not data:
+        raise SpecError(str(path), ["empty: a spec needs the tables [sweep] and [horizon] (see README, Sweeps)"])
     return parse_spec(data, name=path.stem, source=str(path))
 
 
@@ -190,9 +203,32 @@ def parse_spec(data: dict, name: str = "sweep", source: str = "<spec>") -> Sweep
     horizon = _parse_horizon(tables["horizon"], "horizon" in data, err)
     bounds = _parse_scalars("bounds", tables["bounds"], _BOUNDS, BoundGrid, err, lists=_BOUND_LISTS)
     resources = _parse_scalars("resources", tables["resources"], _RESOURCES, Resources, err)
+    _check_sizes(axes, bounds, err)
     if err.items:
         raise SpecError(source, err.items)
     return SweepSpec(name, tuple(sorted(fixed.items())), tuple(axes), horizon, bounds, resources)
+
+
+# recording times of a sweep run: 0, t_end, 25 log- and 25 evenly spaced ones, t*_0.5 (training.recording_times)
+TIMES_PER_RUN = 53
+
+
+def _check_sizes(axes: list[Axis], bounds: BoundGrid, err: _Errors) -> None:
+    """The work caps (nlbound._limits), from the sizes alone, before any run or variant is made."""
+    runs = grid_count(len(a.values) for a in axes)
+    variants = grid_count(len(getattr(bounds, k)) for k in _BOUND_LISTS)
+    checks = [("[sweep]", runs, MAX_RUNS, "runs", " x ".join(f"{len(a.values)} {a.name}" for a in axes),
+               "split it into several sweeps sharing one cache"),
+              ("[bounds]", variants, MAX_VARIANTS, "variants",
+               " x ".join(f"{len(getattr(bounds, k))} {k}" for k in _BOUND_LISTS), "give fewer values"),
+              ("results.csv", runs * variants * TIMES_PER_RUN, MAX_ROWS, "rows",
+               f"{runs:,} runs x {variants:,} variants x {TIMES_PER_RUN} recorded times", "give fewer values")]
+    for args in checks:
+        try:
+            check_count(*args)
+        except ValueError as exc:
+            err.add(str(exc))
+            return
 
 
 def _train_fields() -> tuple[str, ...]:
@@ -220,11 +256,15 @@ def _field_error(table: str, key: str, fields: tuple[str, ...]) -> str | None:
 def _check_value(where: str, key: str, value: Any, err: _Errors) -> Any:
     """One field's value checked by TrainConfig's own validation (its constraints live there)."""
     from nlbound.training import TrainConfig
+    from nlbound.training.config import LIMITS
 
     if key in FIXED_ONLY:
         ok = isinstance(value, list) and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in value)
-        if not ok:
-            err.add(f"{where} == {value!r}, must be a list of numbers")
+        if not ok or not value:
+            err.add(f"{where} == {value!r}, must be a non-empty list of numbers")
+            return None
+        if len(value) > LIMITS["gammas"]:
+            err.add(f"{where} has {len(value)} values, must have at most {LIMITS['gammas']}")
             return None
     elif isinstance(value, (list, dict)):
         err.add(f"{where} == {value!r}, must be a single value")
@@ -274,6 +314,9 @@ def _axis_values(key: str, raw: Any, err: _Errors) -> list | None:
     if isinstance(raw, list):
         if not raw:
             err.add(f"{where} == [], must be a non-empty list or a range {{log = [lo, hi], num = N}}")
+            return None
+        if len(raw) > MAX_RUNS:
+            err.add(f"{where} has {len(raw):,} values, more than the limit of {MAX_RUNS:,} runs of a sweep")
             return None
         return raw
     if isinstance(raw, dict):
@@ -384,37 +427,68 @@ def _t_star(alpha: float, beta: float, s: float, depth: int) -> float:
     return value
 
 
-def expand(spec: SweepSpec, s_of: SOf | None = None) -> list[SweepRun]:
+def expand(spec: SweepSpec, s_of: SOf | None = None, source: str | None = None) -> list[SweepRun]:
     """The runs of a spec, in spec order. t_end follows [horizon]; gammas = [fixed] gammas ∪ the
     γ of every bound variant at the run's β (so every variant's margin column is recorded).
-    Raises SpecError naming each point whose horizon is undefined."""
+
+    The one validation of a spec's runs: `sweep --dry-run` and the real sweep both call it. Each
+    point's TrainConfig is built whole (fields, t_end, gammas), so every cross-field rule of
+    TrainConfig is checked here; SpecError names, per mistake, the table, the field, the allowed
+    range and (for a swept field or the horizon) the point; `source` (the spec's file) heads it."""
     from nlbound.training import TrainConfig
 
     s_of = s_of or dataset_s
     fixed, variants, err, runs = dict(spec.fixed), spec.bounds.variants(), _Errors(), []
-    base = TrainConfig(**fixed)
+    defaults = TrainConfig()
     for point in spec.points():
-        cfg = base.replace(**point)
+        fields = {**fixed, **point}
+        get = partial(_field, fields, defaults)
+        at = "at " + ", ".join(f"{k} == {v!r}" for k, v in point.items()) if point else ""
         t_star, t_end = None, spec.horizon.t_end
         if spec.horizon.t_star_multiple is not None:
-            s = s_of(cfg.dataset, cfg.size, cfg.data_seed)
-            where = "[horizon] t_star_multiple at " + ", ".join(f"{k} == {v!r}" for k, v in point.items())
-            t_star = err.check(where, partial(_t_star, spec.horizon.alpha, cfg.beta, s, cfg.depth))
-            if t_star is None:
+            s = s_of(get("dataset"), get("size"), get("data_seed"))
+            try:
+                t_star = _t_star(spec.horizon.alpha, get("beta"), s, get("depth"))
+            except ValueError as exc:
+                err.add(f"[horizon] t_star_multiple: t*_{spec.horizon.alpha:g} is undefined {at}: {exc}")
                 continue
             t_end = float(f"{spec.horizon.t_star_multiple * t_star:.3g}")  # as the figures round
-        gammas = set(fixed.get("gammas", ())) | {v.gamma(cfg.beta) for v in variants}
-        cfg = err.check("[fixed]", partial(_with_horizon, cfg, t_end, gammas))
-        if cfg is not None:
-            runs.append(SweepRun(tuple(point.items()), cfg, t_star))
+        gammas = set(fixed.get("gammas", ())) | {v.gamma(get("beta")) for v in variants}
+        try:
+            cfg = TrainConfig(**{**fields, "t_end": t_end, "gammas": tuple(sorted(gammas))})
+        except ParameterError as exc:
+            err.add(_config_error(exc, spec, point, at, t_star))
+            continue
+        runs.append(SweepRun(tuple(point.items()), cfg, t_star))
     if err.items:
-        raise SpecError(spec.name, err.items)
+        raise SpecError(source or spec.name, dict.fromkeys(err.items))  # one line per distinct mistake
     return runs
 
 
-def _with_horizon(cfg: Any, t_end: float | None, gammas: set) -> Any:
-    """`cfg` with its horizon and sorted γ's (in Errors.check: a bad γ is reported, not raised)."""
-    return cfg.replace(t_end=t_end, gammas=tuple(sorted(gammas)))
+def _field(fields: dict, defaults: Any, name: str) -> Any:
+    """A point's value of a TrainConfig field: given in [fixed] / [sweep], else TrainConfig's default."""
+    return fields.get(name, getattr(defaults, name))
+
+
+def _config_error(exc: ParameterError, spec: SweepSpec, point: dict, at: str, t_star: float | None) -> str:
+    """A TrainConfig refusal as "[table] field == value, must be ..." (+ the point where it depends on one)."""
+    if exc.name == "t_end":
+        h = spec.horizon
+        how = (f" (t_star_multiple {h.t_star_multiple:g} x t*_{h.alpha:g} == {t_star:g})" if t_star else "")
+        return f"[horizon] {'t_star_multiple' if t_star else 't_end'}: t_end == {_num(exc.value)}{how}, " \
+               f"must be {exc.allowed} {at}".rstrip()
+    from nlbound.training.config import LIMITS
+
+    if exc.name == "number of gammas":
+        return f"[fixed] gammas: {_num(exc.value)} with the γ of the [bounds] variants, must be at most {LIMITS['gammas']}"
+    name = exc.name
+    if name in point:
+        return f"[sweep] {exc.renamed(name)} {at}"
+    return f"[fixed] {exc.renamed(name)}"
+
+
+def _num(v: Any) -> str:
+    return f"{v:g}" if isinstance(v, float) else str(v)
 
 
 # ----------------------------------------------------------------------------- tables
@@ -509,14 +583,16 @@ def run_sweep(
     train_fn: Callable | None = None,
     s_of: SOf | None = None,
     log: Callable[[str], None] = print,
+    runs: list[SweepRun] | None = None,
 ) -> SweepResult:
-    """Expand the spec, train what the cache lacks on `backend` (default: local, 2 processes),
-    then write results.csv, summary.csv and sweep.json under out_dir."""
+    """Expand the spec (unless its `runs` are given: expand's result), train what the cache lacks on
+    `backend` (default: local, 2 processes), then write results.csv, summary.csv and sweep.json under out_dir."""
     from nlbound.experiments.backends import LocalBackend
     from nlbound.experiments.reproduce import estimated_cost
     from nlbound.experiments.runner import dedupe, default_train, is_done, run_all
 
-    runs = expand(spec, s_of or (lambda name, size, seed: dataset_s(name, size, seed, data_dir)))
+    if runs is None:
+        runs = expand(spec, s_of or (lambda name, size, seed: dataset_s(name, size, seed, data_dir)))
     configs = dedupe(r.config for r in runs)
     cached = sum(is_done(cache_dir, c) for c in configs)
     log(f"{len(runs)} runs, {len(configs)} distinct: {cached} cached, {len(configs) - cached} to train")
@@ -555,52 +631,3 @@ def check_plot_axes(spec: SweepSpec, axes: Iterable[str] | None) -> tuple[str, s
     if len(axes) == 2 and axes[0] == axes[1]:
         raise ParameterError("plot axis", axes[1], f"an axis other than {axes[0]!r}")
     return axes[0], (axes[1] if len(axes) > 1 else None)
-
-
-def plot_sweep(result: SweepResult, spec: SweepSpec, axes: tuple[str, str | None], path: str | Path,
-               variant: str | None = None) -> Path:
-    """Bound vs t (solid) and test risk (dotted) of every run, one panel per value pair of the two
-    axes; runs differing in the other axes share a panel. variant: default the first one."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import io
-
-    import matplotlib.pyplot as plt
-
-    rows_axis, cols_axis = axes
-    labels = [v.label for v in spec.bounds.variants()]
-    label = variant or labels[0]
-    if label not in labels:
-        raise ParameterError("variant", label, "one of " + ", ".join(labels))
-    row_vals = next(a.values for a in spec.axes if a.name == rows_axis)
-    col_vals = next(a.values for a in spec.axes if a.name == cols_axis) if cols_axis else (None,)
-    fig, grid = plt.subplots(len(row_vals), len(col_vals), figsize=(3.2 * len(col_vals), 2.6 * len(row_vals)),
-                             squeeze=False, sharey=True)
-    res = result.results
-    rows_of: dict = {}
-    for i, (k, v) in enumerate(zip(res["key"], res["variant"], strict=True)):
-        if v == label:
-            rows_of.setdefault(k, []).append(i)
-    for run in result.runs:
-        point = dict(run.point)
-        ax = grid[row_vals.index(point[rows_axis]), col_vals.index(point[cols_axis]) if cols_axis else 0]
-        idx = rows_of.get(run.config.key(), [])
-        others = ", ".join(f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}" for k, v in point.items()
-                           if k not in axes)
-        line, = ax.plot([res["t"][i] for i in idx], [res["bound"][i] for i in idx], label=others or None)
-        ax.plot([res["t"][i] for i in idx], [res["test_risk"][i] for i in idx], ":", color=line.get_color())
-    for (r, c), ax in np.ndenumerate(grid):
-        ax.set_yscale("log")
-        ax.set_title(f"{rows_axis}={row_vals[r]}" + (f", {cols_axis}={col_vals[c]}" if cols_axis else ""), fontsize=8)
-        if r == len(row_vals) - 1:
-            ax.set_xlabel("t")
-    grid[0, 0].set_ylabel("bound (eq. 6); test risk dotted", fontsize=7)
-    fig.suptitle(f"{spec.name}: {label}", fontsize=9)
-    if any(ax.get_legend_handles_labels()[1] for ax in grid.flat):
-        grid[0, -1].legend(fontsize=6)
-    fig.tight_layout()
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=120)
-    plt.close(fig)
-    return atomic_write_bytes(path, buf.getvalue())

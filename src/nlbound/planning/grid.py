@@ -7,6 +7,7 @@ from numbers import Integral, Real
 
 import numpy as np
 
+from nlbound._limits import MAX_PLAN_POINTS, check_count, grid_count
 from nlbound._validate import Interval, Options, ParameterError, validate_params
 
 __all__ = ["PlanGrid", "PlanData", "INITS", "paper_t_factors", "eps_grid"]
@@ -89,6 +90,7 @@ class PlanGrid:
     init_seed: int = 0
 
     def __post_init__(self) -> None:
+        self._check_size()
         for name in _GRID:
             value, cast = getattr(self, name), _CAST.get(name, float)
             if name in _SCALARS:
@@ -105,6 +107,17 @@ class PlanGrid:
             raise ParameterError("gamma_beta_factors", (), "non-empty when gamma_alpha_factors is empty")
         if not (self.alphas or self.t_factors):
             raise ParameterError("t_factors", (), "non-empty when alphas is empty")
+
+    def _check_size(self) -> None:
+        """The work cap (nlbound._limits), from the lists' lengths alone, before any list is expanded:
+        at most depths x betas x inits x (alphas + t_factors) x gammas x epss x kappas x ps points."""
+        n = {k: len(v) if isinstance(v, (list, tuple, np.ndarray)) else 1
+             for k, v in vars(self).items() if k not in _SCALARS}
+        sizes = {"depth": n["depths"], "beta": n["betas"], "init": n["inits"], "t": n["alphas"] + n["t_factors"],
+                 "gamma": n["gamma_beta_factors"] + n["gamma_alpha_factors"] * n["gamma_alphas"],
+                 "eps": n["epss"], "kappa": n["kappas"], "p": n["ps"]}
+        check_count("the plan grid", grid_count(sizes.values()), MAX_PLAN_POINTS, "points",
+                    " x ".join(f"{v} {k}" for k, v in sizes.items()), "give fewer values")
 
     def gammas(self, depth: int, beta: float) -> np.ndarray:
         """The margin thresholds scored for (depth, beta), sorted and unique."""
@@ -163,7 +176,7 @@ class PlanData:
         if self.margin_risk is not None:
             object.__setattr__(self, "margin_risk", float(self.margin_risk))
         if self.m < self.d:
-            raise ValueError(f"m == {self.m}, must be >= d == {self.d}")
+            raise ParameterError("m", self.m, f">= d == {self.d}")
         if (self.x is None) == (self.margin_risk is None):
             raise ValueError("margin_risk == None, must be given exactly when no training set (x, y) is")
 

@@ -8,6 +8,7 @@ import math
 import numpy as np
 
 from nlbound.planning.search import Plan, argmin_by, union_price
+from nlbound.theory.bound import KL_FORMS
 
 __all__ = ["top_indices", "eps_frontier", "verify_indices", "record", "tables", "json_lines"]
 
@@ -100,7 +101,7 @@ def _header(plan: Plan, best: dict) -> list[str]:
     src = (f"PREDICTED by the linear twin (eps = 0, width {g.width}, init seed {g.init_seed}, trained from Y X~^T"
            " alone; its train margin risk at each beta, t, gamma)" if dat.has_twin else
            "GIVEN (--margin-risk, the same at every point: the plan is only as good as that value)")
-    return [f"# nlbound plan: {dat.name} (d={dat.d}, m={dat.m}, s={dat.s:.4g}), L in {list(g.depths)}, "
+    return [f"# nlbound plan: {dat.name} (d={dat.d:.6g}, m={dat.m:.6g}, s={dat.s:.4g}), L in {list(g.depths)}, "
             f"target {plan.target:g}",
             f"# N = {plan.n_points:,} grid points; delta = {g.delta:g} for the whole plan, so each point is "
             f"scored at delta/N = {plan.delta_point:.3g} (union bound)",
@@ -108,7 +109,7 @@ def _header(plan: Plan, best: dict) -> list[str]:
             f"{best['union_price']:+.4f} (kappa={best['kappa']}, p={best['p']})",
             f"# margin risk: {src}; Upsilon and the deviation term are exact (Theorem 5.2, eqs. 6-11)",
             f"# form: {plan.form}" + (" (counting step in kl form at the predicted margin risk: upsilon = "
-                                      "kl^-1(q) - q, docs/PROOFS.md)" if plan.form in ("kl", "ode-kl") else ""),
+                                      "kl^-1(q) - q, docs/PROOFS.md)" if plan.form in KL_FORMS else ""),
             "# pred_bound = pred_margin_risk + upsilon + deviation: a guarantee only once the margin risk is "
             "measured on the trained net (--verify)"]
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -94,10 +95,12 @@ def _predicted_margin_risk(grid: PlanGrid, data: PlanData, blk: dict, a_priori: 
 
 
 def make_plan(grid: PlanGrid, data: PlanData, target: float = 0.5, *, workers: int | None = None,
-              form: str = "closed") -> Plan:
+              status: Any = None, form: str = "closed") -> Plan:
     """Score every point of `grid` for `data`: Theorem 5.2's terms (eqs. 6-11) in ONE bound_terms
-    call at delta / N, plus the predicted margin risk (linear twin, see twin.py). form: as in
-    bound_terms; the kl forms take the counting step in kl form at the predicted margin risk."""
+    call at delta / N, plus the predicted margin risk (linear twin, see twin.py). status: a progress
+    hook with step(name, total) and advance() (nlbound.cli._progress.Status), one unit per
+    (depth, beta) block of the twin. form: as in bound_terms; the kl forms take the counting step in
+    kl form at the predicted margin risk."""
     validate_params({"target": Interval(Real, 0, None, closed="neither")}, {"target": target})
     validate(form=form)
     # W1(0) is drawn first whatever the depth, so rho depends on the init rule and seed only
@@ -113,8 +116,14 @@ def make_plan(grid: PlanGrid, data: PlanData, target: float = 0.5, *, workers: i
                         rho=cols["rho"], s=data.s, t=cols["t"], workers=workers,
                         form=base_form(form))  # eqs. 6-11, every point
     starts = np.cumsum([0] + [blk["t"].size for blk in blocks])
-    mr = np.concatenate([_predicted_margin_risk(grid, data, blk, terms["a_priori"][a:b])
-                         for blk, a, b in zip(blocks, starts[:-1], starts[1:], strict=True)])
+    if status is not None:
+        status.step("margin risk predicted by the linear twin, (depth, beta) blocks", total=len(blocks))
+    parts = []
+    for blk, a, b in zip(blocks, starts[:-1], starts[1:], strict=True):
+        parts.append(_predicted_margin_risk(grid, data, blk, terms["a_priori"][a:b]))
+        if status is not None:
+            status.advance()
+    mr = np.concatenate(parts)
     group = np.concatenate([(k * len(grid.inits) + blk["init"]) * len(grid.epss) + blk["_e"]
                             for k, blk in enumerate(blocks)])
     cols["group"] = group.astype(float)

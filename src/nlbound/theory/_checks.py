@@ -68,4 +68,9 @@ def check_alpha_above(alpha, lower, name: str = "alpha") -> None:
     bad = a <= lo
     if bad.any():
         i = np.argmax(bad.reshape(-1))
-        raise ParameterError(name, a.reshape(-1)[i], f"in (beta^L/s, 1) == ({lo.reshape(-1)[i]:g}, 1)")
+        low = lo.reshape(-1)[i]
+        if low >= 1:  # the interval is empty: no alpha works, the fix is beta (or an explicit t)
+            raise ValueError(f"{name} == {a.reshape(-1)[i]:g}: t*_alpha(beta) is undefined for every alpha, since "
+                             f"beta^L/s == {low:g} >= 1 (the network starts past the top mode it would learn); "
+                             f"take a smaller beta, or give the time t directly{' (--t)' if name.startswith('--') else ''}")
+        raise ParameterError(name, a.reshape(-1)[i], f"in (beta^L/s, 1) == ({low:g}, 1)")

@@ -137,7 +137,7 @@ def g_end(t, L, beta, r, c, sb):
         blown = np.where(c > 0, arg <= 0, beta * sb * t >= 1.0)
         lg2_three = np.where(blown, np.inf, np.log(z3))
         lg2 = np.where(L == 2, lg2_two, lg2_three)
-        lG = np.where(L == 2, lg2, 0.5 * np.log(np.exp(2.0 * lg2) + c * c))
+        lG = np.where(L == 2, lg2, 0.5 * np.logaddexp(2.0 * lg2, 2.0 * np.log(c)))  # h = √(g₂² + c²), no underflow
         lG = np.where((L == 3) & (c > 0) & ~blown, np.log(c) - np.log(np.tanh(arg)), lG)  # h = c·coth(arg)
         deep = np.broadcast_to(L >= 4, np.broadcast_shapes(*(np.shape(a) for a in (t, L, beta, c, sb))))
         if deep.any():  # eq. 75 has only the implicit solution eq. 76: Newton's method
@@ -150,14 +150,14 @@ def g_end(t, L, beta, r, c, sb):
 
 def _log_integrands(y, L, c, sb, rho, ob):
     """(dA/dy, log of the v integrand's y-density) at y = log g₂: dt/dy = g₂^{3−L}/(s̄ h) (eq. 75);
-    a, b of eq. 88 at G (g₂ for L = 2, h for L = 3)."""
-    z = np.exp(y)
-    h = np.sqrt(z * z + c * c)
-    G = np.where(L == 2, z, h)
-    dtdy = z ** (3.0 - L) / (sb * h)  # eq. 75
-    a = (1.0 + (L - 1.0) * rho) * G ** (2.0 * L - 2.0) + sb * (L - 1.0) * G ** (L - 2.0)  # eq. 88
-    log_b = np.log(L - 1.0) + (L - 1.0) * np.log(G) + np.log(ob + rho * G**L)  # eq. 88
-    return a * dtdy, log_b + np.log(dtdy)
+    a, b of eq. 88 at G (g₂ for L = 2, h for L = 3). In logs throughout: g₂² underflows for β ≲ 1e-154."""
+    log_h = 0.5 * np.logaddexp(2.0 * y, 2.0 * np.log(c))  # h = √(g₂² + c²)
+    log_G = np.where(L == 2, y, log_h)
+    log_dtdy = (3.0 - L) * y - np.log(sb) - log_h  # eq. 75
+    log_a = np.logaddexp(np.log1p((L - 1.0) * rho) + (2.0 * L - 2.0) * log_G,
+                         np.log(sb * (L - 1.0)) + (L - 2.0) * log_G)  # eq. 88
+    log_b = np.log(L - 1.0) + (L - 1.0) * log_G + np.log(ob + rho * np.exp(L * log_G))  # eq. 88
+    return np.exp(log_a + log_dtdy), log_b + log_dtdy
 
 
 def _log_v_panels(edges, y0, y1, L, c, sb, rho, ob):
@@ -222,5 +222,5 @@ def refine(A: dict, out: dict, n: int) -> None:
         dev = T._deviation(log_delta, kappa, eps, gamma)  # eq. 6
         new = dict(u=np.exp(log_G), v=np.exp(log_v), Delta=np.exp(log_delta), deviation=dev,
                    a_priori=out["upsilon"] + dev)
-    for k, x in new.items():  # min(ode, closed): both are upper bounds
-        np.minimum(out[k], x, out=out[k])
+    for k, x in new.items():  # min(ode, closed): both are upper bounds; a NaN of the ode form keeps the closed
+        np.fmin(out[k], x, out=out[k])

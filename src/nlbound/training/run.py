@@ -148,7 +148,7 @@ def train(config: TrainConfig, dataset=None, options: RunOptions = RunOptions())
     recording times; writes trace.csv and run.json under the run directory and returns them.
 
     The run directory (options.out_dir, default run_dir("runs", config)) is consistent at every
-    instant (nlbound.training.rundir): the run is written into `<out>.tmp-<pid>` under the writer
+    instant (nlbound.training.rundir): the run is written into `<out>.tmp-<token>` under the writer
     lock `<out>.lock` and renamed into place when it ends; a second writer on the same directory
     gets RunDirLockedError (a ValueError). How it ended is run.json["status"]:
     TrainingDivergedError (a ValueError) on NaN/inf -> "diverged"; KeyboardInterrupt or SIGTERM

@@ -7,11 +7,13 @@ measured and `status`). It is consistent at every instant:
   second writer on the same directory gets `RunDirLockedError` naming the holder's pid). The kernel
   releases a flock when its process dies, so a lock file left by a killed writer is never stale in
   effect: the next writer simply takes it. The file is removed on release.
-- It writes into the fresh sibling `<out>.tmp-<pid>` and renames it into place when done (complete,
-  interrupted, diverged or failed). An existing directory is first renamed to `.<name>.old-<pid>` and
+- It writes into the fresh sibling `<out>.tmp-<token>` and renames it into place when done (complete,
+  interrupted, diverged or failed). An existing directory is first renamed to `.<name>.old-<token>` and
   removed after the new one is in place, so `<out>` is at every instant the old run, absent (between
-  the two renames) or the new run -- never a mix. A SIGKILL leaves `<out>` as it was; the next writer
-  (holding the lock) removes leftover `<out>.tmp-*` and `.<name>.old-*` siblings.
+  the two renames) or the new run -- never a mix. <token> is `process_token()`, `<pid>-<8 random hex>`.
+  A SIGKILL leaves `<out>` as it was; the next writer (holding the lock) removes the leftover siblings
+  whose names carry such a token (`<out>.tmp-<token>`, `.<name>.old-<token>`) and nothing else: a
+  user's `<out>.tmp-mine` is never touched.
 - `status` says what the directory holds (STATUSES). run.json is written once, at the end, just
   before the rename: a `.tmp-` directory without it is a writer at work (or killed).
 
@@ -29,6 +31,7 @@ import json
 import math
 import os
 import re
+import secrets
 import shutil
 from pathlib import Path
 from typing import Any
@@ -39,7 +42,7 @@ from nlbound._validate import ParameterError
 
 __all__ = [
     "TRACE_FILE", "INFO_FILE", "STATUSES", "RunDirError", "RunDirLockedError", "run_dir", "RunDirLock",
-    "temporary_dir", "publish", "read_trace", "read_info", "check_run", "read_run", "pid_alive",
+    "temporary_dir", "publish", "read_trace", "read_info", "check_run", "read_run", "pid_alive", "process_token",
 ]  # fmt: skip
 
 TRACE_FILE = "trace.csv"
@@ -79,6 +82,19 @@ def pid_alive(pid: int) -> bool:
             return f.read().rsplit(")", 1)[1].split()[0] != "Z"
     except (OSError, IndexError):
         return True  # no /proc (or the process just ended): trust signal 0
+
+
+def process_token() -> str:
+    """This process's unique token for the names of its temporaries: `<pid>-<8 random hex digits>` (a pid
+    alone repeats across nodes and after reuse). Fresh in a forked child (its pid differs)."""
+    global _TOKEN
+    if _TOKEN is None or not _TOKEN.startswith(f"{os.getpid()}-"):
+        _TOKEN = f"{os.getpid()}-{secrets.token_hex(4)}"
+    return _TOKEN
+
+
+_TOKEN: str | None = None  # set once per process by process_token (state, not configuration)
+TOKEN_PATTERN = r"\d+-[0-9a-f]{8}"
 
 
 def _sibling(out_dir: Path, suffix: str) -> Path:
@@ -151,11 +167,14 @@ def _check_out_dir(out_dir: Path) -> None:
 
 
 def temporary_dir(out_dir: Path) -> Path:
-    """A fresh `<out>.tmp-<pid>` (call with the lock held: leftovers of killed writers are removed)."""
-    for stale in list(out_dir.parent.glob(f"{_glob_escape(out_dir.name)}.tmp-*")) + \
-            list(out_dir.parent.glob(f".{_glob_escape(out_dir.name)}.old-*")):
-        shutil.rmtree(stale, ignore_errors=True)
-    tmp = _sibling(out_dir, f".tmp-{os.getpid()}")
+    """A fresh `<out>.tmp-<token>` (call with the lock held: leftovers of killed writers, the siblings
+    named with a writer's token, are removed; nothing else)."""
+    name = re.escape(out_dir.name)
+    ours = re.compile(rf"^(?:{name}\.tmp-|\.{name}\.old-){TOKEN_PATTERN}$")
+    for stale in out_dir.parent.iterdir() if out_dir.parent.is_dir() else ():
+        if ours.match(stale.name) and stale.is_dir() and not stale.is_symlink():
+            shutil.rmtree(stale, ignore_errors=True)
+    tmp = _sibling(out_dir, f".tmp-{process_token()}")
     try:
         tmp.mkdir()
     except OSError as exc:
@@ -163,15 +182,11 @@ def temporary_dir(out_dir: Path) -> Path:
     return tmp
 
 
-def _glob_escape(name: str) -> str:
-    return re.sub(r"([\[\]*?])", r"[\1]", name)
-
-
 def publish(tmp: Path, out_dir: Path) -> None:
     """Rename the finished `tmp` into place as `out_dir` (replacing an existing run directory)."""
     old = None
     if out_dir.is_dir():
-        old = out_dir.with_name(f".{out_dir.name}.old-{os.getpid()}")
+        old = out_dir.with_name(f".{out_dir.name}.old-{process_token()}")
         os.rename(out_dir, old)
     os.rename(tmp, out_dir)
     if old is not None:
@@ -248,8 +263,20 @@ def check_run(path: Path, info: dict, trace: dict[str, np.ndarray], *, complete:
         if bad or rows == 0:
             raise RunDirError(f"{path}: a complete run must hold finite rows; " +
                               (f"column {bad[0]!r} is not finite" if bad else "trace.csv has none"))
+        _check_end(path, info, trace)
     if config is not None:
         _check_config(path, info, config)
+
+
+def _check_end(path: Path, info: dict, trace: dict[str, np.ndarray]) -> None:
+    """A complete run not stopped early (run.json "stopped") recorded t_end itself, always its last time
+    (training.recording_times): a trace cut short, with `recorded` edited to match, is refused."""
+    t_end = info.get("t_end")
+    if "stopped" in info or isinstance(t_end, bool) or not isinstance(t_end, (int, float)):
+        return
+    if float(trace["t"][-1]) != float(t_end):
+        raise RunDirError(f"{path}: a complete run ends at t_end == {t_end!r}, trace.csv ends at "
+                          f"t == {float(trace['t'][-1])!r} (truncated?)")
 
 
 def _check_config(path: Path, info: dict, config: Any) -> None:
