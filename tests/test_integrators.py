@@ -366,8 +366,16 @@ def test_train_with_the_stiff_switch_is_as_close_to_the_flow_as_the_explicit_run
     assert a.info["stiff_switch_time"] is not None and a.info["steps_per_method"]["rodas3"] > 0
     assert a.info["grad_evals"] < 0.7 * b.info["grad_evals"]  # measured 943 vs 1,777
     assert list(a.trace) == list(b.trace) == list(ref.trace)
+    w_max = max(float(np.max(ref.trace[c])) for c in ref.trace if c.startswith("W") and c.endswith("_spec"))
     for col in a.trace:
         mine, theirs = np.abs(a.trace[col] - ref.trace[col]).max(), np.abs(b.trace[col] - ref.trace[col]).max()
+        if col.startswith(("gap_", "twin_")):
+            # the run-time variant's norms of W - W0 (an O(eps) difference of O(1) weights) and of the
+            # twin: they inherit each run's weight error in full (a norm of W alone sees only its
+            # component along W), so they are held to the runs' weight accuracy, rtol max ||W_l||
+            # (measured: <= 1.1e-6 for both runs against 9.2e-6; the twin columns 4.6e-12)
+            assert max(mine, theirs) <= base.rtol * w_max, (col, mine, theirs)
+            continue
         floor = 1e-12 if col == "t" or col.startswith("W") or col.startswith("lin_") else F32_RESOLUTION
         assert mine <= 2 * theirs + floor, (col, mine, theirs)
 

@@ -240,3 +240,23 @@ def test_verify_trains_the_planned_network_and_evaluates_theorem_5_2_there(tmp_p
     other = make_plan(grid, PlanData.from_dataset(load_dataset("synthetic", 4, seed=1)), workers=1)
     with pytest.raises(ValueError, match="trained on other data than the plan's"):
         verify(other, top_indices(other, 1), dataset="synthetic", size=4, cache_dir=tmp_path / "runs", processes=1)
+
+
+def test_kl_form_plan_agrees_with_bound_terms_and_never_above_closed():
+    """make_plan(form="kl"): every point's bound is bound_terms(form="kl") at the plan's delta/N and
+    predicted margin risk, and never above the closed form's; its union price is the kl term at
+    delta/N minus the one at delta (same q), positive."""
+    closed = make_plan(PlanGrid(**SMALL), PlanData(name="stats", d=D, m=M, s=S, n_in=D, margin_risk=0.2), workers=1)
+    kl = make_plan(PlanGrid(**SMALL), PlanData(name="stats", d=D, m=M, s=S, n_in=D, margin_risk=0.2), workers=1,
+                   form="kl")
+    c, h = kl.columns, closed.columns
+    assert kl.form == "kl" and np.all(c["bound"] <= h["bound"])
+    np.testing.assert_array_equal(c["deviation"], h["deviation"])
+    for i in top_indices(kl, 3):
+        r = kl.row(int(i))
+        ref = bound_terms(D, M, r["depth"], r["kappa"], r["p"], kl.delta_point, r["eps"], r["beta"], r["gamma"],
+                          r["rho"], S, r["t"], form="kl", margin_risk=0.2)
+        assert r["bound"] == pytest.approx(float(ref["bound"]), rel=1e-14)
+        assert union_price(kl, int(i)) > 0
+    with pytest.raises(ValueError, match="form == 'x', must be one of"):
+        make_plan(PlanGrid(**SMALL), PlanData(name="stats", d=D, m=M, s=S, n_in=D, margin_risk=0.2), form="x")

@@ -148,7 +148,8 @@ CFG = TrainConfig(dataset="synthetic", width=8, eps=0.1, beta=0.05, t_end=15.0,
 @pytest.mark.parametrize("eps, p", [(0.1, 32), (0.5, 16), (0.0, 64)])
 def test_float64_run_records_every_column_as_before(tmp_path, eps, p):
     old, new, times, _ = record_both(CFG.replace(eps=eps, p=p), tmp_path)
-    assert list(new.columns) == list(old.columns)  # same columns, same order
+    n_old = len(old.columns)  # same columns, same order; then the run-time variant's (checked below)
+    assert list(new.columns)[:n_old] == list(old.columns) and len(new.columns) == n_old + len(RUNTIME)
     assert len(new.columns["t"]) == len(times)
     for k, ref in old.columns.items():
         np.testing.assert_allclose(new.columns[k], ref, rtol=1e-12, atol=1e-15, err_msg=k)
@@ -159,6 +160,30 @@ def test_float64_run_records_every_column_as_before(tmp_path, eps, p):
             assert 0 < r[k] <= old.rounding[k] * (1 + 1e-12), k
     else:
         assert new.rounding == {}
+
+
+RUNTIME = ("twin_W1_spec", "gap_W1_spec", "twin_W2_spec", "gap_W2_spec", "twin_W1X_fro_over_sqrt_m",
+           "gap_W1X_fro_over_sqrt_m")
+
+
+def test_runtime_columns_are_the_norms_of_the_weights_and_their_gap_to_the_twin(tmp_path):
+    """gap_* = norms of W − W⁰ (W⁰: the linear twin at the same time), twin_* = norms of W⁰, computed
+    here from the recorded states by SVD and by the data X̃ itself (the recorder uses its Gram matrix)."""
+    config = CFG.replace(eps=0.1)
+    _, new, times, states = record_both(config, tmp_path)
+    twin = run_module._prepare(config, DS, tmp_path / "again")[2]
+    shapes = layer_shapes(DS.d, config.width, config.depth)
+    x, m = DS.x_train, DS.x_train.shape[0]
+    for i, th in enumerate(states):
+        ws, w0 = unpack(th, shapes), unpack(twin[i], shapes)
+        for l in (1, 2):
+            assert new.columns[f"gap_W{l}_spec"][i] == pytest.approx(np.linalg.svd(ws[l - 1] - w0[l - 1])[1][0], rel=1e-12)
+            assert new.columns[f"twin_W{l}_spec"][i] == pytest.approx(np.linalg.svd(w0[l - 1])[1][0], rel=1e-12)
+        assert new.columns["gap_W1X_fro_over_sqrt_m"][i] == pytest.approx(
+            np.linalg.norm(x @ (ws[0] - w0[0]).T) / math.sqrt(m), rel=1e-10)
+        assert new.columns["twin_W1X_fro_over_sqrt_m"][i] == pytest.approx(
+            np.linalg.norm(x @ w0[0].T) / math.sqrt(m), rel=1e-10)
+    assert new.columns["gap_W1_spec"][-1] > 0  # eps = 0.1: the net leaves its twin
 
 
 def gamma_of(column: str) -> float:

@@ -1,5 +1,6 @@
 """Theorem 5.2 at extreme but valid inputs, every form (issue 22 item 3): never NaN, +inf only as overflow,
-form="ode" never above form="closed", G (= u of the ode form) never below g₂(0) = β."""
+form="ode" never above form="closed", G (= u of the ode form) never below g₂(0) = β; the kl and so forms
+never above the form they modify."""
 
 from __future__ import annotations
 
@@ -33,6 +34,7 @@ POINTS = st.fixed_dictionaries({
     "rho": column(st.one_of(st.just(1.0), log_uniform(1.0, 1e3))),
     "s": column(st.one_of(st.just(1.0), log_uniform(1e-300, 1.0))),
     "t": column(st.one_of(st.just(0.0), log_uniform(1e-300, 1e300))),
+    "margin_risk": column(st.one_of(st.just(0.0), st.just(1.0), st.floats(0.0, 1.0))),  # used by the kl forms
 })
 
 
@@ -40,7 +42,9 @@ POINTS = st.fixed_dictionaries({
 @given(POINTS, st.sampled_from([(1, 1), (49, 60000), (10**6, 10**9)]), log_uniform(1e-300, 0.99))
 def test_every_form_is_never_nan(point, dm, delta):
     args = {k: np.asarray(v, dtype=np.float64) for k, v in point.items()}
-    out = {form: bound_terms(d=dm[0], m=dm[1], delta=delta, form=form, **args) for form in FORMS}
+    mr = args.pop("margin_risk")
+    out = {form: bound_terms(d=dm[0], m=dm[1], delta=delta, form=form, margin_risk=mr if "kl" in form else None,
+                             **args) for form in FORMS}
     for form, terms in out.items():
         for name, value in terms.items():
             assert not np.isnan(value).any(), (form, name, {k: v[np.isnan(value)] for k, v in args.items()})
@@ -48,6 +52,10 @@ def test_every_form_is_never_nan(point, dm, delta):
     for name in ("u", "v", "Delta", "deviation", "a_priori"):
         assert (out["ode"][name] <= out["closed"][name]).all(), name
     assert (out["ode"]["u"] >= args["beta"] * (1 - 1e-12)).all()  # G >= g₂ >= β: every weight norm at t = 0
+    for form in FORMS:  # the kl counting step and the centred step never raise the bound (Pinsker; eq. 8)
+        base = form.replace("-kl", "").replace("kl-", "").replace("kl", "closed")
+        assert (out[form]["a_priori"] <= out[base]["a_priori"]).all(), (form, base)
+    assert (out["so"]["a_priori"] <= out["closed"]["a_priori"]).all()
 
 
 @pytest.mark.parametrize("beta", [1e-300, 1e-200, 1e-170, 1e-165, 1e-160, 1e-155])

@@ -34,7 +34,8 @@ Sec. 2, point 5).
 Why not the PyPI library `pacbb` (evaluated: version 0.1.2, `pip download --no-deps`): its wheel holds
 six modules of a top-level package named `core` that import `core.bound`, `core.distribution` and
 `core.layer`, which the wheel does not contain (it cannot be imported), it ships no tests, and it
-requires wandb and lightning. So this is implemented here, with the kl-inverse tested against mpmath.
+requires wandb and lightning. So this is implemented here; the kl-inverse is the package's one
+(`nlbound.theory.kl`, tested against mpmath).
 """
 
 from __future__ import annotations
@@ -48,13 +49,13 @@ import torch
 
 from nlbound._validate import Integral, Interval, Real, validate_params
 from nlbound.networks import layer_shapes, unpack
+from nlbound.theory.kl import kl_inverse_upper
 
-__all__ = ["PacBayesSettings", "kl_bernoulli", "kl_inverse_upper", "gaussian_kl", "b_re", "lambda_grid_index",
+__all__ = ["PacBayesSettings", "gaussian_kl", "b_re", "lambda_grid_index",
            "mc_error_bound", "pac_bayes_bound", "optimise_posterior", "gibbs_errors"]
 
 _CONSTRAINTS = {
     "q": Interval(Real, 0, 1, closed="both"),
-    "c": Interval(Real, 0, None, closed="left", finite=False),
     "delta": Interval(Real, 0, 1, closed="neither"),
     "m": Interval(Integral, 2, None, closed="left"),
     "n": Interval(Integral, 1, None, closed="left"),
@@ -96,35 +97,6 @@ class PacBayesSettings:
         return asdict(self)
 
 
-def kl_bernoulli(q: float, p: float) -> float:
-    """kl(q || p) = q ln(q/p) + (1-q) ln((1-q)/(1-p)), with 0 ln 0 = 0 (inf where p is 0 or 1 and q is not)."""
-    # a ln(a/b) = a log1p((a - b)/b): accurate when p is near q (a - b is exact there, Sterbenz)
-    def term(a: float, b: float, diff: float) -> float:
-        if a == 0.0:
-            return 0.0
-        return math.inf if b == 0.0 else a * math.log1p(diff / b)
-    return term(q, p, q - p) + term(1.0 - q, 1.0 - p, p - q)
-
-
-def kl_inverse_upper(q: float, c: float, iters: int = 200) -> float:
-    """sup { p in [q, 1] : kl(q || p) <= c }, by bisection (kl(q||.) is increasing on [q, 1])."""
-    validate_params(_CONSTRAINTS, {"q": q, "c": c})
-    if c == math.inf or q >= 1.0:
-        return 1.0
-    lo, hi = float(q), 1.0
-    if kl_bernoulli(q, hi) <= c:
-        return 1.0
-    for _ in range(iters):
-        mid = 0.5 * (lo + hi)
-        if kl_bernoulli(q, mid) <= c:
-            lo = mid
-        else:
-            hi = mid
-        if hi - lo <= 1e-15:
-            break
-    return hi  # the upper end: never below the true inverse
-
-
 def gaussian_kl(mean: np.ndarray, sigma: np.ndarray, prior_mean: np.ndarray, lam: float) -> float:
     """KL(N(mean, diag sigma^2) || N(prior_mean, lam I))
     = 1/2 sum(sigma^2/lam + (mean - prior_mean)^2/lam - 1 + ln(lam/sigma^2))."""
@@ -147,7 +119,7 @@ def b_re(kl: float, j: int, m: int, delta_pb: float) -> float:
 def mc_error_bound(q_hat: float, n: int, delta_mc: float) -> float:
     """Langford & Caruana 2002: e^(Q) <= kl^{-1}(Q^_n, ln(2 / delta_mc) / n)."""
     validate_params(_CONSTRAINTS, {"q": q_hat, "n": n, "delta": delta_mc})
-    return kl_inverse_upper(q_hat, math.log(2.0 / delta_mc) / n)
+    return float(kl_inverse_upper(q_hat, math.log(2.0 / delta_mc) / n))
 
 
 def pac_bayes_bound(q_hat: float, n: int, kl: float, j: int, m: int, delta_pb: float, delta_mc: float) -> dict:
@@ -156,7 +128,7 @@ def pac_bayes_bound(q_hat: float, n: int, kl: float, j: int, m: int, delta_pb: f
     e_up = mc_error_bound(q_hat, n, delta_mc)
     bre = b_re(kl, j, m, delta_pb)
     return {"gibbs_train_error_mc": q_hat, "gibbs_train_error_upper": e_up, "b_re": bre,
-            "bound": kl_inverse_upper(e_up, bre)}
+            "bound": float(kl_inverse_upper(e_up, bre))}
 
 
 def _forward(ws: list, x: torch.Tensor, eps: float) -> torch.Tensor:

@@ -3,7 +3,10 @@
 Every numeric flag takes one number or a comma-separated list; one row per combination, the last
 flag varying fastest. Give the training time either directly (--t) or as t*_alpha(beta) (--alpha;
 eq. 15 for L = 2, eq. 97 for L >= 3). --form ode evaluates the same theorem with the comparison
-ODEs of its proof solved exactly (nlbound.theory.ode; never larger; the same columns). Rows are
+ODEs of its proof solved exactly (nlbound.theory.ode; never larger; the same columns); --form kl
+(or ode-kl) takes the counting step in kl form (never larger than Hoeffding's; needs --margin-risk;
+its upsilon column is the counting term it charges at that margin risk); a "-so" suffix (so, ode-so,
+kl-so, ode-kl-so) takes the centred second-order step (docs/PROOFS.md; L = 2, kappa = 2). Rows are
 evaluated and printed in chunks (constant memory);
 grids of more than 10^7 rows are refused. Values beyond float64 (and u, v, Delta for L >= 3 at or
 after the blow-up time of u) are +inf: printed "inf" in the table; in --json they are null and
@@ -23,7 +26,7 @@ from nlbound._limits import MAX_ROWS, check_count, grid_count
 from nlbound._validate import ParameterError
 from nlbound.cli._output import write_stdout
 from nlbound.theory._checks import check_alpha_above, check_m_ge_d, validate
-from nlbound.theory.bound import OUT_KEYS, evaluate
+from nlbound.theory.bound import KL_FORMS, OUT_KEYS, evaluate
 from nlbound.theory.training_time import _t_star
 
 # flag -> (default or None if required, allowed range shown in --help)
@@ -57,9 +60,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                    help="evaluate at t = t*_alpha(beta); alpha in (beta^L/s, 1)")
     parser.add_argument("--margin-risk", metavar="R[,R...]", default=None,
                         help="empirical margin risk in [0, 1]; adds the column bound = R + a_priori (eq. 6)")
-    parser.add_argument("--form", default="closed", metavar="{closed,ode}",
+    parser.add_argument("--form", default="closed", metavar="{closed,ode,kl,ode-kl,so,ode-so,kl-so,ode-kl-so}",
                         help="closed: the paper's closed forms of u and v (eqs. 9-10); ode: the same theorem with "
-                             "the comparison ODEs of its proof solved exactly (eqs. 35/75, 62/88), never larger")
+                             "the comparison ODEs of its proof solved exactly (eqs. 35/75, 62/88), never larger; "
+                             "kl, ode-kl: closed / ode with the counting step (eq. 24) in kl form, never larger, "
+                             "needs --margin-risk; -so: the centred second-order step (L = 2, kappa = 2: "
+                             "Phi = (1+rho)(sqrt(d)+1)), never larger")
     parser.add_argument("--json", action="store_true",
                         help="one JSON object per line: every input under its flag name and every term; "
                              "+inf values become null and their keys are listed in \"overflow\"")
@@ -95,6 +101,9 @@ def _read_lists(args: argparse.Namespace) -> dict[str, np.ndarray]:
         validate(form=args.form)
     except ParameterError as exc:
         raise exc.renamed("--form") from None
+    if args.form in KL_FORMS and args.margin_risk is None:
+        raise ValueError(f"--form {args.form} needs --margin-risk (the kl counting step inverts the binomial kl "
+                         "at the empirical margin risk)")
     out = {}
     for k, values in lists.items():
         try:
@@ -133,10 +142,8 @@ def _chunk(lists: dict[str, np.ndarray], start: int, stop: int) -> dict[str, np.
 def _terms(cols: dict[str, np.ndarray], form: str = "closed") -> dict[str, np.ndarray]:
     if "alpha" in cols:  # t may be +inf here (t*_alpha beyond float64): u, v, Delta are then +inf
         cols["t"] = _t_star(cols["alpha"], cols["beta"], cols["s"], cols["depth"])
-    terms = evaluate({k: cols[k] for k in (*INPUTS, "t")}, form=form)
-    if "margin_risk" in cols:
-        terms["bound"] = cols["margin_risk"] + terms["a_priori"]  # eq. 6
-    return terms
+    keys = (*INPUTS, "t") + (("margin_risk",) if "margin_risk" in cols else ())
+    return evaluate({k: cols[k] for k in keys}, form=form)  # with margin_risk: bound = R + a_priori (eq. 6)
 
 
 def _json_column(key: str, values: np.ndarray) -> list[str]:

@@ -22,8 +22,8 @@ _MAY_BE_NONE = ("--gamma-beta", "--gamma-alpha", "--alpha", "--t-factors")  # "n
 PARAM_FLAGS = {"depths": "--depth", "betas": "--beta", "inits": "--init", "epss": "--eps", "kappas": "--kappa",
                "ps": "--p", "gamma_beta_factors": "--gamma-beta", "gamma_alpha_factors": "--gamma-alpha",
                "gamma_alphas": "--gamma-alpha-of", "alphas": "--alpha", "t_factors": "--t-factors",
-               "init_seed": "--seed"}
-FLAGS = {k: v for k, v in PARAM_FLAGS.items() if k != "epss"}  # list-valued grid axes read by _grid
+               "init_seed": "--seed", "form": "--form"}
+FLAGS = {k: v for k, v in PARAM_FLAGS.items() if k not in ("epss", "form")}  # list-valued grid axes read by _grid
 _CLI = {"top": Interval(Integral, 1, None), "verify": Interval(Integral, 0, None),
         "target": Interval(Real, 0, None, closed="neither"), "processes": Interval(Integral, 1, 64),
         "threads": Interval(Integral, 1, None), "size": Interval(Integral, 1, None),
@@ -71,6 +71,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     a("--processes", type=int, default=2, help="training processes for --verify [default 2]")
     a("--no-progress", action="store_true", help="no status line on stderr (also off with --json)")
     a("--threads", type=int, default=None, help="threads of torch and bound_terms (default: all cores)")
+    a("--form", default="closed", help="bound_terms form: closed, ode, kl, ode-kl, so, ode-so, kl-so or ode-kl-so "
+                                       "(kl: the counting step in kl form at the predicted margin risk; so: the "
+                                       "centred second-order step) [default closed]")
 
 
 def _floats(flag: str, text) -> list[float]:
@@ -153,7 +156,7 @@ def _run(args: argparse.Namespace, status: Status) -> int:
         torch.set_num_threads(args.threads)
     status.step("loading the data" if args.d is None else "reading --d --m --s")
     data = _data(args)
-    plan = make_plan(grid, data, args.target, workers=args.threads, status=status)
+    plan = make_plan(grid, data, args.target, workers=args.threads, status=status, form=args.form)
     status.close()  # --verify has the runner's own bar; the tables follow on stdout
     from nlbound.planning import report
 

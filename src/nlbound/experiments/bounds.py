@@ -7,6 +7,7 @@ import numpy as np
 from nlbound.evaluation import metrics as M
 from nlbound.experiments.spec import BoundVariant
 from nlbound.experiments.traces import RunData, gamma_col
+from nlbound.theory.bound import KL_FORMS
 
 PROXIES = ("g1", "g2", "glin")
 
@@ -41,7 +42,8 @@ def bound_curve(run: RunData, variant: BoundVariant, form: str = "closed") -> di
     """Theorem 5.2 at every recorded time: R_gamma-hat(t) + Upsilon_kappa + Delta(t) eps^kappa / gamma.
 
     form: "closed" (the paper's closed forms, eqs. 9-11) or "ode" (the same theorem with the proof's
-    comparison ODEs solved, bound_terms(form="ode"), elementwise <= "closed").
+    comparison ODEs solved, bound_terms(form="ode"), elementwise <= "closed"); "kl" / "ode-kl": the
+    counting step in kl form (bound_terms(form="kl"), at the recorded margin risk; never larger).
 
     `variant.terms` == "no_upsilon" / "no_deviation" drops that component (Fig. 4). Returns the
     arrays t, margin_risk, upsilon, deviation, bound, and gamma (a scalar array).
@@ -55,6 +57,7 @@ def bound_curve(run: RunData, variant: BoundVariant, form: str = "closed") -> di
     terms = bound_terms(
         d=p["d"], m=p["m"], depth=p["depth"], kappa=variant.kappa, p=variant.p, delta=variant.delta,
         eps=p["eps"], beta=p["beta"], gamma=gamma, rho=p["rho"], s=p["s"], t=t, form=form,
+        margin_risk=margin if form in KL_FORMS else None,
     )
     upsilon = np.broadcast_to(np.asarray(terms["upsilon"], dtype=float), t.shape).copy()
     deviation = np.broadcast_to(np.asarray(terms["deviation"], dtype=float), t.shape).copy()

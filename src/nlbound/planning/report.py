@@ -8,6 +8,7 @@ import math
 import numpy as np
 
 from nlbound.planning.search import Plan, argmin_by, union_price
+from nlbound.theory.bound import KL_FORMS
 
 __all__ = ["top_indices", "eps_frontier", "verify_indices", "record", "tables", "json_lines"]
 
@@ -107,6 +108,8 @@ def _header(plan: Plan, best: dict) -> list[str]:
             f"# price of the search at the best point: Upsilon(delta/N) - Upsilon(delta) = "
             f"{best['union_price']:+.4f} (kappa={best['kappa']}, p={best['p']})",
             f"# margin risk: {src}; Upsilon and the deviation term are exact (Theorem 5.2, eqs. 6-11)",
+            f"# form: {plan.form}" + (" (counting step in kl form at the predicted margin risk: upsilon = "
+                                      "kl^-1(q) - q, docs/PROOFS.md)" if plan.form in KL_FORMS else ""),
             "# pred_bound = pred_margin_risk + upsilon + deviation: a guarantee only once the margin risk is "
             "measured on the trained net (--verify)"]
 

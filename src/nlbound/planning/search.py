@@ -11,6 +11,9 @@ from nlbound._validate import Interval, Real, validate_params
 from nlbound.planning.grid import PlanData, PlanGrid
 from nlbound.planning.twin import init_rho, margin_risk_table, twin_margins, twin_weights
 from nlbound.theory import bound_terms, upsilon
+from nlbound.theory._checks import validate
+from nlbound.theory.bound import KL_FORMS, base_form, kl_counting
+from nlbound.theory.kl import kl_inverse_upper
 
 __all__ = ["Plan", "make_plan", "argmin_by", "union_price"]
 
@@ -25,12 +28,15 @@ class Plan:
     t*_0.5), gamma, eps, kappa, p, group (one id per trained network: depth, beta, init, eps),
     margin_risk (PREDICTED: the linear twin's train margin risk, or data.margin_risk), every term of
     bound_terms at delta / n_points, and bound = margin_risk + a_priori (eq. 6; +inf where a term is).
+    form: bound_terms' form; under "kl" / "ode-kl" upsilon is the kl counting term at the predicted
+    margin risk (docs/PROOFS.md "Counting step in kl form") and the column kl_q holds its argument q.
     """
 
     grid: PlanGrid
     data: PlanData
     target: float
     columns: dict = field(repr=False)
+    form: str = "closed"
 
     @property
     def n_points(self) -> int:
@@ -89,12 +95,14 @@ def _predicted_margin_risk(grid: PlanGrid, data: PlanData, blk: dict, a_priori: 
 
 
 def make_plan(grid: PlanGrid, data: PlanData, target: float = 0.5, *, workers: int | None = None,
-              status: Any = None) -> Plan:
+              status: Any = None, form: str = "closed") -> Plan:
     """Score every point of `grid` for `data`: Theorem 5.2's terms (eqs. 6-11) in ONE bound_terms
     call at delta / N, plus the predicted margin risk (linear twin, see twin.py). status: a progress
     hook with step(name, total) and advance() (nlbound.cli._progress.Status), one unit per
-    (depth, beta) block of the twin."""
+    (depth, beta) block of the twin. form: as in bound_terms; the kl forms take the counting step in
+    kl form at the predicted margin risk."""
     validate_params({"target": Interval(Real, 0, None, closed="neither")}, {"target": target})
+    validate(form=form)
     # W1(0) is drawn first whatever the depth, so rho depends on the init rule and seed only
     rhos = np.array([init_rho(data.n_in, grid.width, 2, init, grid.init_seed) for init in grid.inits])
     blocks = [_block(grid, data, L, b, rhos) for L in grid.depths for b in grid.betas]
@@ -105,7 +113,8 @@ def make_plan(grid: PlanGrid, data: PlanData, target: float = 0.5, *, workers: i
         raise ValueError(f"alphas == {grid.alphas}, must hold an alpha > beta^L/s for some beta (no grid point)")
     terms = bound_terms(d=data.d, m=data.m, depth=cols["depth"], kappa=cols["kappa"], p=cols["p"],
                         delta=grid.delta / n, eps=cols["eps"], beta=cols["beta"], gamma=cols["gamma"],
-                        rho=cols["rho"], s=data.s, t=cols["t"], workers=workers)  # eqs. 6-11, every point
+                        rho=cols["rho"], s=data.s, t=cols["t"], workers=workers,
+                        form=base_form(form))  # eqs. 6-11, every point
     starts = np.cumsum([0] + [blk["t"].size for blk in blocks])
     if status is not None:
         status.step("margin risk predicted by the linear twin, (depth, beta) blocks", total=len(blocks))
@@ -119,10 +128,15 @@ def make_plan(grid: PlanGrid, data: PlanData, target: float = 0.5, *, workers: i
                             for k, blk in enumerate(blocks)])
     cols["group"] = group.astype(float)
     cols["margin_risk"] = mr
+    finite = np.isfinite(terms["a_priori"])  # mr is NaN only where a_priori is +inf (not predicted there)
+    if form in KL_FORMS:
+        terms = kl_counting(terms, np.where(finite, mr, 1.0), data.d, cols["depth"], cols["kappa"], cols["rho"],
+                            so=form.endswith("-so"))
+        cols["kl_q"] = np.where(finite, terms["kl_q"], np.nan)
     cols.update({k: terms[k] for k in TERM_KEYS})
     with np.errstate(invalid="ignore"):
-        cols["bound"] = np.where(np.isfinite(terms["a_priori"]), mr + terms["a_priori"], np.inf)  # eq. 6
-    return Plan(grid=grid, data=data, target=float(target), columns=cols)
+        cols["bound"] = np.where(finite, mr + terms["a_priori"], np.inf)  # eq. 6
+    return Plan(grid=grid, data=data, target=float(target), columns=cols, form=form)
 
 
 def argmin_by(values: np.ndarray, *keys: np.ndarray) -> np.ndarray:
@@ -138,7 +152,11 @@ def argmin_by(values: np.ndarray, *keys: np.ndarray) -> np.ndarray:
 
 
 def union_price(plan: Plan, i: int) -> float:
-    """Upsilon_kappa at delta/N minus Upsilon_kappa at delta (eq. 7), at point i: what the search cost."""
+    """Upsilon_kappa at delta/N minus Upsilon_kappa at delta (eq. 7), at point i: what the search cost
+    (under the kl forms: the kl counting term at delta/N minus the one at delta, the same q)."""
     c = plan.columns
     naive = float(upsilon(plan.data.d, plan.data.m, c["kappa"][i], c["p"][i], plan.grid.delta))  # eq. 7
+    if plan.form in KL_FORMS:
+        q = float(c["kl_q"][i])
+        naive = min(naive, float(kl_inverse_upper(q, 2.0 * naive * naive)) - q)  # eq. 24 in kl form at delta
     return float(c["upsilon"][i]) - naive

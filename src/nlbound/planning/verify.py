@@ -36,7 +36,7 @@ def _realised(plan: Plan, i: int, run) -> dict:
     rho = max(1.0, float(info["rho"]))  # ||W1(0)||_F/||W1(0)||: a rank-one W1 measures 1 - 1e-16
     terms = bound_terms(d=int(info["rank"]), m=int(info["m"]), depth=r["depth"], kappa=r["kappa"], p=r["p"],
                         delta=plan.delta_point, eps=r["eps"], beta=r["beta"], gamma=r["gamma"], rho=rho,
-                        s=float(info["s"]), t=float(tr["t"][k]))  # eqs. 6-11
+                        s=float(info["s"]), t=float(tr["t"][k]), form=plan.form, margin_risk=margin)  # eqs. 6-11
     a_priori = float(terms["a_priori"])
     return {"realised_margin_risk": margin, "realised_upsilon": float(terms["upsilon"]),
             "realised_deviation": float(terms["deviation"]), "realised_bound": margin + a_priori,  # eq. 6

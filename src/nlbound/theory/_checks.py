@@ -31,7 +31,9 @@ CONSTRAINTS = {
     "x": Interval(Real, 0, None, closed="neither"),  # Γ(a, x): x > 0
     "q": Interval(Real, 0, None, closed="neither"),  # γ = α/q in the β → 0 limits
     "lower": Options("beta", "beta_bar"),  # lower limit of w in v_β (ERRATA 4)
-    "form": Options("closed", "ode"),  # bound_terms: the paper's closed forms, or the comparison ODEs solved
+    # bound_terms: the paper's closed forms, or the comparison ODEs solved; "-kl": the counting step in kl form
+    # "-so": the centred second-order step (docs/PROOFS.md)
+    "form": Options("closed", "ode", "kl", "ode-kl", "so", "ode-so", "kl-so", "ode-kl-so"),
 }
 
 

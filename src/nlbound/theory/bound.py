@@ -20,9 +20,24 @@ from nlbound.theory._threads import blocks, default_workers, run_tasks
 
 OUT_KEYS = ("upsilon", "phi", "s_bar", "s_hat", "beta_bar", "one_bar", "u", "v", "Delta", "deviation", "a_priori")
 IN_KEYS = ("d", "m", "depth", "kappa", "p", "delta", "eps", "beta", "gamma", "rho", "s", "t")
+KL_FORMS = ("kl", "ode-kl", "kl-so", "ode-kl-so")  # the counting step in kl form (needs the margin risk)
 
 
-def bound_terms(d, m, depth, kappa, p, delta, eps, beta, gamma, rho, s, t, *, form="closed", workers=None) -> dict:
+def _form_parts(form: str) -> tuple[bool, bool, bool]:
+    """(ode, kl, so) of a validated form: "closed" or "ode" for u, v; "-kl": the counting step in kl
+    form; "-so": the centred second-order step (docs/PROOFS.md)."""
+    parts = form.split("-")
+    return "ode" in parts, "kl" in parts, "so" in parts
+
+
+def base_form(form: str) -> str:
+    """The form without its "-kl" part ("kl" -> "closed", "ode-kl-so" -> "ode-so"): the Δ terms a
+    caller computes before it knows the margin risk (then `kl_counting`)."""
+    return "-".join(x for x in form.split("-") if x != "kl") or "closed"
+
+
+def bound_terms(d, m, depth, kappa, p, delta, eps, beta, gamma, rho, s, t, *, form="closed", margin_risk=None,
+                workers=None) -> dict:
     """Every term of Theorem 5.2 (eqs. 6-11) at the broadcast parameters; validates its input.
 
     Returns a dict of broadcast float64 arrays: upsilon (eq. 7), phi (Φ_κ, eq. 8), s_bar, s_hat,
@@ -37,24 +52,43 @@ def bound_terms(d, m, depth, kappa, p, delta, eps, beta, gamma, rho, s, t, *, fo
     solution of eq. 62/88 from v(0) = 0 with it, each elementwise <= the closed form
     (`nlbound.theory.ode` says why each step is valid). Only u, v, Delta, deviation and a_priori
     differ; the key "u" then holds the bounding function G.
+    "so", "ode-so", "kl-so", "ode-kl-so": the same with the centred second-order step (docs/PROOFS.md,
+    "Second-order step centred by eq. 25's identity"): for L = 2, κ = 2, Φ_κ = (1 + ρ)(√d + 1)
+    instead of eq. 8's (3 + ρ)√d + 2(1 + ρ) (key "phi"); unchanged elsewhere.
+    "kl" / "ode-kl": Δ as "closed" / "ode", and eq. 24's counting step in kl form (docs/PROOFS.md,
+    "Counting step in kl form"): R ≤ kl⁻¹(min(1, R̂_γ + D_train), (κpd ln 2 + ln(1/δ))/m) + D_test,
+    D_train + D_test = deviation split as eqs. 21/27 vs 20/26 (terms._train_share). It needs
+    margin_risk (R̂_γ). `upsilon` is then the counting term it charges, kl⁻¹(q) − q with
+    q = min(1, R̂_γ + D_train), never above the Hoeffding Υ_κ (Pinsker) and dependent on R̂_γ and
+    on the deviation; u, v, Delta, deviation are those of the Δ form; a_priori = upsilon + deviation
+    = bound − R̂_γ in every form (what is added to the margin risk; under kl it is not computable
+    before training, as it depends on R̂_γ).
+
+    margin_risk: the empirical margin risk R̂_γ in [0, 1] (broadcast); when given, the result also
+    has bound = margin_risk + a_priori (eq. 6). Required by the kl forms.
 
     workers: threads used for large inputs (default: the CPUs available; 1 = the calling thread
     only). The result does not depend on it.
     """
     P = validate(d=d, m=m, depth=depth, kappa=kappa, p=p, delta=delta, eps=eps, beta=beta,
-                 gamma=gamma, rho=rho, s=s, t=t, form=form)
+                 gamma=gamma, rho=rho, s=s, t=t, form=form, margin_risk=margin_risk)
     return evaluate(P, workers=workers, form=form)
 
 
 def evaluate(P: dict, *, workers=None, form="closed") -> dict:
     """bound_terms on already validated float64 arrays P (keys IN_KEYS). t may be +inf here (the
     limit t → ∞: u, v, Δ = +inf), which the CLI needs where t*_α is beyond float64. form: as in
-    bound_terms ("closed" or "ode", already validated)."""
+    bound_terms (already validated); P may hold margin_risk (required by the kl forms)."""
+    if form in KL_FORMS and P.get("margin_risk") is None:
+        raise ValueError(f"margin_risk is required with form == {form!r} (the kl counting step inverts "
+                         "the binomial kl at the empirical margin risk)")
     workers = default_workers() if workers is None else max(1, int(workers))
-    shape = np.broadcast_shapes(*(np.shape(P[k]) for k in IN_KEYS))
+    ode, kl, so = _form_parts(form)
+    keys = IN_KEYS + (("margin_risk",) if P.get("margin_risk") is not None else ())
+    shape = np.broadcast_shapes(*(np.shape(P[k]) for k in keys))
     n = math.prod(shape)
     A = {}
-    for k in IN_KEYS:  # scalars stay 0-d (broadcast inside the ufuncs); others become flat length-n
+    for k in keys:  # scalars stay 0-d (broadcast inside the ufuncs); others become flat length-n
         x = np.asarray(P[k], dtype=np.float64)
         A[k] = x.reshape(()) if x.size == 1 else (x.reshape(-1) if x.shape == shape else
                                                   np.broadcast_to(x, shape).reshape(-1))
@@ -65,10 +99,40 @@ def evaluate(P: dict, *, workers=None, form="closed") -> dict:
     run_tasks(stage1, blks, workers)
     L = A["depth"]
     W["l1"][:], W["l2"][:] = log_w_integrals(L, W["lxb"], W["Y"], workers)  # eq. 92, in log space
-    run_tasks(_stage_v(A, out, W), blks, workers)
-    if form == "ode":
+    run_tasks(_stage_v(A, out, W, so), blks, workers)
+    if ode:
         _ode.refine(A, out, n)  # eqs. 35/75 and 62/88 solved: min(ode, closed) elementwise
-    return {k: out[k].reshape(shape) for k in OUT_KEYS}
+    if kl:
+        _kl_counting(A, out, n, so)
+    res = {k: out[k].reshape(shape) for k in OUT_KEYS}
+    if "margin_risk" in A:
+        res["bound"] = (A["margin_risk"] + out["a_priori"]).reshape(shape)  # eq. 6
+    return res
+
+
+def _kl_counting(A, out, n, so=False) -> None:
+    """Replace upsilon and a_priori in the flat arrays `out` by the kl form of the counting step
+    (terms._upsilon_kl; docs/PROOFS.md "Counting step in kl form"), from the final deviation."""
+    get = lambda k: np.broadcast_to(A[k], (n,))  # noqa: E731
+    share = T._train_share(get("d"), get("depth"), get("kappa"), get("rho"), so)
+    up = T._upsilon_kl(get("margin_risk"), out["deviation"], share, out["upsilon"])  # eq. 24, kl form
+    out["upsilon"][:] = up
+    out["a_priori"][:] = up + out["deviation"]  # eq. 6 without the margin risk
+
+
+def kl_counting(terms: dict, margin_risk, d, depth, kappa, rho, so=False) -> dict:
+    """terms (a bound_terms result of a form without "kl"; so: it has "-so") with the counting step in kl form at the
+    empirical margin risk margin_risk (broadcast): upsilon, a_priori and bound as bound_terms(form="kl"
+    / "ode-kl") gives them, for a caller that knows the margin risk only after the Δ terms (the
+    planner), and kl_q = min(1, R̂_γ + D_train), the argument of kl⁻¹. Validates its inputs; returns
+    a new dict."""
+    P = validate(margin_risk=margin_risk, d=d, depth=depth, kappa=kappa, rho=rho)
+    dev = np.asarray(terms["deviation"], dtype=np.float64)
+    share = T._train_share(P["d"], P["depth"], P["kappa"], P["rho"], so)
+    up = T._upsilon_kl(P["margin_risk"], dev, share, np.asarray(terms["upsilon"], dtype=np.float64))  # eq. 24
+    out = dict(terms, upsilon=up, a_priori=up + dev, kl_q=T._kl_argument(P["margin_risk"], dev, share))
+    out["bound"] = P["margin_risk"] + out["a_priori"]  # eq. 6
+    return out
 
 
 def _take(A, k, sl):
@@ -93,7 +157,7 @@ def _stage_u(A, out, W):
     return work
 
 
-def _stage_v(A, out, W):
+def _stage_v(A, out, W, so=False):
     """Block work from the Γ integrals on: v (eq. 10), Φ_κ (eq. 8), Δ and Υ_κ (eq. 7), eq. 6."""
 
     def work(sl):
@@ -102,7 +166,7 @@ def _stage_v(A, out, W):
         log_u = W["log_u"][sl]
         rsr = T._rho_s_hat_over_s_bar(L, rho, out["s_hat"][sl], out["s_bar"][sl])
         log_v = T._log_v_from(L, W["q"][sl], rsr, W["log_sh"][sl], log_u, W["l1"][sl], W["l2"][sl])
-        ph = T._phi_kappa(d, L, kappa, rho)
+        ph = T._phi_kappa_so(d, L, kappa, rho) if so else T._phi_kappa(d, L, kappa, rho)  # eq. 8 / (S2)
         log_delta = T._log_delta(ph, log_v, L, log_u)
         up = T._upsilon(d, m, kappa, p, delta)
         dev = T._deviation(log_delta, kappa, eps, gamma)
@@ -115,7 +179,8 @@ def _stage_v(A, out, W):
     return work
 
 
-def full_bound(margin_risk, d, m, depth, kappa, p, delta, eps, beta, gamma, rho, s, t):
-    """Right-hand side of eq. 6: R̂^ε_γ(t) + Υ_κ + Δ_κ,β(t) ε^κ / γ, given the empirical margin risk."""
-    mr = validate(margin_risk=margin_risk)["margin_risk"]
-    return mr + bound_terms(d, m, depth, kappa, p, delta, eps, beta, gamma, rho, s, t)["a_priori"]  # eq. 6
+def full_bound(margin_risk, d, m, depth, kappa, p, delta, eps, beta, gamma, rho, s, t, *, form="closed"):
+    """Right-hand side of eq. 6: R̂^ε_γ(t) + Υ_κ + Δ_κ,β(t) ε^κ / γ, given the empirical margin risk
+    (form: as in bound_terms; under the kl forms Υ_κ is the kl counting term)."""
+    return bound_terms(d, m, depth, kappa, p, delta, eps, beta, gamma, rho, s, t, form=form,
+                       margin_risk=margin_risk)["bound"]  # eq. 6

@@ -23,6 +23,7 @@ from scipy import special
 
 from nlbound.theory._checks import validate
 from nlbound.theory._incgamma import log_w_integrals
+from nlbound.theory.kl import _kl_inverse_upper
 
 _LN2 = float(np.log(2.0))
 
@@ -52,14 +53,66 @@ def _upsilon(d, m, kappa, p, delta):
         0.5 * k * p * _LN2 * (d / m) - 0.5 * np.log(dl) / m), d, m, kappa, p, delta)  # eq. 7, rearranged
 
 
+def _phi_kappa_train(L, kappa, rho):
+    """The training-set part of Φ_κ: 1 + (L−1)ρ for κ = 1 (eq. 21 with Lemma 7.1), 2(L−1)(1+(L−1)ρ)
+    for κ = 2 (eq. 27); the rest of Φ_κ is the distribution part, L√d (eq. 20) / (L−1)(L+1+(L−1)ρ)√d
+    (eq. 26)."""
+    with np.errstate(over="ignore"):
+        r1 = (L - 1.0) * rho
+        return np.where(kappa == 1, 1.0 + r1, 2.0 * (L - 1.0) * (1.0 + r1))  # eqs. 21, 27
+
+
 def _phi_kappa(d, L, kappa, rho):
     """Φ_κ (eq. 8): L√d + 1 + (L−1)ρ for κ = 1; (L−1)[(L+1+(L−1)ρ)√d + 2(1+(L−1)ρ)] for κ = 2."""
     with np.errstate(over="ignore"):
         sd = np.sqrt(d)
         r1 = (L - 1.0) * rho
-        phi1 = L * sd + 1.0 + r1  # eq. 8, κ = 1
-        phi2 = (L - 1.0) * ((L + 1.0 + r1) * sd + 2.0 * (1.0 + r1))  # eq. 8, κ = 2
+        train = _phi_kappa_train(L, kappa, rho)
+        phi1 = L * sd + train  # eq. 8, κ = 1
+        phi2 = (L - 1.0) * (L + 1.0 + r1) * sd + train  # eq. 8, κ = 2
     return np.where(kappa == 1, phi1, phi2)
+
+
+def _centred(L, kappa):
+    """Where the centred second-order step applies (docs/PROOFS.md, "Second-order step centred by
+    eq. 25's identity"): L = 2 and κ = 2."""
+    return (L == 2) & (kappa == 2)
+
+
+def _phi_kappa_so(d, L, kappa, rho):
+    """Φ_κ with the centred second-order step: (1 + ρ)(√d + 1) for L = 2, κ = 2 (distribution part
+    (1 + ρ)√d, training-set part 1 + ρ, against eq. 8's (3 + ρ)√d + 2(1 + ρ)); eq. 8 elsewhere."""
+    with np.errstate(over="ignore"):
+        centred = (1.0 + rho) * (np.sqrt(d) + 1.0)  # docs/PROOFS.md, (S2)
+    return np.where(_centred(L, kappa), centred, _phi_kappa(d, L, kappa, rho))
+
+
+def _train_share(d, L, kappa, rho, so=False):
+    """Φ_train/Φ_κ ∈ (0, 1): the share of the deviation term Δε^κ/γ that bounds the training-set
+    deviation (eqs. 21/27 over eq. 8; with so, 1/(√d + 1) where the centred step applies); its limit
+    as ρ → ∞ where the parts overflow."""
+    with np.errstate(all="ignore"):
+        share = _phi_kappa_train(L, kappa, rho) / _phi_kappa(d, L, kappa, rho)
+    share = _patch(share, ~np.isfinite(share), lambda d, k: np.where(k == 1, 1.0, 2.0 / (np.sqrt(d) + 2.0)),
+                   d, kappa)
+    return np.where(so & _centred(L, kappa), 1.0 / (np.sqrt(d) + 1.0), share)  # docs/PROOFS.md, (S2)
+
+
+def _kl_argument(margin_risk, deviation, share):
+    """q = min(1, R̂_γ + share·deviation): the proxy's empirical ramp risk bounded by the net's margin
+    risk plus the training-set deviation (eq. 22; share > 0 finite, deviation = +inf gives q = 1)."""
+    return np.minimum(1.0, margin_risk + share * deviation)
+
+
+def _upsilon_kl(margin_risk, deviation, share, upsilon):
+    """The counting term in kl form (eq. 24 with the Chernoff/kl tail; docs/PROOFS.md, "Counting step
+    in kl form"): kl⁻¹(q, 2Υ_κ²) − q with q = min(1, R̂_γ + share·deviation), the proxy's empirical
+    ramp risk bounded by the net's margin risk plus the training-set deviation. 2Υ_κ² =
+    (κpd ln 2 + ln(1/δ))/m (eq. 7). At most Υ_κ (Pinsker; the min guards the last float)."""
+    q = _kl_argument(margin_risk, deviation, share)
+    with np.errstate(over="ignore"):
+        c = 2.0 * upsilon * upsilon  # eq. 24: (ln|F| + ln(1/δ))/m
+    return np.minimum(upsilon, _kl_inverse_upper(q, c) - q)
 
 
 def _rho_beta_L(L, beta, rho):

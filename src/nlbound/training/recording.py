@@ -112,6 +112,18 @@ class Recorder:
             row[f"W{l}_spec"], row[f"W{l}_fro"] = float(np.linalg.norm(w, 2)), float(np.linalg.norm(w))
         row["W1X_fro_over_sqrt_m"] = LM.data_fro(ws[0], gram=self.S)
 
+    def _runtime_columns(self, row: dict, theta: np.ndarray, theta0: np.ndarray) -> None:
+        """The measured norms of the run-time variant of Theorem 5.2 (nlbound.theory.runtime;
+        docs/PROOFS.md "Run-time (a-posteriori) variant"), with W⁰ the linear twin's weights at the same
+        t: twin_W{l}_spec = ‖W_l⁰‖, gap_W{l}_spec = ‖W_l − W_l⁰‖ (spectral), twin_W1X_fro_over_sqrt_m =
+        ‖W₁⁰X̃‖_F/√m and gap_W1X_fro_over_sqrt_m = ‖(W₁ − W₁⁰)X̃‖_F/√m."""
+        ws, w0 = unpack(theta, self.shapes), unpack(theta0, self.shapes)
+        for l, (w, v) in enumerate(zip(ws, w0, strict=True), start=1):
+            row[f"twin_W{l}_spec"] = float(np.linalg.norm(v, 2))
+            row[f"gap_W{l}_spec"] = float(np.linalg.norm(w - v, 2))
+        row["twin_W1X_fro_over_sqrt_m"] = LM.data_fro(w0[0], gram=self.S)
+        row["gap_W1X_fro_over_sqrt_m"] = LM.data_fro(ws[0] - w0[0], gram=self.S)
+
     def _sensitivity_columns(self, row: dict, theta: np.ndarray, tangent: np.ndarray) -> None:
         """Lemma 7.1's measured tangent norms at τ = ε: ‖∂W_l/∂τ‖ (spectral) and ‖∂(W_1X̃)/∂τ‖_F/√m
         (compared with v(t), eq. 10; ‖W_l‖ and ‖W_1X̃‖_F/√m, compared with u(t) and ρu(t), eq. 9,
@@ -174,6 +186,7 @@ class Recorder:
         self._model_columns(row, f, resid_x)
         self._norm_columns(row, theta)
         self._proxy_columns(row, f, g1, v, w)
+        self._runtime_columns(row, theta, theta0)
         if tangent is not None:
             self._sensitivity_columns(row, theta, tangent)
         if self.twin_exact is not None and i == len(self.twin) - 1:
