@@ -40,10 +40,17 @@ def _mp_inverse(q, c):
         return hi
 
 
-def _close_above(got, ref):
-    """got within 4 floats of ref (relative 1e-15 for these sizes) and never more than 2 floats below."""
+def _close_above(got, ref, q=None):
+    """got within 4 floats of ref, widened by the conditioning of the root: a float64 kl(q‖p) carries
+    a rounding error of a few ε·(|q ln(q/p)| + |(1−q) ln((1−q)/(1−p))|) (its two terms cancel; the
+    SIMD log of another dispatch level rounds differently), which moves the root by that over
+    kl'(p) = (p − q)/(p(1 − p)) (measured: 5 floats above at q = 0.526, c = 2.7e-4 on AVX-512 loops);
+    never more than 2 floats below (the inverse is an upper bound: below is the unsafe side)."""
     ref = float(ref)
     tol = 4 * np.spacing(max(ref, 1e-300))
+    if q is not None and 0 < q < ref < 1:
+        terms = abs(q * math.log(q / ref)) + abs((1 - q) * math.log((1 - q) / (1 - ref)))
+        tol += 8 * np.finfo(float).eps * terms * ref * (1 - ref) / (ref - q)
     assert abs(got - ref) <= max(tol, 1e-15 * ref), (got, ref)
     assert got >= ref - 2 * np.spacing(ref), (got, ref)
 
@@ -53,14 +60,14 @@ def _close_above(got, ref):
     (0.5, 1e-25), (0.212, 0.0366), (0.99, 0.5), (0.3, 20.0), (1e-9, 0.1), (0.7, 1e-4),
 ])
 def test_inverse_matches_mpmath(q, c):
-    _close_above(float(kl_inverse_upper(q, c)), _mp_inverse(q, c))
+    _close_above(float(kl_inverse_upper(q, c)), _mp_inverse(q, c), q)
 
 
 @settings(max_examples=60, deadline=None)
 @given(q=st.floats(0.0, 1.0), logc=st.floats(-14.0, 1.5))
 def test_inverse_matches_mpmath_random(q, logc):
     c = 10.0**logc
-    _close_above(float(kl_inverse_upper(q, c)), _mp_inverse(q, c))
+    _close_above(float(kl_inverse_upper(q, c)), _mp_inverse(q, c), q)
 
 
 @settings(max_examples=200, deadline=None)
