@@ -17,7 +17,8 @@ from cpu_dispatch import describe, numpy_dispatched, torch_capability
 NUMERICS_FILES = frozenset({
     "test_theory.py", "test_theory_mpmath.py", "test_theory_ode.py", "test_cli_bound.py", "test_networks.py",
     "test_evaluation.py", "test_sensitivity.py", "test_integrators.py", "test_training.py",
-    "test_train_sensitivity.py", "test_recording.py", "test_phases.py", "test_lemmas.py",
+    "test_train_sensitivity.py", "test_recording.py", "test_phases.py", "test_lemmas.py", "test_kl.py",
+    "test_theory_kl_form.py", "test_theory_so.py", "test_theory_runtime.py", "test_theory_extremes.py",
 })
 LOWERED = "NLBOUND_LOWERED_DISPATCH"  # set by `make test` for its second pass
 
