@@ -124,3 +124,73 @@ def test_fig11_trains_its_runs_with_the_runner_then_draws(tmp_path, monkeypatch,
     assert len(seen["configs"]) == 4 and len({c.key() for c in seen["configs"]}) == 4
     assert Path(seen["cache"]) == tmp_path / "c" and Path(seen["out"]) == tmp_path / "o" / "figures"
     assert "fig11.png" in capsys.readouterr().out
+
+
+def test_dataset_fashion_reaches_every_run_and_writes_under_results_fashion(tmp_path, monkeypatch, capsys):
+    """Issue 24: --dataset fashion trains every figure's runs on Fashion-MNIST, their horizons from
+    Fashion-MNIST's own s (eq. 15), and writes into results/fashion by default (checked before training)."""
+    import numpy as np
+
+    import nlbound.experiments.reproduce as reproduce_module
+    from nlbound.data import SourceUnavailableError, load_dataset
+    from nlbound.theory import t_star
+
+    try:
+        s7 = load_dataset("fashion", 7).s
+    except SourceUnavailableError as exc:
+        pytest.skip(f"Fashion-MNIST not installed: {exc}")
+    seen = {}
+
+    def stop(configs, cache, **kwargs):
+        seen["configs"] = list(configs)
+        raise ValueError("stopped before training")
+
+    real = reproduce_module.reproduce
+
+    def spy(names, output, **kw):
+        seen["out"] = output.out_dir
+        return real(names, output, **kw)
+
+    monkeypatch.setattr(reproduce_module, "run_all", stop)
+    monkeypatch.setattr(reproduce_module, "reproduce", spy)
+    monkeypatch.chdir(tmp_path)
+    assert main(["reproduce", "fig2", "--dataset", "fashion", "--cache", str(tmp_path / "runs"), "--no-progress"]) == 2
+    assert capsys.readouterr().err.strip() == "nlbound reproduce: error: stopped before training"
+    assert seen["out"] == "results/fashion"  # the default --out
+    (config,) = seen["configs"]
+    assert config.dataset == "fashion" and config.t_end == float(f"{3 * float(t_star(0.5, 1e-3, s7, 2)):.3g}")
+    assert s7 != pytest.approx(load_dataset("mnist", 7).s, rel=1e-3)  # a different s, so different horizons
+    assert np.isfinite(s7)
+
+
+def test_dataset_fashion_keeps_the_mnist_titles_and_keys(monkeypatch):
+    """The figures of --dataset mnist are those of before (titles, hence experiment keys, unchanged);
+    --dataset fashion changes every run's dataset and the titles' name only."""
+    from nlbound.experiments.figures import Context, build
+
+    def ctx(dataset):
+        return Context(quick=True, dataset=dataset, s_of=lambda d, k: 0.9, make_config=lambda **f: _Cfg(f))
+
+    mnist, fashion = build(["all"], ctx("mnist")), build(["all"], ctx("fashion"))
+    assert all("MNIST" in e.title and "Fashion" not in e.title for e in mnist)
+    for a, b in zip(mnist, fashion):
+        assert b.title == a.title.replace("MNIST", "Fashion-MNIST")
+        assert [r.config.f | {"dataset": "fashion"} for r in a.runs] == [r.config.f for r in b.runs]
+        assert {r.config.f["dataset"] for r in a.runs} == {"mnist"}
+
+
+class _Cfg:
+    def __init__(self, f):
+        self.f = f
+
+    def key(self):
+        return repr(sorted(self.f.items()))
+
+
+def test_extra_figures_refuse_another_dataset(capsys):
+    assert main(["reproduce", "fig11", "--dataset", "fashion", "--out", "x", "--cache", "y"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "fig11" in err[0] and "mnist" in err[0]
+    with pytest.raises(SystemExit) as exc:
+        main(["reproduce", "all", "--dataset", "cifar", "--out", "x", "--cache", "y"])
+    assert exc.value.code == 2 and "--dataset" in capsys.readouterr().err

@@ -8,6 +8,7 @@ cache_dir)`` returns a frozen ``Dataset`` with whitened, row-major inputs (the p
 
 from nlbound.data.dataset import (
     DATASETS,
+    IMAGE_DATASETS,
     Dataset,
     build_dataset,
     clear_cache,
@@ -30,7 +31,7 @@ from nlbound.data.transform import (
 )
 
 __all__ = [
-    "DATASETS", "VALID_SIZES", "Dataset", "DataError", "SourceUnavailableError", "RankDeficiencyWarning",
+    "DATASETS", "IMAGE_DATASETS", "VALID_SIZES", "Dataset", "DataError", "SourceUnavailableError", "RankDeficiencyWarning",
     "load_dataset", "synthetic_dataset", "dataset_statistics", "build_dataset", "clear_cache",
     "linear_predictions", "misclassification_risk", "average_pool", "binary_labels", "check_size",
     "unit_ball_scale", "fit_whitening", "Whitening", "read_idx", "parse_idx",

@@ -22,6 +22,7 @@ from nlbound.data.transform import (
 )
 
 DATASETS = ("mnist", "fashion", "synthetic")
+IMAGE_DATASETS = ("mnist", "fashion")  # the 28x28 image datasets (pooled to size x size; reproduce's choices)
 
 
 @dataclass(frozen=True, eq=False)
@@ -300,6 +301,6 @@ def dataset_statistics(ds: Dataset) -> dict:
 
 
 __all__ = [
-    "DATASETS", "Dataset", "build_dataset", "load_dataset", "clear_cache", "synthetic_dataset",
+    "DATASETS", "IMAGE_DATASETS", "Dataset", "build_dataset", "load_dataset", "clear_cache", "synthetic_dataset",
     "linear_predictions", "misclassification_risk", "dataset_statistics",
 ]  # fmt: skip
