@@ -1,3 +1,3 @@
 """nlbound: the a-priori generalization bound for nearly-linear networks, and its experiments."""
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"  # CHANGELOG.md
