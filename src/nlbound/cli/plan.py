@@ -13,8 +13,8 @@ import argparse
 import os
 
 from nlbound._io import check_output_dir, check_output_file
-from nlbound.cli._dataset import add_dataset_arguments, dataset_fields, load_kwargs
 from nlbound._validate import Interval, Integral, Options, Real, validate_params
+from nlbound.cli._dataset import add_dataset_arguments, dataset_fields, load_kwargs
 
 _MAY_BE_NONE = ("--gamma-beta", "--gamma-alpha", "--alpha", "--t-factors")  # "none": leave that family out
 # PlanGrid / PlanData / eps_grid parameter -> its flag (cli.main reports a ParameterError under it)

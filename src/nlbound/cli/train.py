@@ -10,8 +10,8 @@ import sys
 
 from nlbound._io import check_output_dir
 from nlbound._validate import ParameterError
-from nlbound.training.adaptive import STIFFNESS
 from nlbound.cli._dataset import add_dataset_arguments, dataset_fields, load_kwargs
+from nlbound.training.adaptive import STIFFNESS
 from nlbound.training.config import DTYPES, PRECISIONS, RunOptions, TrainConfig
 
 # TrainConfig / RunOptions field -> the flag that sets it (others: "--" + field with dashes)

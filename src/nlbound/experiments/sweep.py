@@ -27,9 +27,10 @@ from typing import Any, Callable, Iterable
 import numpy as np
 
 from nlbound._io import atomic_write_bytes, atomic_write_columns, atomic_write_json
-from nlbound.data.npz import canonical_positive
 from nlbound._validate import Integral, Interval, Options, ParameterError, Real, check_param
+from nlbound.data.npz import canonical_positive
 from nlbound.experiments.spec import GAMMA_RULES, TERMS, BoundVariant
+from nlbound.tables import SWEEP_TABLES, to_frame
 
 TABLES = ("fixed", "sweep", "horizon", "bounds", "resources")
 NOT_IN_SPEC = {"data_sha256": "it is the sha256 of the npz:PATH file, read from it", "t_end": "it is set by [horizon]", "times": "the recording times are the default grid of "
@@ -497,6 +498,12 @@ class SweepResult:
     summary: dict[str, list]
     paths: dict[str, Path]
     meta: dict[str, Any]
+
+    def frame(self, table: str = "summary") -> Any:
+        """results or summary as a pandas DataFrame (nlbound.tables.to_frame; pandas is optional)."""
+        if table not in SWEEP_TABLES:
+            raise ValueError(f"table == {table!r}, must be one of {', '.join(SWEEP_TABLES)}")
+        return to_frame(getattr(self, table))
 
 
 def run_sweep(
