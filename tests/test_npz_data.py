@@ -171,6 +171,12 @@ def test_train_plan_and_sweep_run_on_an_npz_file(tmp_path, capsys, monkeypatch):
     assert main(["sweep", str(spec), "--out", str(tmp_path / "sw"), "--cache", str(tmp_path / "runs"),
                  "--processes", "1", "--no-progress"]) == 0
     assert (tmp_path / "sw" / "summary.csv").is_file()
+    # compare reads the dataset from run.json (an absolute path: any working directory will do)
+    from nlbound.baselines import CompareSettings, PacBayesSettings, compare_run
+
+    monkeypatch.chdir(tmp_path / "sw")
+    res = compare_run(tmp_path / "run", settings=CompareSettings(pacbayes=PacBayesSettings(steps=20, n_mc=20)))
+    assert res["m"] == 200 and 0 <= res["bounds"]["network_vc"]["bound"]
 
 
 # ----------------------------------------------------------------------------- bad files: one line, exit 2
