@@ -73,6 +73,8 @@ def theorem_bound(row: dict, info: dict, delta: float, kappas=(1, 2)) -> dict:
             if best is None or b < best["bound"]:
                 best = {"bound": b, "gamma": float(gamma), "kappa": kappa, "margin_risk": margin,
                         "upsilon": float(terms["upsilon"]), "deviation": float(terms["deviation"])}
+    if best is None:
+        raise ValueError(f"gammas == {info['gammas']!r}, kappas == {kappas!r}: the run records no margin to bound")
     return {**best, "a_priori": True, "source": "Theorem 5.2 (eq. 6), best recorded gamma and kappa"}
 
 

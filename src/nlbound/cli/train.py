@@ -12,7 +12,7 @@ from nlbound._io import check_output_dir
 from nlbound._validate import ParameterError
 from nlbound.cli._dataset import add_dataset_arguments, dataset_fields, load_kwargs
 from nlbound.training.adaptive import STIFFNESS
-from nlbound.training.config import DTYPES, PRECISIONS, RunOptions, TrainConfig
+from nlbound.training.config import DTYPES, PRECISIONS, RunOptions
 
 # TrainConfig / RunOptions field -> the flag that sets it (others: "--" + field with dashes)
 PARAM_FLAGS = {"t_end": "--until", "init_seed": "--seed"}

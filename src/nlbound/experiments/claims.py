@@ -14,6 +14,7 @@ gamma, unless fixed) of the bound of Theorem 5.2 on that run.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field, replace
+from functools import partial
 from typing import Any, Callable
 
 import numpy as np
@@ -89,7 +90,7 @@ def c2(figs: dict[str, Inputs]) -> Claim:
         inp = figs["fig1"]
         pairs = sorted((float(run.get("beta")), min_bound(run, _sel(inp, kappa=2))[0]) for _, run in _main(inp))
         bs = [b for _, b in pairs]
-        grows = all(b2 >= b1 - 0.01 for b1, b2 in zip(bs, bs[1:]))
+        grows = all(b2 >= b1 - 0.01 for b1, b2 in zip(bs, bs[1:], strict=False))
         conv = len(bs) >= 2 and abs(bs[1] - bs[0]) <= 0.1 * bs[0]
         cl.measured = {"B_by_beta": {f"{b:g}": _r(v) for b, v in pairs}, "grows": grows, "converges": conv}
         cl.holds = bool(grows and conv)
@@ -233,7 +234,7 @@ def c7(figs: dict[str, Inputs]) -> Claim:
         vals = [out["alpha"][k] for k in sorted(out["alpha"])]
         cl.strict = {"criterion": "B(L) strictly increases with L for γ=α/q",
                      "measured": cl.measured["B_gamma_alpha_over_q"],
-                     "holds": len(vals) >= 2 and all(b > a for a, b in zip(vals, vals[1:]))}
+                     "holds": len(vals) >= 2 and all(b > a for a, b in zip(vals, vals[1:], strict=False))}
     return cl
 
 
@@ -307,7 +308,9 @@ def c10(figs: dict[str, Inputs]) -> Claim:
                section="App. B.1, Observations; Fig. 9")
     if "fig9" in figs:
         inp = figs["fig9"]
-        res, ok, strict = {}, [], {}
+        res: dict[str, Any] = {}
+        ok: list[bool] = []
+        strict: dict = {}
         for lab, run in _main(inp):
             base = inp.baseline(run)
             if "lin_train_risk" not in base:
@@ -401,11 +404,11 @@ def soundness(figs: dict[str, Inputs]) -> dict[str, Any]:
     for inp in figs.values():
         for r in inp.exp.runs:
             run, key = inp.runs[r.label], r.config.key()
-            curves = [("theorem", (v.kappa, v.p, v.delta, v.gamma_rule, v.q, v.alpha, v.terms), v.label,
-                       lambda v=v: bound_curve(run, v)["bound"]) for v in inp.exp.bounds
-                      if v.terms == "full" and _p_matches(v, run, inp)]
-            curves += [("optimistic", (proxy, g), f"{proxy} γ={g:g}",
-                        lambda proxy=proxy, g=g: optimistic_bound(run, proxy, g)["bound"])
+            curves: list[tuple[str, tuple, str, Callable[[], np.ndarray]]] = [
+                ("theorem", (v.kappa, v.p, v.delta, v.gamma_rule, v.q, v.alpha, v.terms), v.label,
+                 partial(_theorem_bound, run, v)) for v in inp.exp.bounds
+                if v.terms == "full" and _p_matches(v, run, inp)]
+            curves += [("optimistic", (proxy, g), f"{proxy} γ={g:g}", partial(_optimistic_bound, run, proxy, g))
                        for proxy in ("g1", "g2", "glin") for g in inp.exp.optimistic_gammas]
             for kind, ident, label, fn in curves:
                 if (key, ident) in seen:
@@ -418,3 +421,11 @@ def soundness(figs: dict[str, Inputs]) -> dict[str, Any]:
                     violations.append({"figure": inp.exp.name, "run": r.label, "bound": label,
                                        "points": int(bad.sum()), "of": int(bad.size)})
     return {k: {"sound": v[0], "total": v[1]} for k, v in counts.items()} | {"violations": violations}
+
+
+def _theorem_bound(run: RunData, variant) -> np.ndarray:
+    return bound_curve(run, variant)["bound"]
+
+
+def _optimistic_bound(run: RunData, proxy: str, gamma: float) -> np.ndarray:
+    return optimistic_bound(run, proxy, gamma)["bound"]
