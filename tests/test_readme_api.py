@@ -27,7 +27,7 @@ def same_output(got: str, want: str) -> bool:
     g, w = got.split(), want.split()
     if len(g) != len(w):
         return False
-    for a, b in zip(g, w):
+    for a, b in zip(g, w, strict=True):
         na, nb = NUMBER.fullmatch(a.rstrip(":,")), NUMBER.fullmatch(b.rstrip(":,"))
         if na and nb:
             x, y = float(na.group()), float(nb.group())

@@ -173,7 +173,7 @@ def test_dataset_fashion_keeps_the_mnist_titles_and_keys(monkeypatch):
 
     mnist, fashion = build(["all"], ctx("mnist")), build(["all"], ctx("fashion"))
     assert all("MNIST" in e.title and "Fashion" not in e.title for e in mnist)
-    for a, b in zip(mnist, fashion):
+    for a, b in zip(mnist, fashion, strict=True):
         assert b.title == a.title.replace("MNIST", "Fashion-MNIST")
         assert [r.config.f | {"dataset": "fashion"} for r in a.runs] == [r.config.f for r in b.runs]
         assert {r.config.f["dataset"] for r in a.runs} == {"mnist"}

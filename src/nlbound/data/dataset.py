@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from nlbound._blas import one_blas_thread
-from nlbound._validate import check_choice, check_in_range, check_integer
+from nlbound._validate import check_in_range, check_integer
 from nlbound.data.errors import DataError
 from nlbound.data.npz import DatasetName, canonical_positive, file_sha256, is_npz, npz_path, pm1_labels, read_npz
 from nlbound.data.sources import load_raw, resolve_source

@@ -147,10 +147,12 @@ def _check_shapes(where: str, a: dict[str, np.ndarray]) -> None:
                         f"{a['x_train'][0].size}: they must agree")
 
 
-def pm1_labels(name: str, y_train: np.ndarray, y_test: np.ndarray, positive: tuple[str, ...]) -> tuple:
+def pm1_labels(name: str, y_train: np.ndarray, y_test: np.ndarray,
+               positive: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray]:
     """±1 float64 labels: given as ±1 (positive empty), or +1 exactly for the labels in `positive`."""
     where = f"dataset == {name!r}"
     seen = np.unique(y_train)
+    out: tuple[np.ndarray, np.ndarray]
     if not positive:
         for split, y in (("y_train", y_train), ("y_test", y_test)):
             if y.dtype.kind not in "biuf" or not np.all(np.isin(y.astype(np.float64), (-1.0, 1.0))):
@@ -159,11 +161,11 @@ def pm1_labels(name: str, y_train: np.ndarray, y_test: np.ndarray, positive: tup
         out = y_train.astype(np.float64), y_test.astype(np.float64)
     else:
         wanted = [_like(p, y_train.dtype, where) for p in positive]
-        absent = [p for p, w in zip(positive, wanted) if not np.isin(w, seen)]
+        absent = [p for p, w in zip(positive, wanted, strict=True) if not np.isin(w, seen)]
         if absent:
             raise DataError(f"positive == {','.join(positive)!r}: label {absent[0]} does not occur in y_train "
                             f"(its labels: {_show(seen)})")
-        out = tuple(np.where(np.isin(y, wanted), 1.0, -1.0) for y in (y_train, y_test))
+        out = np.where(np.isin(y_train, wanted), 1.0, -1.0), np.where(np.isin(y_test, wanted), 1.0, -1.0)
         if np.all(out[0] > 0):
             raise DataError(f"positive == {','.join(positive)!r} names every label of y_train ({_show(seen)}), "
                             "must leave at least one label negative")
