@@ -103,6 +103,9 @@ def test_key_is_the_files_content_not_its_path(tmp_path):
         TrainConfig(dataset=labels, positive=("0",), t_end=1.0).key()
     again = TrainConfig.from_dict(json.loads(json.dumps(c1.as_dict())))  # as a run.json stores it
     assert again.key() == c1.key()
+    other = c3.replace(dataset=labels, positive=("1",))  # a sweep axis over files: each its own hash
+    assert other.data_sha256 == TrainConfig(dataset=labels, positive=("1",)).data_sha256 != c3.data_sha256
+    assert c3.replace(dataset="mnist").as_dict().keys() == TrainConfig().as_dict().keys()
 
 
 def test_the_62_figure_runs_keep_their_keys():

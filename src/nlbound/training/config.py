@@ -239,9 +239,12 @@ class TrainConfig:
 
     def replace(self, **changes) -> "TrainConfig":
         """A copy with `changes`; a config whose rtol was defaulted gets the default of its new eps
-        (TrainConfig(eps=0.01).replace(eps=0.5).rtol == default_rtol(0.5)), an explicit rtol is kept."""
+        (TrainConfig(eps=0.01).replace(eps=0.5).rtol == default_rtol(0.5)), an explicit rtol is kept; a
+        new dataset gets its own content hash (and no positive labels unless it is an npz file)."""
         if self._rtol_auto and "rtol" not in changes:
             changes = {**changes, "rtol": None}
+        if "dataset" in changes and changes["dataset"] != self.dataset:  # another file: hash it; not npz: no labels
+            changes = {"data_sha256": "", **({} if is_npz(changes["dataset"]) else {"positive": ()}), **changes}
         return dataclasses.replace(self, **changes)
 
 
