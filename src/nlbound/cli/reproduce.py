@@ -1,4 +1,5 @@
-"""Reproduce the paper's Figures 1-9 and the claims table on real MNIST (runs are cached by config hash)."""
+"""Reproduce the paper's Figures 1-9 and the claims table on real MNIST, or Fashion-MNIST with --dataset
+fashion (runs are cached by config hash)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from pathlib import Path
 from nlbound._io import check_output_dir, check_output_file
 from nlbound._validate import check_integer
 from nlbound.cli._common import add_runs_flag, runs_dir
+from nlbound.data import IMAGE_DATASETS
 from nlbound.experiments.figures import FIGURES
 
 # figures drawn from cached runs by their own module, not part of "all" (minutes per net)
@@ -22,10 +24,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("figures", nargs="*", default=["all"], metavar="FIGURE",
                         help=f"any of: all, {', '.join(FIGURES)}, and (not in all) "
                              + "; ".join(f"{k}: {v}" for k, v in EXTRA_FIGURES.items()))
+    parser.add_argument("--dataset", choices=IMAGE_DATASETS, default="mnist",
+                        help="the image dataset every figure is trained on (the paper's: mnist) [default mnist]")
     parser.add_argument("--quick", action="store_true",
                         help="reduced smoke version (fewer β/ε, shorter horizons, looser tolerance)")
     parser.add_argument("--out", default=None,
-                        help="figures, CSVs and claims go here (default: results, or results-quick with --quick)")
+                        help="figures, CSVs and claims go here (default: results, or results-quick with --quick; "
+                             "results/<dataset> for a dataset other than mnist)")
     add_runs_flag(parser, "; never inside --out")
     parser.add_argument("--processes", type=int, default=2,
                         help="training processes (with --backend ray and no --address: CPUs of the local Ray runtime)")
@@ -45,19 +50,29 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="fig10 only: the lemma runs with these ε (default: all of 0.001, 0.01, 0.1, 0.2, 0.4)")
 
 
+def _default_out(dataset: str, quick: bool) -> str:
+    """results (results-quick) for the paper's MNIST, results/<dataset> (results-quick/<dataset>) otherwise."""
+    root = "results-quick" if quick else "results"
+    return root if dataset == "mnist" else f"{root}/{dataset}"
+
+
 def run(args: argparse.Namespace) -> int:
     names = [n.lower() for n in (args.figures or ["all"])]
     bad = [n for n in names if n not in ("all", *FIGURES, *EXTRA_FIGURES)]
     if bad:
         raise ValueError(f"figure == {bad[0]!r}, must be one of all, {', '.join((*FIGURES, *EXTRA_FIGURES))}")
     check_integer("processes", args.processes, 1, 64)
-    out = Path(args.out or ("results-quick" if args.quick else "results"))
+    extra = [n for n in names if n in EXTRA_FIGURES]
+    if args.dataset != "mnist" and extra:
+        raise ValueError(f"figure == {extra[0]!r} is drawn on mnist only; with --dataset {args.dataset} "
+                         f"name any of all, {', '.join(FIGURES)}")
+    out = Path(args.out or _default_out(args.dataset, args.quick))
     cache_arg, cache_name = runs_dir(args)
     cache = Path(cache_arg)
     if cache.resolve() == out.resolve() or out.resolve() in cache.resolve().parents:
         raise ValueError(f"{cache_name} == {str(cache)!r}, must not lie inside the output directory {str(out)!r}")
     report = Path(args.report) if args.report else None
-    if report is None and not args.quick and "all" in names and args.out is None:
+    if report is None and not args.quick and "all" in names and args.out is None and args.dataset == "mnist":
         report = Path("REPRODUCTION.md")
     _check_paths(out, cache, report, cache_name=cache_name)
     if args.check is not None and (not Path(args.check).is_dir() or Path(args.check).resolve() == out.resolve()):
@@ -82,8 +97,8 @@ def run(args: argparse.Namespace) -> int:
         names = [n for n in names if n != "fig11"]
         if not names:
             return _check(args.check, out, done)
-    res = reproduce(names, output, quick=args.quick, report_path=report, preamble=_preamble(report),
-                    backend=backend)
+    res = reproduce(names, output, quick=args.quick, report_path=report, backend=backend, dataset=args.dataset,
+                    preamble=_preamble(report or out / "REPRODUCTION.md"))
     held = sum(c.holds is True for c in res.claims)
     failed = [c.id for c in res.claims if c.holds is False]
     th = res.soundness["theorem"]
@@ -152,7 +167,8 @@ def _check_paths(out: Path, cache: Path, report: Path | None, cache_name: str) -
 
 
 def _preamble(report: Path | None) -> str:
-    """Keep a hand-written part of an existing report (everything above the generated marker)."""
+    """Keep a hand-written part of an existing report (everything above the generated marker): the
+    --report's, else <out>/REPRODUCTION.md's (e.g. results/fashion's findings)."""
     marker = "<!-- generated by nlbound reproduce: below this line -->\n"
     if report is not None and report.exists():
         text = report.read_text()

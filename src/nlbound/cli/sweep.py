@@ -86,7 +86,7 @@ def run(args: argparse.Namespace) -> int:
     _say(f"sweep {spec.name}: {spec.describe()}, backend {args.backend}, cache {cache}")
     with Status(progress_enabled(args.no_progress), "sweep") as status:
         status.step("expanding the spec (each dataset's s, for t*)")  # until the first log line: the count
-        runs = expand(spec, lambda name, size, seed: dataset_s(name, size, seed, args.data_dir), source=args.spec)
+        runs = expand(spec, lambda config: dataset_s(config, args.data_dir), source=args.spec)
         if args.dry_run:  # the runs it promises: one line per point of the grid
             status.close()
             for point in spec.points():

@@ -12,9 +12,10 @@ import sys
 from nlbound._io import check_output_dir
 from nlbound._validate import Interval, ParameterError, Real, validate_params
 from nlbound.cli._common import DEFAULT_RUNS, RUNS_ENV, add_data_flags
+from nlbound.cli._dataset import add_dataset_arguments, dataset_fields, load_kwargs
 from nlbound.cli._progress import progress_enabled
 from nlbound.training.adaptive import STIFFNESS
-from nlbound.training.config import DATASETS, DTYPES, PRECISIONS, RunOptions
+from nlbound.training.config import DTYPES, PRECISIONS, RunOptions
 
 # TrainConfig / RunOptions field -> the flag that sets it (others: "--" + field with dashes)
 PARAM_FLAGS = {"t_end": "--until", "init_seed": "--seed"}
@@ -22,8 +23,7 @@ PARAM_FLAGS = {"t_end": "--until", "init_seed": "--seed"}
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--dataset", default="mnist", choices=DATASETS, help="dataset")
-    parser.add_argument("--size", type=int, default=7, help="image side K of the K x K downsampled images (7, 14, 28)")
+    add_dataset_arguments(parser, "image side K of the K x K downsampled images (7, 14, 28)")
     parser.add_argument("--depth", type=int, default=2, help="number of layers L, >= 2")
     parser.add_argument("--width", type=int, default=64, help="width of the hidden layers")
     parser.add_argument("--eps", type=float, default=0.01, help="nonlinearity: leaky-ReLU slope 1 - eps, eps in [0, 1]")
@@ -102,7 +102,8 @@ def run(args: argparse.Namespace) -> int:
     from nlbound.training.rundir import run_dir
 
     _check_paths(args)
-    fields = dict(dataset=args.dataset, size=args.size, depth=args.depth, width=args.width, eps=args.eps,
+    data = dataset_fields(args)
+    fields = dict(**data, depth=args.depth, width=args.width, eps=args.eps,
                   beta=args.beta, rank_one=args.rank_one, init_seed=args.seed, data_seed=args.data_seed,
                   integrator=args.integrator, lr=args.lr, rtol=args.rtol, dtype=args.dtype, p=args.p,
                   sensitivity=args.sensitivity, stiffness=args.stiffness)
@@ -111,8 +112,7 @@ def run(args: argparse.Namespace) -> int:
     if t_end is None:
         _check_before_data(args, fields, TrainConfig)
     config = TrainConfig(**fields, t_end=t_end) if t_end is not None else None
-    ds = load_dataset(args.dataset, args.size, data_dir=args.data_dir, cache_dir=args.cache_dir,
-                      seed=args.data_seed)
+    ds = load_dataset(**load_kwargs(data), data_dir=args.data_dir, cache_dir=args.cache_dir, seed=args.data_seed)
     if config is None:  # eq. 15 (L = 2) / eq. 97 (L >= 3) with the dataset's s
         config = TrainConfig(**fields, t_end=_t_star(args, ds.s))
     options = RunOptions(out_dir=args.out or str(run_dir(_runs_root(), config)), progress=progress_enabled(args.no_progress),

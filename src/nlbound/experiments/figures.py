@@ -45,6 +45,7 @@ OPT_TIMES_PER_DECADE = 12  # optimistic runs record 12 log-spaced times per deca
 # t*_0.5 (eq. 15) exists only for beta^L / s < 1/2: a larger beta starts past half the top mode.
 # Such runs (beta = 1, PyTorch's default scale) get the horizon of BETA_HORIZON_MAX.
 BETA_HORIZON_MAX = 0.3
+DATASET_LABELS = {"mnist": "MNIST", "fashion": "Fashion-MNIST"}  # figure titles (the MNIST titles unchanged)
 
 
 def gammas_for(beta: float) -> tuple[float, ...]:
@@ -78,12 +79,18 @@ class Context:
     s_of: Callable[[str, int], float] | None = None  # (dataset, size) -> s = ||Y X~+||
     t_star: Callable[..., float] | None = None  # (alpha, beta, s, depth) -> t*; default nlbound.theory
     data_dir: str | None = None  # IDX directory for the default s_of (reproduce --data-dir)
+    dataset: str = "mnist"  # every run's dataset (reproduce --dataset; one of nlbound.data.IMAGE_DATASETS)
+
+    @property
+    def label(self) -> str:
+        """The dataset's name in figure titles ("MNIST", "Fashion-MNIST")."""
+        return DATASET_LABELS.get(self.dataset, self.dataset)
 
     def seeds(self) -> tuple[int, ...]:
         return SEEDS[:1] if self.quick else SEEDS
 
     def config(self, horizon: str, **fields: Any) -> Any:
-        f = {**BASE, **fields}
+        f = {**BASE, "dataset": self.dataset, **fields}
         table = QUICK_HORIZON if self.quick else HORIZON
         s = (self.s_of or partial(_real_s, data_dir=self.data_dir))(f["dataset"], int(f["size"]))
         t_star = self.t_star or _real_t_star
@@ -163,7 +170,7 @@ def fig1(ctx: Context) -> Experiment:
     if not ctx.quick:  # the paper's own scheme; 31,600 full-batch steps (~14 ms each, BENCHMARKS.md)
         gd = ctx.config("theorem", beta=1e-3, integrator="gd", lr=1e-3)
         runs += (RunSpec("β=0.001 GD lr=0.001", gd, role="crosscheck", of="β=0.001"),)
-    return Experiment("fig1", "Fig. 1: 7×7 MNIST, L=2, κ=2, ε=0.001, γ=β²/q; bound vs β",
+    return Experiment("fig1", f"Fig. 1: 7×7 {ctx.label}, L=2, κ=2, ε=0.001, γ=β²/q; bound vs β",
                       runs, _theorem_bounds(), quick=ctx.quick,
                       notes=f"β ≥ {BETA_HORIZON_MAX:g}: t*_0.5 undefined for β²/s ≥ 1/2, horizon that of "
                             f"β = {BETA_HORIZON_MAX:g}. Band: min–max over init seeds {list(ctx.seeds())}.")
@@ -171,7 +178,7 @@ def fig1(ctx: Context) -> Experiment:
 
 def fig2(ctx: Context) -> Experiment:
     runs = (RunSpec("β=ε=0.001", ctx.config("theorem")),)
-    return Experiment("fig2", "Fig. 2: 7×7 MNIST, L=2, β=ε=0.001; κ=1 vs κ=2",
+    return Experiment("fig2", f"Fig. 2: 7×7 {ctx.label}, L=2, β=ε=0.001; κ=1 vs κ=2",
                       runs, _theorem_bounds(kappas=(1, 2)), quick=ctx.quick)
 
 
@@ -180,21 +187,21 @@ def fig3(ctx: Context) -> Experiment:
     for p in (32, 16):  # each run trained with the p its bound is evaluated with
         runs += ctx.seeded(f"default init p={p}", "theorem", group=f"p={p}", eps=0.01, p=p)
         runs += ctx.seeded(f"ρ=1 p={p}", "theorem", group=f"p={p}", eps=0.01, rank_one=True, p=p)
-    return Experiment("fig3", "Fig. 3: 7×7 MNIST, L=2, β=0.001, ε=0.01, κ=2; ρ and p",
+    return Experiment("fig3", f"Fig. 3: 7×7 {ctx.label}, L=2, β=0.001, ε=0.01, κ=2; ρ and p",
                       runs, _theorem_bounds(ps=(16, 32)), quick=ctx.quick, notes=P_NOTE)
 
 
 def fig4(ctx: Context) -> Experiment:
     runs = (RunSpec("ε=0.01", ctx.config("theorem", eps=0.01)),
             RunSpec("ε=0.1", ctx.config("theorem", eps=0.1)))
-    return Experiment("fig4", "Fig. 4: 7×7 MNIST, L=2, β=0.001, κ=2; components of the bound",
+    return Experiment("fig4", f"Fig. 4: 7×7 {ctx.label}, L=2, β=0.001, κ=2; components of the bound",
                       runs, _theorem_bounds(terms=("full", "no_upsilon", "no_deviation")), quick=ctx.quick)
 
 
 def fig5(ctx: Context) -> Experiment:
     sizes = (7, 14) if ctx.quick else (7, 14, 28)
     runs = tuple(r for k in sizes for r in ctx.seeded(f"{k}×{k}", "theorem", size=k, rank_one=True, p=16))
-    return Experiment("fig5", "Fig. 5: MNIST, L=2, β=ε=0.001, κ=2, p=16, ρ=1; image size",
+    return Experiment("fig5", f"Fig. 5: {ctx.label}, L=2, β=ε=0.001, κ=2, p=16, ρ=1; image size",
                       runs, _theorem_bounds(ps=(16,)), quick=ctx.quick, notes=P_NOTE)
 
 
@@ -203,7 +210,7 @@ def fig6(ctx: Context) -> Experiment:
     horizon = {2: "theorem", 3: "deep"}
     runs = tuple(RunSpec(f"L={L}", ctx.config(horizon.get(L, "deeper"), depth=L, rank_one=True, p=16))
                  for L in depths)
-    return Experiment("fig6", "Fig. 6: 7×7 MNIST, β=ε=0.001, κ=2, p=16, ρ=1; depth (t in units of t*_0.5)",
+    return Experiment("fig6", f"Fig. 6: 7×7 {ctx.label}, β=ε=0.001, κ=2, p=16, ρ=1; depth (t in units of t*_0.5)",
                       runs, _theorem_bounds(ps=(16,), rules=("beta2", "alpha")), quick=ctx.quick,
                       notes="ERRATA 8: γ=β²/q makes the last term vanish like β^(L−2) for L ≥ 3; "
                             "γ=α/q (Sec. 5.3, ν=1) is the fair depth comparison and is plotted in the "
@@ -217,7 +224,7 @@ def fig7(ctx: Context) -> Experiment:
     runs = tuple(RunSpec(f"β={b:g} ε={e:g}", ctx.config("levelled" if b >= 1 or b == b_pt else "theorem",
                                                        beta=b, eps=e), group=f"β={b:g}")
                  for b in dict.fromkeys(betas) for e in epss)
-    return Experiment("fig7", "Fig. 7: 7×7 MNIST, L=2; L(0)−L(t) (solid), L_X(0)−L_X(t) (dashed)",
+    return Experiment("fig7", f"Fig. 7: 7×7 {ctx.label}, L=2; L(0)−L(t) (solid), L_X(0)−L_X(t) (dashed)",
                       runs, quick=ctx.quick, params=(("pytorch_default_beta", b_pt),),
                       notes=f"β = {b_pt:g} is PyTorch's default init scale for this net (measured: geometric "
                             f"mean of the layers' spectral norms); β ≥ 1 runs to "
@@ -227,14 +234,14 @@ def fig7(ctx: Context) -> Experiment:
 
 def fig8(ctx: Context) -> Experiment:
     runs = ctx.seeded("ε=0.1", "optimistic", size=14, eps=0.1)
-    return Experiment("fig8", "Fig. 8: 14×14 MNIST, L=2, β=0.001, ε=0.1; optimistic bound (eq. 41)",
+    return Experiment("fig8", f"Fig. 8: 14×14 {ctx.label}, L=2, β=0.001, ε=0.1; optimistic bound (eq. 41)",
                       runs, optimistic_gammas=gammas_for(BASE["beta"]), quick=ctx.quick)
 
 
 def fig9(ctx: Context) -> Experiment:
     epss = (0.1, 0.4) if ctx.quick else (0.1, 0.2, 0.4, 0.7, 1.0)
     runs = tuple(RunSpec(f"ε={e:g}", ctx.config("optimistic", size=14, eps=e)) for e in epss)
-    return Experiment("fig9", "Fig. 9: 14×14 MNIST, L=2, β=0.001; optimistic κ=2 bound over ε",
+    return Experiment("fig9", f"Fig. 9: 14×14 {ctx.label}, L=2, β=0.001; optimistic κ=2 bound over ε",
                       runs, optimistic_gammas=gammas_for(BASE["beta"]), quick=ctx.quick)
 
 

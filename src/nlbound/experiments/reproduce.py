@@ -8,6 +8,8 @@ from pathlib import Path
 from typing import Any, Callable
 
 from nlbound._io import atomic_write_json
+from nlbound._validate import check_choice
+from nlbound.data import IMAGE_DATASETS
 from nlbound.experiments.claims import crosscheck, evaluate_claims, soundness
 from nlbound.experiments.figures import Context, build
 from nlbound.experiments.panels import PLOTS
@@ -78,12 +80,16 @@ def reproduce(
     report_path: Path | None = None,
     preamble: str = "",
     backend: Any = None,
+    dataset: str = "mnist",
 ) -> Reproduction:
     """Run (or reuse) every run the named figures need, then render them and the claims table.
 
+    dataset: the image dataset every figure is trained on (one of nlbound.data.IMAGE_DATASETS; the
+    paper's is "mnist"), used when no `ctx` is given (a given ctx names its own).
     backend: who trains the pending runs (nlbound.experiments.backends; default
     LocalBackend(output.processes)); it never changes a result, only where runs are computed."""
-    ctx = ctx or Context(quick=quick, data_dir=output.data_dir)
+    check_choice("dataset", dataset, IMAGE_DATASETS)
+    ctx = ctx or Context(quick=quick, data_dir=output.data_dir, dataset=dataset)
     exps = build(names, ctx)
     configs = [c for e in exps for c in e.configs()]
     cache = Path(output.cache_dir)
@@ -102,7 +108,7 @@ def reproduce(
         figures[e.name] = render(PLOTS[e.name](inputs[e.name]), out / "figures")
     claims, sound = evaluate_claims(inputs), soundness(inputs)
     walls = run_walls(dirs.values())
-    meta = {"quick": quick, "figures": [e.name for e in exps], "experiments": {e.name: e.key() for e in exps},
+    meta = {"quick": quick, "dataset": ctx.dataset, "figures": [e.name for e in exps], "experiments": {e.name: e.key() for e in exps},
             "wall_s": wall, "trained": len(dirs) - len(already & set(dirs)), "cached": len(already & set(dirs)),
             "processes": output.processes, "sum_run_s": sum(walls.values()), "run_wall_s": walls,
             "baselines": {f"{k[0]}-{k[1]}": v for k, v in baselines.items()},

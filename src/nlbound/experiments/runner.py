@@ -63,10 +63,10 @@ def progress_file(out_dir: str | os.PathLike) -> Path:
 
 
 def default_train(config: Any, out_dir: Path, data_dir: str | None) -> None:
-    """Train one config on its dataset (name, size, data_seed) with nlbound.training."""
+    """Train one config on its dataset (name, size, data_seed, positive) with nlbound.training."""
     from nlbound.training import RunOptions, train
 
-    dataset = _dataset(config.dataset, int(config.size), int(config.data_seed), data_dir)
+    dataset = _dataset(config, data_dir)
     train(config, dataset, RunOptions(out_dir=str(out_dir), progress=False, threads=1, data_dir=data_dir,
                                       progress_file=progress_file(out_dir)))
 
@@ -74,12 +74,13 @@ def default_train(config: Any, out_dir: Path, data_dir: str | None) -> None:
 _DATASETS: dict[tuple, Any] = {}
 
 
-def _dataset(name: str, size: int, seed: int, data_dir: str | None) -> Any:
-    from nlbound.data import load_dataset
+def _dataset(config: Any, data_dir: str | None) -> Any:
+    from nlbound.data import dataset_for
 
-    key = (name, size, seed, data_dir)
+    key = (config.dataset, int(config.size), int(config.data_seed), tuple(getattr(config, "positive", ())),
+           getattr(config, "data_sha256", ""), data_dir)
     if key not in _DATASETS:
-        _DATASETS[key] = load_dataset(name, size=size, data_dir=data_dir, seed=seed)
+        _DATASETS[key] = dataset_for(config, data_dir=data_dir)
     return _DATASETS[key]
 
 

@@ -23,6 +23,7 @@ import tomllib
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any, Callable, Iterable
 
 import numpy as np
@@ -30,12 +31,14 @@ import numpy as np
 from nlbound._io import atomic_write_columns, atomic_write_json
 from nlbound._limits import MAX_ROWS, MAX_RUNS, MAX_VARIANTS, check_count, grid_count
 from nlbound._validate import Integral, Interval, Options, ParameterError, Real, check_param
+from nlbound.data.npz import canonical_positive
 from nlbound.experiments.spec import GAMMA_RULES, TERMS, BoundVariant
+from nlbound.tables import SWEEP_TABLES, to_frame
 
 TABLES = ("fixed", "sweep", "horizon", "bounds", "resources")
-NOT_IN_SPEC = {"t_end": "it is set by [horizon]", "times": "the recording times are the default grid of "
+NOT_IN_SPEC = {"data_sha256": "it is the sha256 of the npz:PATH file, read from it", "t_end": "it is set by [horizon]", "times": "the recording times are the default grid of "
                "nlbound.training.recording_times (0, log- and evenly spaced up to t_end, t*_0.5)"}
-FIXED_ONLY = ("gammas",)  # recorded margin thresholds: the bounds' γ are added to them
+FIXED_ONLY = ("gammas", "positive")  # margin thresholds (the bounds' γ are added); an npz file's +1 labels
 RANGE_KINDS = ("log", "lin")
 
 _HORIZON = {
@@ -258,6 +261,12 @@ def _check_value(where: str, key: str, value: Any, err: _Errors) -> Any:
     from nlbound.training import TrainConfig
     from nlbound.training.config import LIMITS
 
+    if key == "positive":  # labels ("0,1" or [0, 1]); checked against dataset npz:PATH's file by expand()
+        ok = isinstance(value, str) or (isinstance(value, list) and all(isinstance(v, (int, str)) for v in value))
+        if not ok:
+            err.add(f"{where} == {value!r}, must be a list of labels or a string L1,L2,...")
+            return None
+        return err.check(where, lambda: canonical_positive(value))
     if key in FIXED_ONLY:
         ok = isinstance(value, list) and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in value)
         if not ok or not value:
@@ -398,7 +407,7 @@ def _plain(value: Any, constraint: Any, as_tuple: bool) -> Any:
 
 # ----------------------------------------------------------------------------- runs
 
-SOf = Callable[[str, int, int], float]  # (dataset, size, data_seed) -> s = ||Y X~+||
+SOf = Callable[[Any], float]  # TrainConfig -> s = ||Y X~+|| of its dataset
 
 
 @dataclass(frozen=True)
@@ -410,11 +419,11 @@ class SweepRun:
     t_star: float | None
 
 
-def dataset_s(dataset: str, size: int, data_seed: int, data_dir: str | None = None) -> float:
+def dataset_s(config: Any, data_dir: str | None = None) -> float:
     """s = ||Y X~+|| of the dataset a run trains on (Sec. 5.3; ERRATA 5)."""
-    from nlbound.data import load_dataset
+    from nlbound.data import dataset_for
 
-    return float(load_dataset(dataset, size=size, data_dir=data_dir, seed=data_seed).s)
+    return float(dataset_for(config, data_dir=data_dir).s)
 
 
 def _t_star(alpha: float, beta: float, s: float, depth: int) -> float:
@@ -446,7 +455,8 @@ def expand(spec: SweepSpec, s_of: SOf | None = None, source: str | None = None) 
         at = "at " + ", ".join(f"{k} == {v!r}" for k, v in point.items()) if point else ""
         t_star, t_end = None, spec.horizon.t_end
         if spec.horizon.t_star_multiple is not None:
-            s = s_of(get("dataset"), get("size"), get("data_seed"))
+            s = s_of(SimpleNamespace(dataset=get("dataset"), size=get("size"), data_seed=get("data_seed"),
+                                     positive=get("positive")))
             try:
                 t_star = _t_star(spec.horizon.alpha, get("beta"), s, get("depth"))
             except ValueError as exc:
@@ -571,6 +581,12 @@ class SweepResult:
     paths: dict[str, Path]
     meta: dict[str, Any]
 
+    def frame(self, table: str = "summary") -> Any:
+        """results or summary as a pandas DataFrame (nlbound.tables.to_frame; pandas is optional)."""
+        if table not in SWEEP_TABLES:
+            raise ValueError(f"table == {table!r}, must be one of {', '.join(SWEEP_TABLES)}")
+        return to_frame(getattr(self, table))
+
 
 def run_sweep(
     spec: SweepSpec,
@@ -592,7 +608,7 @@ def run_sweep(
     from nlbound.experiments.runner import dedupe, default_train, is_done, run_all
 
     if runs is None:
-        runs = expand(spec, s_of or (lambda name, size, seed: dataset_s(name, size, seed, data_dir)))
+        runs = expand(spec, s_of or (lambda config: dataset_s(config, data_dir)))
     configs = dedupe(r.config for r in runs)
     cached = sum(is_done(cache_dir, c) for c in configs)
     log(f"{len(runs)} runs, {len(configs)} distinct: {cached} cached, {len(configs) - cached} to train")

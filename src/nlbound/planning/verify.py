@@ -10,13 +10,13 @@ from nlbound.theory import bound_terms
 __all__ = ["train_config", "verify"]
 
 
-def train_config(plan: Plan, i: int, dataset: str, size: int, data_seed: int = 0):
+def train_config(plan: Plan, i: int, dataset: str, size: int, data_seed: int = 0, positive: tuple = ()):
     """The TrainConfig that trains point i's network (depth, beta, init, eps; the grid's width and
     init seed) to its planned stopping time t, recording the train margin risk at its planned gamma."""
     from nlbound.training import TrainConfig
 
     r = plan.row(i)
-    return TrainConfig(dataset=dataset, size=size, depth=r["depth"], width=plan.grid.width, eps=r["eps"],
+    return TrainConfig(dataset=dataset, size=size, positive=positive, depth=r["depth"], width=plan.grid.width, eps=r["eps"],
                        beta=r["beta"], rank_one=(r["init"] == "rank_one"), init_seed=plan.grid.init_seed,
                        data_seed=data_seed, t_end=r["t"], times=(r["t"],), gammas=(r["gamma"],), p=r["p"])
 
@@ -44,14 +44,14 @@ def _realised(plan: Plan, i: int, run) -> dict:
             "run": str(run.out_dir)}
 
 
-def verify(plan: Plan, indices, *, dataset: str, size: int, cache_dir, data_seed: int = 0,
+def verify(plan: Plan, indices, *, dataset: str, size: int, cache_dir, data_seed: int = 0, positive: tuple = (),
            data_dir=None, processes: int = 1, progress: bool = False) -> list[dict]:
     """Train (or reuse from the run cache) the networks of the planned points `indices` and return,
     per point, the plan's row with the realised margin risk, terms and bound next to the predicted ones."""
     from nlbound.experiments.runner import run_all
     from nlbound.training import load_run
 
-    configs = [train_config(plan, int(i), dataset, size, data_seed) for i in indices]
+    configs = [train_config(plan, int(i), dataset, size, data_seed, positive) for i in indices]
     dirs = run_all(configs, cache_dir, processes=processes, data_dir=data_dir, progress=progress)
     return [{**plan.row(int(i)), **_realised(plan, int(i), load_run(dirs[c.key()]))}
             for i, c in zip(indices, configs, strict=True)]

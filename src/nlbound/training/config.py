@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import os
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -14,6 +15,7 @@ import numpy as np
 
 from nlbound._validate import Boolean, Integral, Interval, Options, ParameterError, Real, validate_params
 from nlbound.data.dataset import DATASETS
+from nlbound.data.npz import PREFIX, DatasetName, canonical_positive, dataset_identity, file_sha256, is_npz, npz_path
 from nlbound.data.transform import VALID_SIZES
 
 __all__ = ["TrainConfig", "RunOptions", "DTYPES", "PRECISIONS", "DEFAULT_GAMMAS", "LIMITS", "RTOL_BY_EPS",
@@ -65,7 +67,7 @@ def train_constraints() -> dict:
     from nlbound.training.integrators import INTEGRATORS  # the registry owns the names
 
     return {
-        "dataset": Options(*DATASETS),
+        "dataset": DatasetName(DATASETS),  # or npz:PATH, a researcher's own file (nlbound.data.npz)
         "size": Options(*VALID_SIZES),
         "depth": Interval(Integral, 2, LIMITS["depth"]),
         "width": Interval(Integral, 1, LIMITS["width"]),
@@ -131,10 +133,13 @@ class TrainConfig:
     stop_phase3: float = 0.0
     sensitivity: bool = False
     stiffness: str = "ignore"
+    positive: tuple = ()  # npz datasets: the labels mapped to +1 (empty: the file's labels are ±1)
+    data_sha256: str = ""  # npz datasets: sha256 of the file (computed when empty); the key names it, not the path
     _rtol_auto: ClassVar[bool]  # set per instance by _resolve_rtol (not a field)
 
     def __post_init__(self) -> None:
         self._resolve_rtol()
+        self._resolve_npz()
         times = tuple(float(t) for t in self.times)
         gammas = tuple(float(g) for g in self.gammas)
         names = [n for n in train_constraints() if not n.startswith("number of")]
@@ -166,6 +171,24 @@ class TrainConfig:
                             ("times", times), ("gammas", gammas)]:
             object.__setattr__(self, name, value)
 
+    def _resolve_npz(self) -> None:
+        """An npz dataset: canonical positive labels and the file's content hash (read once, unless
+        given, e.g. by a run.json: then the data layer checks it when the data are loaded); size keeps
+        its default (an npz file's features are used as given). Other datasets: neither field."""
+        if not is_npz(self.dataset):
+            if self.positive or self.data_sha256:
+                name = "positive" if self.positive else "data_sha256"
+                raise ParameterError(name, getattr(self, name), f"empty with dataset {self.dataset!r} "
+                                     "(it applies to npz:PATH datasets only)")
+            return
+        if self.size != 7:
+            raise ParameterError("size", self.size, f"7 (the default) with dataset {self.dataset!r}: "
+                                 "an npz file's features are used as given, without pooling")
+        object.__setattr__(self, "dataset", PREFIX + os.path.abspath(npz_path(self.dataset)))  # run.json: from any cwd
+        object.__setattr__(self, "positive", canonical_positive(self.positive or None))
+        if not self.data_sha256:
+            object.__setattr__(self, "data_sha256", file_sha256(self.dataset))
+
     def _resolve_rtol(self) -> None:
         """rtol None -> default_rtol(eps), stored, so key() and run.json name the number; the config
         remembers that it chose it (not a field: no part of eq, key or as_dict), so that replace()
@@ -190,28 +213,38 @@ class TrainConfig:
             raise ValueError(f"run.json lacks the config fields {missing}: not a run directory of nlbound train")
         fields = {n: info[n] for n in names if n in info}
         fields["times"], fields["gammas"] = tuple(fields["times"]), tuple(fields["gammas"])
+        if "positive" in fields:
+            fields["positive"] = tuple(fields["positive"])
         return cls(**fields)
 
     def as_dict(self) -> dict:
         d = dataclasses.asdict(self)
-        d["times"], d["gammas"] = list(self.times), list(self.gammas)
+        d["times"], d["gammas"], d["positive"] = list(self.times), list(self.gammas), list(self.positive)
         for name, default in _OMITTED_AT_DEFAULT.items():  # keys and run.json of earlier runs unchanged
             if d[name] == default:
                 del d[name]
         return d
 
+    def key_fields(self) -> dict:
+        """What the key hashes: as_dict(), an npz dataset named by its content (data_sha256, positive)
+        instead of its path (dataset "npz"), so a moved or copied file keeps its runs."""
+        return {**self.as_dict(), "dataset": dataset_identity(self.dataset)}
+
     def key(self) -> str:
-        """Stable sha256 hex digest of every field (floats by repr, so exact)."""
+        """Stable sha256 hex digest of every field of key_fields() (floats by repr, so exact)."""
         payload = json.dumps({k: (repr(v) if isinstance(v, float) else
-                                  [repr(e) for e in v] if isinstance(v, list) else v)
-                              for k, v in self.as_dict().items()}, sort_keys=True)
+                                  [repr(e) if isinstance(e, float) else e for e in v] if isinstance(v, list) else v)
+                              for k, v in self.key_fields().items()}, sort_keys=True)
         return hashlib.sha256(payload.encode()).hexdigest()
 
     def replace(self, **changes) -> "TrainConfig":
         """A copy with `changes`; a config whose rtol was defaulted gets the default of its new eps
-        (TrainConfig(eps=0.01).replace(eps=0.5).rtol == default_rtol(0.5)), an explicit rtol is kept."""
+        (TrainConfig(eps=0.01).replace(eps=0.5).rtol == default_rtol(0.5)), an explicit rtol is kept; a
+        new dataset gets its own content hash (and no positive labels unless it is an npz file)."""
         if self._rtol_auto and "rtol" not in changes:
             changes = {**changes, "rtol": None}
+        if "dataset" in changes and changes["dataset"] != self.dataset:  # another file: hash it; not npz: no labels
+            changes = {"data_sha256": "", **({} if is_npz(changes["dataset"]) else {"positive": ()}), **changes}
         return dataclasses.replace(self, **changes)
 
 
@@ -233,5 +266,5 @@ class RunOptions:
 
 
 # fields added after runs were cached: left out of as_dict at these values
-_OMITTED_AT_DEFAULT = {"sensitivity": False, "stiffness": "ignore"}
+_OMITTED_AT_DEFAULT = {"sensitivity": False, "stiffness": "ignore", "positive": [], "data_sha256": ""}
 _OPTION_CONSTRAINTS = {"device": Options("cpu"), "threads": Interval(Integral, 1, 1024)}

@@ -104,15 +104,21 @@ def _versions() -> dict:
 
 
 def _load_dataset(config: TrainConfig, options: RunOptions):
-    """The dataset named by config: (dataset, size, data_seed) via nlbound.data.load_dataset."""
-    from nlbound.data import load_dataset
+    """The dataset named by config: (dataset, size, data_seed, positive) via nlbound.data.dataset_for."""
+    from nlbound.data import dataset_for
 
-    return load_dataset(config.dataset, config.size, data_dir=options.data_dir, cache_dir=options.cache_dir,
-                        seed=config.data_seed)
+    return dataset_for(config, data_dir=options.data_dir, cache_dir=options.cache_dir)
 
 
 def _check_dataset(config: TrainConfig, ds) -> None:
-    """The dataset passed must be the one config names (a non-square synthetic one has size None)."""
+    """The dataset passed must be the one config names (a non-square synthetic one has size None; an
+    npz one is the file's content: its sha256 and positive labels, wherever it was read)."""
+    if config.data_sha256:
+        if getattr(ds, "sha256", None) != config.data_sha256 or tuple(ds.positive) != config.positive:
+            raise ValueError(f"dataset {config.dataset!r} has sha256 {getattr(ds, 'sha256', None)} and positive "
+                             f"labels {list(getattr(ds, 'positive', ()))}, must be the config's "
+                             f"{config.data_sha256} and {list(config.positive)} (has the file changed?)")
+        return
     if ds.name != config.dataset or (ds.size is not None and int(ds.size) != config.size):
         raise ValueError(f"dataset == {ds.name!r} of size {ds.size}, must be the config's "
                          f"{config.dataset!r} of size {config.size}")

@@ -39,6 +39,7 @@ from typing import Any
 import numpy as np
 
 from nlbound._validate import ParameterError
+from nlbound.data.npz import dataset_identity
 
 __all__ = [
     "TRACE_FILE", "INFO_FILE", "STATUSES", "RunDirError", "RunDirLockedError", "run_dir", "RunDirLock",
@@ -280,7 +281,10 @@ def _check_end(path: Path, info: dict, trace: dict[str, np.ndarray]) -> None:
 
 
 def _check_config(path: Path, info: dict, config: Any) -> None:
-    for name, value in config.as_dict().items():
+    """run.json's fields against what config's key names (an npz dataset by content, not path)."""
+    fields = config.key_fields() if hasattr(config, "key_fields") else config.as_dict()
+    info = {**info, "dataset": dataset_identity(info.get("dataset", "<missing>"))}
+    for name, value in fields.items():
         got = info.get(name, "<missing>")
         if not _same(got, value):
             raise RunDirError(f"{path}: run.json has {name} == {got!r}, its key needs {value!r}")
