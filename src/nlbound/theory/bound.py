@@ -22,12 +22,19 @@ OUT_KEYS = ("upsilon", "phi", "s_bar", "s_hat", "beta_bar", "one_bar", "u", "v",
 IN_KEYS = ("d", "m", "depth", "kappa", "p", "delta", "eps", "beta", "gamma", "rho", "s", "t")
 
 
-def bound_terms(d, m, depth, kappa, p, delta, eps, beta, gamma, rho, s, t, *, form="closed", workers=None) -> dict:
+def bound_terms(d, m, depth, kappa, p, delta, eps, beta, gamma, rho, s, t, *, precision=None, form="closed",
+                workers=None) -> dict:
     """Every term of Theorem 5.2 (eqs. 6-11) at the broadcast parameters; validates its input.
 
     Returns a dict of broadcast float64 arrays: upsilon (eq. 7), phi (Φ_κ, eq. 8), s_bar, s_hat,
     beta_bar, one_bar (defs under eq. 8), u (eq. 9), v (eq. 10), Delta (eq. 7), deviation = Δ ε^κ/γ,
-    a_priori = upsilon + deviation. Values beyond float64, and u, v, Δ for L ≥ 3 at t ≥ t_blow, are
+    precision (the p-bit proxy's term, docs/PROOFS.md step P: `precision` / γ), a_priori = upsilon +
+    deviation + precision, and a_priori_as_printed = upsilon + deviation (the paper's sum, which
+    leaves |g_κ − g̃_κ| uncharged: never a bound by itself).
+
+    precision: the allowance for the p-bit rounding of the proxy, in output units (the test + train
+    bounds of theory.precision.precision_allowance, from a run's trace or the planner's twins). It
+    is not known a priori, so None (the default) charges +inf: a_priori is then +inf. Values beyond float64, and u, v, Δ for L ≥ 3 at t ≥ t_blow, are
     +inf, never NaN (deviation is 0 whenever ε = 0). Raises ParameterError (a ValueError) like
     "eps == 1.5, must be in [0, 1]".
 
@@ -43,7 +50,24 @@ def bound_terms(d, m, depth, kappa, p, delta, eps, beta, gamma, rho, s, t, *, fo
     """
     P = validate(d=d, m=m, depth=depth, kappa=kappa, p=p, delta=delta, eps=eps, beta=beta,
                  gamma=gamma, rho=rho, s=s, t=t, form=form)
-    return evaluate(P, workers=workers, form=form)
+    if precision is not None and not np.all(np.asarray(precision, dtype=np.float64) >= 0):
+        raise ValueError(f"precision == {precision!r}, must be >= 0 (an allowance in output units)")
+    return charge_precision(evaluate(P, workers=workers, form=form), precision, P["gamma"])
+
+
+def charge_precision(terms: dict, precision, gamma) -> dict:
+    """terms (evaluate's) with the p-bit term charged (docs/PROOFS.md, step P): precision =
+    allowance / γ (+inf where the allowance is None), a_priori = Υ + deviation + precision, and the
+    paper's uncharged sum kept only as a_priori_as_printed."""
+    out = dict(terms)
+    printed = out.pop("a_priori")
+    allowance = np.inf if precision is None else np.asarray(precision, dtype=np.float64)
+    with np.errstate(all="ignore"):
+        prec = np.broadcast_to(allowance / np.asarray(gamma, dtype=np.float64), np.shape(printed))
+    out["precision"] = np.where(allowance == 0, 0.0, prec) if precision is not None else prec.copy()
+    out["a_priori_as_printed"] = printed
+    out["a_priori"] = printed + out["precision"]  # eq. 6 with step P
+    return out
 
 
 def evaluate(P: dict, *, workers=None, form="closed") -> dict:
@@ -115,7 +139,9 @@ def _stage_v(A, out, W):
     return work
 
 
-def full_bound(margin_risk, d, m, depth, kappa, p, delta, eps, beta, gamma, rho, s, t):
-    """Right-hand side of eq. 6: R̂^ε_γ(t) + Υ_κ + Δ_κ,β(t) ε^κ / γ, given the empirical margin risk."""
+def full_bound(margin_risk, d, m, depth, kappa, p, delta, eps, beta, gamma, rho, s, t, precision=None):
+    """Right-hand side of eq. 6 with the p-bit term (PROOFS.md): R̂^ε_γ(t) + Υ_κ + Δ_κ,β(t) ε^κ/γ +
+    precision/γ, given the empirical margin risk (precision None: +inf, see bound_terms)."""
     mr = validate(margin_risk=margin_risk)["margin_risk"]
-    return mr + bound_terms(d, m, depth, kappa, p, delta, eps, beta, gamma, rho, s, t)["a_priori"]  # eq. 6
+    return mr + bound_terms(d, m, depth, kappa, p, delta, eps, beta, gamma, rho, s, t,
+                            precision=precision)["a_priori"]  # eq. 6 with step P
