@@ -22,7 +22,7 @@ import numpy as np
 from nlbound.cli._output import write_stdout
 from nlbound._validate import ParameterError
 from nlbound.theory._checks import check_alpha_above, check_m_ge_d, validate
-from nlbound.theory.bound import OUT_KEYS, evaluate
+from nlbound.theory.bound import OUT_KEYS, charge_precision, evaluate
 from nlbound.theory.training_time import _t_star
 
 # flag -> (default or None if required, allowed range shown in --help)
@@ -40,8 +40,8 @@ INPUTS = {
     "s": (None, "s = ||Y X~^+||, in (0, 1] (a dataset statistic)"),
 }
 INTEGER_INPUTS = ("d", "m", "depth", "kappa")  # written as JSON integers (p too when integer-valued)
-OUTPUTS = list(OUT_KEYS)
-TABLE_OUTPUTS = ["upsilon", "u", "v", "Delta", "deviation", "a_priori"]
+OUTPUTS = [k for k in OUT_KEYS if k != "a_priori"] + ["precision", "a_priori", "a_priori_as_printed"]
+TABLE_OUTPUTS = ["upsilon", "u", "v", "Delta", "deviation", "precision", "a_priori"]
 MAX_ROWS = 10**7  # larger grids are refused before any work (10^6 rows: ~100 MB of JSON)
 CHUNK = 1 << 16  # rows evaluated and printed at a time
 
@@ -57,6 +57,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                    help="evaluate at t = t*_alpha(beta); alpha in (beta^L/s, 1)")
     parser.add_argument("--margin-risk", metavar="R[,R...]", default=None,
                         help="empirical margin risk in [0, 1]; adds the column bound = R + a_priori (eq. 6)")
+    parser.add_argument("--precision-allowance", metavar="A[,A...]", default=None,
+                        help="allowance for the p-bit rounding of the proxy, output units >= 0 (docs/PROOFS.md "
+                             "step P: the test + train bounds from a run's prox_* trace columns); not known a "
+                             "priori, so without it the precision term and a_priori are +inf "
+                             "(a_priori_as_printed, the paper's uncharged sum, is not a bound)")
     parser.add_argument("--form", default="closed", metavar="{closed,ode}",
                         help="closed: the paper's closed forms of u and v (eqs. 9-10); ode: the same theorem with "
                              "the comparison ODEs of its proof solved exactly (eqs. 35/75, 62/88), never larger "
@@ -92,17 +97,22 @@ def _read_lists(args: argparse.Namespace) -> dict[str, np.ndarray]:
     lists[tname] = _parse_list(_flag(tname), args.t if args.t is not None else args.alpha)
     if args.margin_risk is not None:
         lists["margin_risk"] = _parse_list("--margin-risk", args.margin_risk)
+    if args.precision_allowance is not None:
+        prec = np.array(_parse_list("--precision-allowance", args.precision_allowance), dtype=np.float64)
+        if not np.all(np.isfinite(prec) & (prec >= 0)):
+            raise ValueError(f"--precision-allowance == {args.precision_allowance}, must be finite and >= 0")
     try:
         validate(form=args.form)
     except ParameterError as exc:
         raise exc.renamed("--form") from None
     out = {}
+    out_p = {} if args.precision_allowance is None else {"precision_allowance": prec}
     for k, values in lists.items():
         try:
             out[k] = validate(**{k: np.array(values)})[k]
         except ParameterError as exc:
             raise exc.renamed(_flag(k)) from None
-    return out
+    return out | out_p
 
 
 def _check_grid(lists: dict[str, np.ndarray]) -> int:
@@ -137,7 +147,8 @@ def _chunk(lists: dict[str, np.ndarray], start: int, stop: int) -> dict[str, np.
 def _terms(cols: dict[str, np.ndarray], form: str = "closed") -> dict[str, np.ndarray]:
     if "alpha" in cols:  # t may be +inf here (t*_alpha beyond float64): u, v, Delta are then +inf
         cols["t"] = _t_star(cols["alpha"], cols["beta"], cols["s"], cols["depth"])
-    terms = evaluate({k: cols[k] for k in (*INPUTS, "t")}, form=form)
+    terms = charge_precision(evaluate({k: cols[k] for k in (*INPUTS, "t")}, form=form), cols.get("precision_allowance"),
+                             cols["gamma"])  # eq. 6 with step P (docs/PROOFS.md)
     if "margin_risk" in cols:
         terms["bound"] = cols["margin_risk"] + terms["a_priori"]  # eq. 6
     return terms
@@ -190,12 +201,12 @@ def run(args: argparse.Namespace) -> int:
     lists = _read_lists(args)
     rows = _check_grid(lists)
     tname = "alpha" if "alpha" in lists else "t"
-    extra = ["margin_risk"] if "margin_risk" in lists else []
+    extra = [k for k in ("margin_risk", "precision_allowance") if k in lists]
     in_keys = list(INPUTS) + (["alpha"] if tname == "alpha" else []) + ["t"] + extra
-    out_keys = OUTPUTS + (["bound"] if extra else [])
+    out_keys = OUTPUTS + (["bound"] if "margin_risk" in lists else [])
     varying = [k for k in INPUTS if len(lists[k]) > 1]
     head = varying + (["alpha"] if tname == "alpha" else []) + ["t"] + extra + TABLE_OUTPUTS \
-        + (["bound"] if extra else [])
+        + (["bound"] if "margin_risk" in lists else [])
     widths = None
     if not args.json:
         fixed = [k for k in INPUTS if len(lists[k]) == 1]

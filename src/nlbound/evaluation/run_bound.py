@@ -14,16 +14,21 @@ import numpy as np
 from nlbound.theory import bound_terms
 from nlbound.theory.precision import deviation_split, precision_allowance
 
-__all__ = ["PRECISION_COLUMNS", "run_rho", "run_inputs", "union_delta", "margin_column", "run_bound",
+__all__ = ["PRECISION_COLUMNS", "clamp_rho", "run_rho", "run_inputs", "union_delta", "margin_column", "run_bound",
            "precision_allowances", "deviation_links"]
 
 PRECISION_COLUMNS = ("prox_dv", "prox_dv_range", "prox_dv_perp", "prox_nlip", "prox_r")
 
 
+def clamp_rho(rho: float) -> float:
+    """ρ = ‖W₁(0)‖_F / ‖W₁(0)‖ (eq. 8) clamped to ≥ 1: true exactly, but a rank-one W₁(0) measures
+    1 − 1e-16 in floating point. The one place the clamp is written."""
+    return max(1.0, float(rho))
+
+
 def run_rho(info: dict) -> float:
-    """ρ = ‖W₁(0)‖_F / ‖W₁(0)‖ (eq. 8) of run.json, clamped to ≥ 1 (true exactly; a rank-one W₁(0)
-    measures 1 − 1e-16 in floating point). The one place the clamp is written."""
-    return max(1.0, float(info["rho"]))
+    """ρ of run.json (measured at initialisation), clamped (clamp_rho)."""
+    return clamp_rho(info["rho"])
 
 
 def run_inputs(info: dict) -> dict:

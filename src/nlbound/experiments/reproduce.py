@@ -8,7 +8,8 @@ from pathlib import Path
 from typing import Any, Callable
 
 from nlbound._io import atomic_write_json
-from nlbound.experiments.claims import crosscheck, evaluate_claims, soundness
+from nlbound.experiments.claims import crosscheck, evaluate_claims
+from nlbound.experiments.soundness import deviation_soundness, soundness
 from nlbound.experiments.figures import Context, build
 from nlbound.experiments.panels import PLOTS
 from nlbound.experiments.plotting import render
@@ -101,6 +102,9 @@ def reproduce(
         inputs[e.name] = Inputs(e, runs, baselines)
         figures[e.name] = render(PLOTS[e.name](inputs[e.name]), out / "figures")
     claims, sound = evaluate_claims(inputs), soundness(inputs)
+    links = deviation_soundness(inputs)
+    sound["deviation_links"] = {k: links[k] for k in ("what", "total", "figures")}
+    atomic_write_json(out / "soundness.json", links)
     walls = run_walls(dirs.values())
     meta = {"quick": quick, "figures": [e.name for e in exps], "experiments": {e.name: e.key() for e in exps},
             "wall_s": wall, "trained": len(dirs) - len(already & set(dirs)), "cached": len(already & set(dirs)),

@@ -66,7 +66,8 @@ def charge_precision(terms: dict, precision, gamma) -> dict:
         prec = np.broadcast_to(allowance / np.asarray(gamma, dtype=np.float64), np.shape(printed))
     out["precision"] = np.where(allowance == 0, 0.0, prec) if precision is not None else prec.copy()
     out["a_priori_as_printed"] = printed
-    out["a_priori"] = printed + out["precision"]  # eq. 6 with step P
+    with np.errstate(over="ignore"):
+        out["a_priori"] = printed + out["precision"]  # eq. 6 with step P
     return out
 
 

@@ -17,7 +17,12 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["precision_allowance", "precision_term", "deviation_split"]
+__all__ = ["precision_allowance", "precision_term", "deviation_split", "ROUNDING", "rounding_error_bound",
+           "correction_bound"]
+
+# (unit roundoff u, half the smallest subnormal η) of p-bit round-to-nearest: |fl(a) − a| ≤ u|a| + η
+# for every a of the format's range (no overflow); p = 64 is nlbound's "not rounded" (exact: 0, 0).
+ROUNDING = {16: (2.0 ** -11, 2.0 ** -25), 32: (2.0 ** -24, 2.0 ** -150), 64: (0.0, 0.0)}
 
 
 def _nonneg(name: str, x) -> np.ndarray:
@@ -65,3 +70,20 @@ def deviation_split(d, depth, kappa, rho) -> tuple[np.ndarray, np.ndarray]:
     test = np.where(k == 1, L * sd, (L - 1.0) * (L + 1.0 + r1) * sd)  # eq. 20+23 / eq. 26+23
     train = np.where(k == 1, 1.0 + r1, 2.0 * (L - 1.0) * (1.0 + r1))  # eq. 21 / eq. 27
     return test, train
+
+
+def rounding_error_bound(p: int, norm, n_coords) -> np.ndarray:
+    """‖fl_p(a) − a‖ ≤ u‖a‖ + η√n for a vector a of n coordinates rounded to nearest (eq. P8; ROUNDING)."""
+    if int(p) not in ROUNDING:
+        raise ValueError(f"p == {p!r}, must be one of {', '.join(map(str, ROUNDING))}")
+    u, eta = ROUNDING[int(p)]
+    return u * _nonneg("norm", norm) + eta * np.sqrt(_nonneg("n_coords", n_coords))  # eq. P8
+
+
+def correction_bound(eps, depth, rho, u, v, dv_range, n_lip, d) -> np.ndarray:
+    """A bound on ‖w̃'‖, the κ = 2 correction before rounding (eq. P9): ‖(f − g̃₁)(X̃)‖/√m ≤
+    ε(1 + (L−1)ρ)u^{L−1}v (eq. 21 with Lemma 7.1) + ‖Pδv‖ + N√d (eqs. P3, P4)."""
+    L = np.asarray(depth, dtype=np.float64)
+    with np.errstate(over="ignore", invalid="ignore"):
+        lemma = np.asarray(eps) * (1.0 + (L - 1.0) * np.asarray(rho)) * np.asarray(u) ** (L - 1.0) * np.asarray(v)
+    return np.where(np.asarray(eps) == 0, 0.0, lemma) + np.asarray(dv_range) + np.asarray(n_lip) * np.sqrt(d)  # eq. P9
