@@ -43,9 +43,9 @@ def bound_curve(run: RunData, variant: BoundVariant, form: str = "closed", n_sea
     c = RB.run_bound(run.trace, run.info, kappa=variant.kappa, gamma=variant.gamma(run_params(run)["beta"]),
                      delta=variant.delta, p=variant.p, n_searched=n_searched, form=form)
     if variant.terms == "no_upsilon":
-        c["bound"] = c["bound"] - c["upsilon"]
+        c["bound"] = c["margin_risk"] + c["deviation"] + c["precision"]
     elif variant.terms == "no_deviation":
-        c["bound"] = c["bound"] - c["deviation"] - c["precision"]
+        c["bound"] = c["margin_risk"] + c["upsilon"]
     return c
 
 

@@ -102,6 +102,17 @@ def claims_markdown(claims: list[Claim], sound: dict[str, Any], meta: dict[str, 
         diffs = ", ".join(f"{k} {v}" for k, v in list(cc["max_abs_difference"].items())[:5])
         lines += ["", "### Cross-check with the paper's own scheme (GD)", "",
                   f"- {name}: largest difference at {cc['common_times']} recorded times: {diffs}"]
+    add = meta.get("additive") or {}
+    if add:
+        lines += ["", "### The additive view: each term's share of B at the run's minimum (docs/PROOFS.md)", "",
+                  "| run | B | margin risk | Υ_κ(δ/n) | Δε^κ/γ | p-bit term | B with Δ's slack removed (measured) |",
+                  "|---|---|---|---|---|---|---|"]
+        for k, r in add.items():
+            if r.get("at"):
+                lines.append(f"| {k} ({r['at']}, t = {r['t']:.3g}) | {r['B']:.4f} | "
+                             + " | ".join(f"{r[x]:.4g} ({100 * r[x + '_share']:.0f} %)"
+                                          for x in ("margin_risk", "upsilon", "deviation", "precision"))
+                             + f" | {r['B_without_deviation_slack']:.4f} |")
     stops = meta.get("stopped") or {}
     if stops:
         lines += ["", "### Where the Figs. 8–9 runs ended (App. B phase 3 + margin, or the cap)", ""]

@@ -9,6 +9,7 @@ from typing import Any, Callable
 
 from nlbound._io import atomic_write_json
 from nlbound.experiments.claims import crosscheck, evaluate_claims
+from nlbound.experiments.slack import additive_table
 from nlbound.experiments.soundness import deviation_soundness, soundness
 from nlbound.experiments.figures import Context, build
 from nlbound.experiments.panels import PLOTS
@@ -110,7 +111,7 @@ def reproduce(
             "wall_s": wall, "trained": len(dirs) - len(already & set(dirs)), "cached": len(already & set(dirs)),
             "processes": output.processes, "sum_run_s": sum(walls.values()), "run_wall_s": walls,
             "baselines": {f"{k[0]}-{k[1]}": v for k, v in baselines.items()},
-            "gd_crosscheck": crosscheck(inputs), "stopped": _stops(inputs)}
+            "gd_crosscheck": crosscheck(inputs), "stopped": _stops(inputs), "additive": additive_table(inputs)}
     atomic_write_json(out / "runs.json", _run_table(exps, walls))
     write_report(out, claims, sound, meta, report_path=report_path, preamble=preamble)
     return Reproduction(exps, figures, claims, sound, meta)
