@@ -113,9 +113,10 @@ def _predicted_allowance(grid: PlanGrid, data: PlanData, blk: dict, uv: dict, pr
             w = correction_bound(eps, depth, blk["rho"][sel], uv["u"][sel], uv["v"][sel], tab["dv_range"][it],
                                  n_lip, data.d)
             r = rounding_error_bound(int(p), w, data.d)  # eq. P8 on the d coordinates of the range
-            test, train = precision_allowance(blk["kappa"][sel], data.d, tab["dv"][it], tab["dv_range"][it],
-                                              tab["dv_perp"][it], n_lip, np.nan_to_num(r, nan=np.inf))
-            out[sel] = test + train
+            with np.errstate(over="ignore"):  # huge but finite parts past u's blow-up sum to +inf
+                test, train = precision_allowance(blk["kappa"][sel], data.d, tab["dv"][it], tab["dv_range"][it],
+                                                  tab["dv_perp"][it], n_lip, np.nan_to_num(r, nan=np.inf))
+                out[sel] = test + train
     return out[:n]
 
 

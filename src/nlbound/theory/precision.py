@@ -46,8 +46,9 @@ def precision_allowance(kappa, d, dv, dv_range, dv_perp, n_lip, r_w) -> tuple[np
     dv, dv_range, dv_perp = _nonneg("dv", dv), _nonneg("dv_range", dv_range), _nonneg("dv_perp", dv_perp)
     nsd = _nonneg("n_lip", n_lip) * np.sqrt(d)
     r_w = _nonneg("r_w", r_w)
-    test = np.where(k == 1, dv + nsd, dv_perp + 2.0 * nsd + r_w)  # eqs. P5 (κ = 1), P6 (κ = 2)
-    train = np.where(k == 1, dv_range + nsd, 2.0 * nsd + r_w)  # eqs. P5, P6 (training set)
+    with np.errstate(over="ignore"):  # finite parts beyond float64 sum to +inf (no bound there)
+        test = np.where(k == 1, dv + nsd, dv_perp + 2.0 * nsd + r_w)  # eqs. P5 (κ = 1), P6 (κ = 2)
+        train = np.where(k == 1, dv_range + nsd, 2.0 * nsd + r_w)  # eqs. P5, P6 (training set)
     return test, train
 
 
@@ -86,4 +87,5 @@ def correction_bound(eps, depth, rho, u, v, dv_range, n_lip, d) -> np.ndarray:
     L = np.asarray(depth, dtype=np.float64)
     with np.errstate(over="ignore", invalid="ignore"):
         lemma = np.asarray(eps) * (1.0 + (L - 1.0) * np.asarray(rho)) * np.asarray(u) ** (L - 1.0) * np.asarray(v)
-    return np.where(np.asarray(eps) == 0, 0.0, lemma) + np.asarray(dv_range) + np.asarray(n_lip) * np.sqrt(d)  # eq. P9
+    with np.errstate(over="ignore"):
+        return np.where(np.asarray(eps) == 0, 0.0, lemma) + np.asarray(dv_range) + np.asarray(n_lip) * np.sqrt(d)  # eq. P9
