@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: reproduce test install clean-venv
+.PHONY: reproduce test lint install clean-venv
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -19,7 +19,12 @@ install: $(STAMP)
 reproduce: $(STAMP)
 	$(VENV)/bin/nlbound reproduce all
 
-test: $(STAMP)
+# static checks (configured in pyproject.toml): pyflakes + bugbear rules, and the type checker over src/
+lint: $(STAMP)
+	$(VENV)/bin/ruff check src tests
+	$(VENV)/bin/mypy
+
+test: lint
 	$(PY) -m pytest -q
 
 clean-venv:

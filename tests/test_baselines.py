@@ -49,7 +49,7 @@ def test_kl_inverse_edges_and_monotone():
     assert PB.kl_inverse_upper(0.2, 0.0) == pytest.approx(0.2, abs=1e-14)
     assert PB.kl_inverse_upper(0.2, 50.0) == 1.0
     vals = [PB.kl_inverse_upper(0.1, c) for c in (1e-4, 1e-3, 1e-2, 1e-1)]
-    assert all(a < b for a, b in zip(vals, vals[1:]))
+    assert all(a < b for a, b in zip(vals, vals[1:], strict=False))
     with pytest.raises(ValueError, match="q == 1.5, must be in"):
         PB.kl_inverse_upper(1.5, 0.1)
 
@@ -163,7 +163,7 @@ def test_nbs_sigma_keeps_perturbation_below_gamma_over_4():
     ws = _net(rng)
     spec = [np.linalg.norm(w, 2) for w in ws]
     beta = math.exp(np.mean(np.log(spec)))
-    ws = [w * beta / s for w, s in zip(ws, spec)]
+    ws = [w * beta / s for w, s in zip(ws, spec, strict=True)]
     x = rng.normal(size=(2000, 5))
     x /= np.linalg.norm(x, axis=1, keepdims=True)
     gamma = 0.5

@@ -48,7 +48,7 @@ def test_fig11_from_cached_synthetic_runs(tmp_path):
     assert [float(r["y"]) for r in rows if r["series"] == "test risk" and top(r)] == test
     assert [float(r["y"]) for r in rows if r["series"] == "test risk" and r["panel_title"].endswith(": zoom")] == test
     theorem = [float(r["y"]) for r in rows if r["series"] == "Theorem 5.2 (a-priori)" and top(r)]
-    assert len(test) == len(theorem) and all(b >= r for b, r in zip(theorem, test))
+    assert len(test) == len(theorem) and all(b >= r for b, r in zip(theorem, test, strict=True))
     # a second call reads every bound from the cache (one json per run and time)
     assert sum(1 for _ in cache.glob("*/baselines/*.json")) == len(test)
     # the soundness counts are recounted here from the CSV (f's test risk) and the cached comparisons
@@ -57,7 +57,7 @@ def test_fig11_from_cached_synthetic_runs(tmp_path):
         ys = [float(r["y"]) for r in rows if r["series"] == text and top(r)]
         got = summary["per_bound"][name]
         assert got["points"] == len(test) == len(ys)
-        assert got["bound_ge_test_risk_of_f"] == sum(b >= r for b, r in zip(ys, test))
+        assert got["bound_ge_test_risk_of_f"] == sum(b >= r for b, r in zip(ys, test, strict=True))
     assert summary["baselines"]["points"] == 5 * len(test)
     # the theorem's best recorded t is one of the drawn times, and no recorded t > 0 gives less
     from nlbound.baselines.compare import theorem_bound

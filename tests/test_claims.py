@@ -25,7 +25,7 @@ def test_union_price_is_the_growth_of_upsilon_under_the_root():
     assert union_price(27, m, ups) == pytest.approx(direct, rel=1e-12)
     assert union_price(27, m, ups) < union_price(27, m)  # adding under an existing root costs less
     prices = [union_price(n, m) for n in (2, 5, 17, 100)]
-    assert all(a < b for a, b in zip(prices, prices[1:]))
+    assert all(a < b for a, b in zip(prices, prices[1:], strict=False))
     with pytest.raises(ValueError):
         union_price(0, m)
 

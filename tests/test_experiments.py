@@ -10,12 +10,12 @@ import pytest
 
 from nlbound.experiments import claims as C
 from nlbound.experiments.bounds import bound_curve, optimistic_bound
-from nlbound.experiments.figures import BUILDERS, Context, build, gammas_for
+from nlbound.experiments.figures import BUILDERS, build, gammas_for
 from nlbound.experiments.panels import PLOTS
 from nlbound.experiments.plotting import draw, render
 from nlbound.experiments.reproduce import reproduce
 from nlbound.experiments.runner import run_all
-from nlbound.experiments.spec import BoundVariant, Experiment, Output, RunSpec
+from nlbound.experiments.spec import BoundVariant, Experiment, Output
 from nlbound.experiments.traces import Inputs, RunData, load_run_dir
 from nlbound.training import TrainConfig
 

@@ -51,7 +51,7 @@ def test_adaptive_reproduces_previous_implementation(eps, method, norm, rtol):
     assert [(t, h, a, m) for t, h, _, a, m in new_log] == [(t, h, a, m) for t, h, _, a, m in old_log]
     np.testing.assert_allclose([e for _, _, e, _, _ in new_log], [e for _, _, e, _, _ in old_log], rtol=1e-12)
     assert [t for t, _ in new_rec] == [t for t, _ in old_rec] == times
-    for (_, a), (_, b) in zip(new_rec, old_rec):
+    for (_, a), (_, b) in zip(new_rec, old_rec, strict=True):
         np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12 * np.abs(b).max())
     for k in old:
         assert new[k] == old[k] or k == "max_grad_evals", k  # the cap now has a default (was None)
@@ -66,7 +66,7 @@ def test_gd_reproduces_previous_implementation():
     new, _, _ = _collect(lambda *a, step_log, **kw: get_integrator("gd")(*a, **kw), flow, th0, times, lr=0.01)
     old, _, _ = _collect(lambda *a, step_log, **kw: oldintegrate_gd(*a, **kw), flow, th0, times, lr=0.01)
     assert [t for t, _ in new] == [t for t, _ in old]
-    for (_, a), (_, b) in zip(new, old):
+    for (_, a), (_, b) in zip(new, old, strict=True):
         np.testing.assert_array_equal(a, b)
 
 
@@ -107,7 +107,7 @@ def test_gd_step_longer_than_horizon_takes_one_clipped_step(tmp_path):
     rec, _, stats = _collect(lambda *a, step_log, **kw: get_integrator("gd")(*a, **kw), flow, th0,
                              [0.0, 0.2, 0.5], lr=1.0)
     assert stats["grad_evals"] == stats["steps"] == 1 and stats["clipped_step"] == 0.5
-    for (t, th), expected in zip(rec, [th0, th0 + 0.2 * f0, th0 + 0.5 * f0]):
+    for (_t, th), expected in zip(rec, [th0, th0 + 0.2 * f0, th0 + 0.5 * f0], strict=True):
         np.testing.assert_allclose(th, expected, rtol=1e-14, atol=1e-16)
     # at the user boundary (TrainConfig, the CLI) a GD step longer than the horizon is refused
     with pytest.raises(ValueError, match=r"lr == 1, must be in \[5e-09, 0.5\]"):
@@ -277,7 +277,7 @@ def test_adaptive_ros2_and_the_stiff_switch_follow_the_exact_solution():
                               ("dopri5", "rodas3")):
         rec, log, stats = _collect(get_integrator("adaptive"), fun, y0, times, rtol=1e-5, atol=1e-12, h_min=0.0,
                                    method=method, stiffness=stiffness)
-        for (t, y), ex in zip(rec, exact):
+        for (t, y), ex in zip(rec, exact, strict=True):
             assert np.linalg.norm(y - ex) < 1e-5 * np.linalg.norm(y0), (method, stiffness, t)
         runs[method, stiffness] = stats
     assert runs["dopri5", "ros2"]["stiff_switch_time"] is not None
@@ -338,11 +338,21 @@ def test_train_config_stiffness_is_validated(fields, match):
         TrainConfig(**fields)
 
 
+# What a trace column computed from float32 outputs f (the run's dtype; sums in float64) resolves: each
+# output carries its float32 rounding, 2^-24 |f| (measured max |f| = 2.60 on train, 1.27 on test at 4 t*
+# for the runs below), so a distance between two runs' columns (f − g, margins) is known to 2 x 2^-24 x 2.6.
+F32_RESOLUTION = 2 * 2.0**-24 * 2.6
+
+
 def test_train_with_the_stiff_switch_is_as_close_to_the_flow_as_the_explicit_run(tmp_path):
     """train(stiffness="rodas3") on an L = 3 net past convergence (4 t*), rtol 1e-5: the switch is recorded
     in run.json, fewer evaluations than the explicit run, and every trace column is within 2x the explicit
-    run's own distance (+1e-12) of an explicit rtol 1e-7 run (measured: closer in every column but the
-    g2 test deviation, 2.70e-8 vs 2.35e-8). The key names the field only when it is not "ignore"."""
+    run's own distance of an explicit rtol 1e-7 run, plus the column's resolution: 1e-12 for the norms
+    of the float64 weights; F32_RESOLUTION for the columns computed from the float32 outputs. Measured:
+    closer in every column but the g2 test deviation (2.70e-8 vs 2.35e-8 on the CPU where the test was
+    written, 4.03e-8 vs 1.87e-8 on an AVX-512 CPU: a first margin of 2x + 1e-12 failed there), distances
+    below one float32 unit of the outputs, i.e. rounding, not the integrator. The key names the field
+    only when it is not "ignore"."""
     from nlbound.theory import t_star
 
     ts = float(t_star(0.5, 0.01, DS_SMOOTH.s, 3))
@@ -358,7 +368,8 @@ def test_train_with_the_stiff_switch_is_as_close_to_the_flow_as_the_explicit_run
     assert list(a.trace) == list(b.trace) == list(ref.trace)
     for col in a.trace:
         mine, theirs = np.abs(a.trace[col] - ref.trace[col]).max(), np.abs(b.trace[col] - ref.trace[col]).max()
-        assert mine <= 2 * theirs + 1e-12, (col, mine, theirs)
+        floor = 1e-12 if col == "t" or col.startswith("W") or col.startswith("lin_") else F32_RESOLUTION
+        assert mine <= 2 * theirs + floor, (col, mine, theirs)
 
 
 # --- the previous implementation (src/nlbound/training/integrators.py before the refactor), verbatim

@@ -22,7 +22,7 @@ def test_init_spectral_norm_and_shapes(depth):
         assert np.linalg.norm(w, 2) == pytest.approx(0.003, rel=1e-12)
     assert frobenius_spectral_ratio(ws[0]) > 1.5  # random init: rho > 1
     again = init_weights(9, 8, depth, 0.003, seed=4)
-    assert all(np.array_equal(a, b) for a, b in zip(ws, again))
+    assert all(np.array_equal(a, b) for a, b in zip(ws, again, strict=True))
 
 
 def test_init_matches_pytorch_default_linear_layer_up_to_scale():
@@ -42,7 +42,7 @@ def test_rank_one_input_layer():
 def test_pack_unpack_roundtrip():
     ws = init_weights(4, 3, 3, 1.0)
     back = unpack(pack(ws), layer_shapes(4, 3, 3))
-    assert all(np.array_equal(a, b) for a, b in zip(ws, back))
+    assert all(np.array_equal(a, b) for a, b in zip(ws, back, strict=True))
 
 
 def test_eps0_is_exactly_linear():
@@ -82,7 +82,7 @@ def test_handwritten_gradients_match_autograd(depth, eps):
     loss, out, grads = loss_and_grads(ws, x, y, eps)
     loss_r, out_r, grads_r = autograd_loss_and_grads(ws, x, y, eps)
     assert abs(float(loss - loss_r)) < 1e-12
-    for a, b in zip(grads, grads_r):
+    for a, b in zip(grads, grads_r, strict=True):
         assert float((a - b).abs().max()) < 1e-12
 
 
@@ -108,7 +108,7 @@ def test_float32_gradients_close_to_float64():
     y = torch.sign(x[:, 0])
     _, _, g64 = loss_and_grads(ws, x, y, 0.1)
     _, _, g32 = loss_and_grads([w.float() for w in ws], x.float(), y.float(), 0.1)
-    for a, b in zip(g64, g32):
+    for a, b in zip(g64, g32, strict=True):
         assert float((a - b.double()).abs().max()) < 1e-5 * float(a.abs().max())
 
 
@@ -130,4 +130,4 @@ def test_loss_and_grads_bitwise_independent_of_thread_count(m, d, n, depth, dtyp
         torch.set_num_threads(before)
     (l1, o1, g1), (l2, o2, g2) = results
     assert torch.equal(l1, l2) and torch.equal(o1, o2)
-    assert all(torch.equal(a, b) for a, b in zip(g1, g2))
+    assert all(torch.equal(a, b) for a, b in zip(g1, g2, strict=True))

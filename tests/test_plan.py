@@ -139,7 +139,7 @@ _STATS = {"--d": "49", "--m": "60000", "--s": "0.633", "--margin-risk": "0.2", "
 
 def stats(*extra: str) -> list[str]:
     """Argv for a small plan on given statistics; flags in `extra` (pairs) replace the defaults."""
-    given = dict(zip(extra[::2], extra[1::2]))
+    given = dict(zip(extra[::2], extra[1::2], strict=False))
     out = [x for k, v in _STATS.items() if k not in given for x in (k, v)]
     return out + [x for k, v in given.items() for x in (k, v)]
 

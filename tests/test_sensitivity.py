@@ -3,7 +3,6 @@ differences in τ, the closed form of ∂F/∂τ, and finite differences of the 
 
 import numpy as np
 import pytest
-import torch
 
 from nlbound.data import synthetic_dataset
 from nlbound.networks import init_weights, pack, unpack

@@ -133,5 +133,5 @@ def test_t_star_is_the_integral():
     """t*_α(β) = ∫_β^{(αs)^{1/L}} du / (u^{L−1}(s − u^L)) (eqs. 13, 96)."""
     for L in (2, 3, 5):
         beta, alpha, s = 0.2, 0.4, 0.7
-        ref = mp.quad(lambda u: 1 / (u ** (L - 1) * (s - u**L)), [beta, (alpha * s) ** (1.0 / L)])
+        ref = mp.quad(lambda u, L=L, s=s: 1 / (u ** (L - 1) * (s - u**L)), [beta, (alpha * s) ** (1.0 / L)])
         assert abs(float(t_star(alpha, beta, s, L)) / ref - 1) < 1e-12

@@ -14,6 +14,7 @@ from nlbound.networks import init_weights, pack, unpack
 from nlbound.training import RunOptions, TrainConfig, train
 from nlbound.training.flows import NetFlow
 from nlbound.training.integrators import integrate_adaptive
+from nlbound.training.rundir import read_trace
 
 DATA = Path(__file__).parent / "data"
 # keys computed by the code before the sensitivity field existed (commit 45005eb)
@@ -61,12 +62,25 @@ def test_sensitivity_refused_with_gd_one_line_cli_exit_2(tmp_path):
     assert not (tmp_path / "r").exists()
 
 
-def test_plain_trace_byte_identical_to_before(ds, tmp_path):
-    """tests/data/trace_before_sensitivity.csv was written by the code before this feature (45005eb)."""
+# Golden file vs a run on this machine (docs/ARCHITECTURE.md, tolerance policy): the file was written on
+# another CPU, whose numpy/torch/BLAS kernels round otherwise; the adaptive flow carries those last bits
+# to the trace. Measured: ≤ 9.9e-10 absolute in every column (the continuous margin risks; ≤ 3e-12 in
+# the norms) on an AVX-512 CPU, at the native and at the baseline numpy/torch dispatch. A change of the
+# scheme moves the trace at the integrator's tolerance: rtol 1e-4 -> 1.001e-4 moved the norms 1.7e-6.
+GOLDEN_ATOL = 1e-8
+
+
+def test_plain_trace_matches_the_trace_from_before(ds, tmp_path):
+    """tests/data/trace_before_sensitivity.csv was written by the code before this feature (45005eb): the
+    same columns, every value within GOLDEN_ATOL (bitwise only on the machine that wrote it)."""
     cfg = TrainConfig(dataset="synthetic", width=6, eps=0.2, beta=0.3, t_end=4.0, times=(0.5, 1.0, 2.0),
                       dtype="float64", gammas=(0.01,))
     train(cfg, ds, RunOptions(out_dir=tmp_path / "r"))
-    assert (tmp_path / "r" / "trace.csv").read_bytes() == (DATA / "trace_before_sensitivity.csv").read_bytes()
+    new, old = (tmp_path / "r" / "trace.csv").read_text(), (DATA / "trace_before_sensitivity.csv").read_text()
+    assert new.splitlines()[0] == old.splitlines()[0]
+    new_cols, old_cols = read_trace(tmp_path / "r" / "trace.csv"), read_trace(DATA / "trace_before_sensitivity.csv")
+    for col, ref in old_cols.items():
+        np.testing.assert_allclose(new_cols[col], ref, rtol=0, atol=GOLDEN_ATOL, err_msg=col)
 
 
 def _config(eps, times=TIMES, width=WIDTH, **kw):
@@ -105,7 +119,7 @@ def _signs(theta, shapes, x, eps):
 
 def _check_against_fd(ds, res, tau, h, depth, times, seed=0, rtol=1e-5, width=WIDTH):
     plus, minus = (_thetas(ds, tau + h, depth, times, seed, width), _thetas(ds, tau - h, depth, times, seed, width))
-    fd = [(p - q) / (2 * h) for p, q in zip(plus, minus)]
+    fd = [(p - q) / (2 * h) for p, q in zip(plus, minus, strict=True)]
     assert np.linalg.norm(res.tangent - fd[-1]) <= rtol * np.linalg.norm(fd[-1])
     shapes = [w.shape for w in init_weights(ds.d, width, depth, 0.5)]
     ref = _columns(fd, shapes, np.asarray(ds.x_train))

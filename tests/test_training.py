@@ -45,7 +45,7 @@ def test_saxe_closed_form_for_aligned_linear_init():
     times = np.linspace(0, 4.0 / s, 9)
     states = _solve(flow, pack([w1, w2]), times, rtol=1e-9, atol=1e-14, h_min=0.0)
     exact = s * np.exp(2 * s * times) / (np.exp(2 * s * times) - 1 + s / beta**2)
-    for th, u2 in zip(states, exact):
+    for th, u2 in zip(states, exact, strict=True):
         a, b = unpack(th, [(width, 6), (1, width)])
         assert np.linalg.norm(a, 2) ** 2 == pytest.approx(u2, rel=1e-7)
         assert np.linalg.norm(b, 2) ** 2 == pytest.approx(u2, rel=1e-7)
@@ -91,7 +91,7 @@ def test_every_adaptive_method_and_norm_follows_the_flow():
             log: list = []
             states = _solve(flow, th0, times, rtol=1e-4, atol=1e-12, h_min=0.0, method=method, norm=norm,
                             step_log=log)
-            for th, f_ref in zip(states, ref):
+            for th, f_ref in zip(states, ref, strict=True):
                 assert np.abs(_out(flow, th) - f_ref).max() / np.abs(f_ref).max() < 3e-4, (method, norm)  # ~ rtol
             assert log and {m for *_, m in log} <= ({method} if method != "auto" else {"bs3", "dopri5"})
 
@@ -216,6 +216,24 @@ def test_interrupt_keeps_partial_trace(tmp_path, monkeypatch):
         train(CFG, DS, RunOptions(out_dir=tmp_path / "i"))
     res = load_run(tmp_path / "i", complete=False)
     assert res.info["status"] == "interrupted" and len(res.trace["t"]) >= 1
+
+
+def test_interrupt_before_the_first_record_leaves_an_interrupted_run(tmp_path, monkeypatch):
+    """Interrupted before any row (t = 0 not yet recorded): the KeyboardInterrupt propagates (not a
+    NameError hiding it) and the run directory exists, status interrupted, a header-only trace."""
+    def interrupted_at_once(name):
+        def run(fun, theta0, times, record, **kw):
+            raise KeyboardInterrupt
+        return run
+
+    monkeypatch.setattr(run_module, "get_integrator", interrupted_at_once)
+    out = tmp_path / "i0"
+    with pytest.raises(KeyboardInterrupt):
+        train(CFG, DS, RunOptions(out_dir=out))
+    res = load_run(out, complete=False)
+    assert res.info["status"] == "interrupted" and res.info["recorded"] == 0
+    assert list(res.trace) == ["t"] and len(res.trace["t"]) == 0
+    assert not [p.name for p in tmp_path.iterdir() if ".tmp-" in p.name]  # no temporary directory left
 
 
 def test_integrator_failure_keeps_partial_trace_with_status(tmp_path, monkeypatch):

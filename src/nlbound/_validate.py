@@ -31,7 +31,7 @@ def _fmt(v: Any) -> str:
     if isinstance(v, (int, np.integer)):
         return str(int(v))
     if isinstance(v, (float, np.floating)):
-        return str(int(v)) if float(v).is_integer() and abs(v) < 1e15 else f"{v:g}"
+        return str(int(v)) if float(v).is_integer() and abs(float(v)) < 1e15 else f"{v:g}"
     return str(v)
 
 

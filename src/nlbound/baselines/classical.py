@@ -89,7 +89,7 @@ def bhlm_vc_dimension(d: int, width: int, depth: int, pieces: int = 2) -> float:
     n, L, p = width, depth, pieces - 1
     fan_in = [d] + [n] * (L - 1)
     units = [n] * (L - 1) + [1]
-    per_layer = [k * (f + 1) for k, f in zip(units, fan_in)]  # weights + biases into layer i
+    per_layer = [k * (f + 1) for k, f in zip(units, fan_in, strict=True)]  # weights + biases into layer i
     W = sum(per_layer)
     cumulative = np.cumsum(per_layer)  # W_i: parameters of layers 1..i (degree d = 1 > 0)
     lbar = float(cumulative.sum()) / W

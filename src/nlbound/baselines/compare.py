@@ -63,7 +63,9 @@ def theorem_bound(row: dict, info: dict, delta: float, kappas=(1, 2)) -> dict:
     points searched is evaluated at delta / n (evaluation.run_bound.union_delta; `n_searched`)."""
     trace = {k: np.array([v], dtype=np.float64) for k, v in row.items() if isinstance(v, (int, float))}
     n = len(info["gammas"]) * len(kappas)
-    best = None
+    if n == 0:
+        raise ValueError(f"gammas == {info['gammas']!r}, kappas == {kappas!r}: the run records no margin to bound")
+    best: dict | None = None
     for gamma in info["gammas"]:
         for kappa in kappas:
             b = {k: float(np.asarray(v).reshape(-1)[0]) for k, v in

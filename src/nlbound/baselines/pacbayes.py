@@ -185,7 +185,7 @@ def _adam_step(params, grads, moments, lrs, k: int, b1: float = 0.9, b2: float =
     """One Adam update (Kingma & Ba 2015, Alg. 1), in place. Written out: importing torch.optim loads
     torch._dynamo, which costs ~15 s on this machine."""
     with torch.no_grad():
-        for p, g, (m1, m2), lr in zip(params, grads, moments, lrs):
+        for p, g, (m1, m2), lr in zip(params, grads, moments, lrs, strict=True):
             m1.mul_(b1).add_(g, alpha=1 - b1)
             m2.mul_(b2).addcmul_(g, g, value=1 - b2)
             p.sub_(lr * (m1 / (1 - b1**k)) / ((m2 / (1 - b2**k)).sqrt() + eps))
@@ -236,7 +236,8 @@ def gibbs_errors(mean: np.ndarray, sigma: np.ndarray, x: np.ndarray, y: np.ndarr
     shapes = layer_shapes(x.shape[1], width, depth)
     xt = torch.from_numpy(np.array(x, dtype=np.float64))
     mu, sd = torch.from_numpy(mean), torch.from_numpy(sigma)
-    errors, work = [], {}
+    errors: list[float] = []
+    work: dict = {}
     with torch.no_grad():
         for k0 in range(0, n, chunk):
             k = min(chunk, n - k0)

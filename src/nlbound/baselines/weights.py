@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from nlbound._validate import ParameterError
+from nlbound.data import Dataset
 from nlbound.training import RunOptions, TrainConfig, load_run
 from nlbound.training.run import _load_dataset, train
 
@@ -26,7 +27,7 @@ class TrainedNet:
     """A run's network at time t: config, dataset, packed weights at 0 and t, the stored trace row."""
 
     config: TrainConfig
-    dataset: object  # nlbound.data.Dataset
+    dataset: Dataset
     t: float
     theta0: np.ndarray
     theta: np.ndarray
@@ -73,6 +74,8 @@ def trained_net(run_dir, at: float | None = None, *, dataset=None, data_dir=None
     theta = res.theta if t == sub.t_end else None
     if theta is None:  # t == 0: the weights at 0 are the initial ones
         theta = res.theta0
+    if theta is None or res.theta0 is None:  # train() returns both on a complete run
+        raise RuntimeError(f"re-integrating {run_dir} returned no weights")
     # the layer norms are computed from the float64 weights themselves; risks and losses are
     # recorded from outputs in the run's dtype (float32 by default), where a 1e-10 change of the
     # weights can flip a rounding, so they do not measure how well theta(t) was reproduced

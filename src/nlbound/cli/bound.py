@@ -171,12 +171,12 @@ def _json_lines(cols, terms, in_keys, out_keys) -> str:
     """One JSON object per row; the keys of the +inf (null) values listed under "overflow"."""
     keys = in_keys + out_keys
     arrs = [cols[k] if k in cols else terms[k] for k in keys]
-    texts = [_json_column(k, a) for k, a in zip(keys, arrs)]
+    texts = [_json_column(k, a) for k, a in zip(keys, arrs, strict=True)]
     template = "{" + ", ".join(f"{json.dumps(k)}: %s" for k in keys)
     over = np.stack([a == math.inf for a in arrs], axis=1)
-    lines = [template % row for row in zip(*texts)]
+    lines = [template % row for row in zip(*texts, strict=True)]
     for i in np.flatnonzero(over.any(axis=1)):
-        lines[i] += ', "overflow": ' + json.dumps([k for k, f in zip(keys, over[i]) if f])
+        lines[i] += ', "overflow": ' + json.dumps([k for k, f in zip(keys, over[i], strict=True) if f])
     return "}\n".join(lines) + "}\n"
 
 
@@ -191,9 +191,9 @@ def _table_rows(cols, terms, head, widths):
     only its own row)."""
     texts = [_table_column(cols[k] if k in cols else terms[k]) for k in head]
     if widths is None:
-        widths = [max(len(h), *(len(x) for x in col)) for h, col in zip(head, texts)]
-    header = "  ".join(h.rjust(wd) for h, wd in zip(head, widths)) + "\n"
-    body = "".join("  ".join(c.rjust(wd) for c, wd in zip(r, widths)) + "\n" for r in zip(*texts))
+        widths = [max(len(h), *(len(x) for x in col)) for h, col in zip(head, texts, strict=True)]
+    header = "  ".join(h.rjust(wd) for h, wd in zip(head, widths, strict=True)) + "\n"
+    body = "".join("  ".join(c.rjust(wd) for c, wd in zip(r, widths, strict=True)) + "\n" for r in zip(*texts, strict=True))
     return header, body, widths
 
 

@@ -85,6 +85,6 @@ def run(args: argparse.Namespace) -> int:
         res = compare_run(run_dir, args.at, settings, data_dir=args.data_dir, cache_dir=args.cache_dir,
                           threads=args.threads, use_cache=not args.no_cache)
     except ParameterError as exc:
-        raise exc.renamed("--at") if exc.name == "at" else exc
+        raise (exc.renamed("--at") if exc.name == "at" else exc) from None
     print(json.dumps(res, indent=2) if args.json else _table(res))
     return 0

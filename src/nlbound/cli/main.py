@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import functools
 import importlib
 import sys
 import warnings
@@ -43,7 +42,7 @@ class _HelpWithDefaults(argparse.HelpFormatter):
         return f"{text} (default: %(default)s)".lstrip()
 
 
-class _GivenOnce:
+class _GivenOnce(argparse.Action):
     """Mixin for an option's argparse action: a second occurrence of the option is a usage error
     (instead of argparse's silent "last one wins")."""
 
@@ -55,9 +54,13 @@ class _GivenOnce:
         super().__call__(parser, namespace, values, option_string)
 
 
-@functools.lru_cache(maxsize=None)
+_ONCE: dict[type, type] = {}  # action class -> its _GivenOnce subclass (one per class)
+
+
 def _once(cls: type) -> type:
-    return type(f"Once{cls.__name__}", (_GivenOnce, cls), {})
+    if cls not in _ONCE:
+        _ONCE[cls] = type(f"Once{cls.__name__}", (_GivenOnce, cls), {})
+    return _ONCE[cls]
 
 
 def _forbid_repeats(parser: argparse.ArgumentParser) -> None:

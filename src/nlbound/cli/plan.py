@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import os
+from typing import Any
 
 from nlbound._io import check_output_dir, check_output_file
 from nlbound._validate import Interval, Integral, Options, Real, validate_params
@@ -91,7 +92,7 @@ def _one(flag: str, text) -> float:
 def _grid(args):
     from nlbound.planning import PlanGrid, eps_grid
 
-    kw = {"inits": [v.strip().replace("-", "_") for v in args.init.split(",")],
+    kw: dict[str, Any] = {"inits": [v.strip().replace("-", "_") for v in args.init.split(",")],
           "delta": _one("--delta", args.delta), "width": _one("--width", args.width),
           "init_seed": _one("--seed", args.seed)}
     for field, flag in FLAGS.items():
@@ -118,7 +119,7 @@ def _data(args):
         raise ValueError(f"{missing[0]} == None, must be given with --d --m --s (data not on disk)")
     if args.verify:
         raise ValueError(f"--verify == {args.verify}, must be 0 for data given as --d --m --s (nothing to train)")
-    vals = {k: _one(f"--{k.replace('_', '-')}", v) for k, v in given.items()}
+    vals: dict[str, Any] = {k: _one(f"--{k.replace('_', '-')}", v) for k, v in given.items()}  # PlanData checks d, m
     return PlanData(name=f"d={vals['d']:g} m={vals['m']:g} s={vals['s']:g}", d=vals["d"], m=vals["m"],
                     s=vals["s"], n_in=vals["d"], margin_risk=vals["margin_risk"])
 
@@ -171,4 +172,4 @@ def _verify(plan, args, indices) -> list[dict]:
     keys = ("realised_margin_risk", "realised_upsilon", "realised_deviation", "realised_precision", "realised_bound",
             "test_risk",
             "train_risk", "run")
-    return [record(plan, i, "verify", {k: r[k] for k in keys}) for i, r in zip(indices, rows)]
+    return [record(plan, i, "verify", {k: r[k] for k in keys}) for i, r in zip(indices, rows, strict=True)]

@@ -38,6 +38,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="also write the claims report here (default: ./REPRODUCTION.md for a full "
                              "run of all figures into results/, otherwise only <out>/REPRODUCTION.md)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    parser.add_argument("--check", default=None, metavar="DIR",
+                        help="then compare --out with committed results in DIR (e.g. results) within the "
+                             "per-regime tolerances of nlbound.experiments.check; exit 1 if outside")
     parser.add_argument("--lemma-eps", default=None, metavar="EPS[,EPS...]",
                         help="fig10 only: the lemma runs with these ε (default: all of 0.001, 0.01, 0.1, 0.2, 0.4)")
 
@@ -62,6 +65,9 @@ def run(args: argparse.Namespace) -> int:
     if report is None and not args.quick and "all" in names and args.out is None:
         report = Path("REPRODUCTION.md")
     _check_paths(out, cache, report, cache_name="--cache" if args.cache else "$NLBOUND_RUNS (or ./runs)")
+    if args.check is not None and (not Path(args.check).is_dir() or Path(args.check).resolve() == out.resolve()):
+        raise ValueError(f"--check == {args.check!r}, must be a directory of committed results other than --out")
+    done = [n for n in names if n != "all"] + (list(FIGURES) if "all" in names else [])
 
     from nlbound.experiments.reproduce import reproduce
     from nlbound.experiments.spec import Output
@@ -75,12 +81,12 @@ def run(args: argparse.Namespace) -> int:
         _fig10(args, output)
         names = [n for n in names if n != "fig10"]
         if not names:
-            return 0
+            return _check(args.check, out, done)
     if "fig11" in names:
         _fig11(args, output, backend)
         names = [n for n in names if n != "fig11"]
         if not names:
-            return 0
+            return _check(args.check, out, done)
     res = reproduce(names, output, quick=args.quick, report_path=report, preamble=_preamble(report),
                     backend=backend)
     held = sum(c.holds is True for c in res.claims)
@@ -91,7 +97,18 @@ def run(args: argparse.Namespace) -> int:
           f"bound ≥ test risk on {th['sound']}/{th['total']} curves; "
           f"training took {res.meta['wall_s']:.0f} s ({res.meta['trained']} runs trained, "
           f"{res.meta['cached']} cached)", file=sys.stdout)
-    return 0
+    return _check(args.check, out, done)
+
+
+def _check(committed: str | None, out: Path, figures: list[str]) -> int:
+    """--check: the reproduction in `out` against `committed`, file by file (0 within tolerance, else 1)."""
+    if committed is None:
+        return 0
+    from nlbound.experiments.check import check_dirs, expected_files
+
+    rep = check_dirs(out, committed, expected_files(figures, FIGURES, out))
+    print(rep.text(out, Path(committed)), file=sys.stdout)
+    return 0 if rep.ok else 1
 
 
 def _fig11(args: argparse.Namespace, output, backend) -> None:
@@ -115,12 +132,12 @@ def _fig10(args: argparse.Namespace, output) -> None:
     from nlbound.experiments.fig10 import FIG10_RUNS, QUICK_RUNS
 
     allowed = [f["eps"] for _, _, f in (QUICK_RUNS if args.quick else FIG10_RUNS)]
-    eps = None
+    eps: list[float] | None = None
     if args.lemma_eps is not None:
         try:
             eps = [float(x) for x in args.lemma_eps.split(",")]
         except ValueError:
-            eps = [None]
+            eps = []  # refused just below
         if not eps or any(e not in allowed for e in eps):
             raise ValueError(f"--lemma-eps == {args.lemma_eps!r}, must be a comma-separated subset of "
                              + ", ".join(f"{e:g}" for e in allowed))

@@ -73,10 +73,10 @@ def format_summary(summary: dict[str, list], axes: tuple[str, ...]) -> str:
     """summary.csv as an aligned text table (axis values and the columns of SUMMARY_SHOWN)."""
     names = [*axes, *SUMMARY_SHOWN]
     cells = [[_cell(v) for v in summary[n]] for n in names]
-    widths = [max(len(n), *(len(c) for c in col)) for n, col in zip(names, cells)]
-    lines = ["  ".join(n.rjust(w) for n, w in zip(names, widths))]
+    widths = [max(len(n), *(len(c) for c in col)) for n, col in zip(names, cells, strict=True)]
+    lines = ["  ".join(n.rjust(w) for n, w in zip(names, widths, strict=True))]
     for i in range(len(summary["key"])):
-        lines.append("  ".join(col[i].rjust(w) for col, w in zip(cells, widths)))
+        lines.append("  ".join(col[i].rjust(w) for col, w in zip(cells, widths, strict=True)))
     return "\n".join(lines)
 
 

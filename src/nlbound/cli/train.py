@@ -11,7 +11,7 @@ import sys
 from nlbound._io import check_output_dir
 from nlbound._validate import ParameterError
 from nlbound.training.adaptive import STIFFNESS
-from nlbound.training.config import DATASETS, DTYPES, PRECISIONS, RunOptions, TrainConfig
+from nlbound.training.config import DATASETS, DTYPES, PRECISIONS, RunOptions
 
 # TrainConfig / RunOptions field -> the flag that sets it (others: "--" + field with dashes)
 PARAM_FLAGS = {"t_end": "--until", "init_seed": "--seed"}

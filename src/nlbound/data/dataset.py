@@ -64,9 +64,7 @@ class Dataset:
         return self.x_train.T @ self.y_train / self.m
 
 
-def _readonly(a: np.ndarray | None) -> np.ndarray | None:
-    if a is None:
-        return None
+def _readonly(a: np.ndarray) -> np.ndarray:
     a = np.ascontiguousarray(a)
     a.setflags(write=False)
     return a
@@ -128,7 +126,8 @@ class _Memo:
     """A small least-recently-used map (the in-memory cache of real datasets)."""
 
     def __init__(self, maxsize: int):
-        self.maxsize, self.items = maxsize, collections.OrderedDict()
+        self.maxsize = maxsize
+        self.items: collections.OrderedDict = collections.OrderedDict()
 
     def get(self, key):
         if key in self.items:
@@ -232,6 +231,7 @@ def synthetic_dataset(
         if d is not None and int(d) != int(size) ** 2:
             raise ValueError(f"d == {d} and size == {size} disagree, d must be size**2")
         d = int(size) ** 2
+    assert d is not None  # given, or size**2 (size defaults to 7)
     check_integer("d", d, 1)
     check_integer("m", m, 1)
     check_integer("m_test", m_test, 1)

@@ -13,7 +13,7 @@ import numpy as np
 from nlbound.data.errors import DataError
 
 # IDX type codes (third byte of the magic number) -> big-endian numpy dtype
-_IDX_DTYPES = {
+_IDX_DTYPES: dict[int, np.dtype] = {
     0x08: np.dtype(">u1"),
     0x09: np.dtype(">i1"),
     0x0B: np.dtype(">i2"),

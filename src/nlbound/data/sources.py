@@ -225,7 +225,7 @@ class _NumpyOnlyUnpickler(pickle.Unpickler):
             try:
                 from numpy._core.multiarray import _reconstruct  # numpy >= 2
             except ImportError:  # pragma: no cover - numpy 1.x
-                from numpy.core.multiarray import _reconstruct
+                from numpy.core.multiarray import _reconstruct  # type: ignore[no-redef]
             return _reconstruct
         if (module, name) == ("_codecs", "encode"):  # protocol-2 pickles written by Python 3 store bytes this way
             import _codecs
@@ -243,7 +243,7 @@ def parse_carrier_pickle(gz_bytes: bytes, where: str) -> RawImages:
     if not (isinstance(obj, tuple) and len(obj) == 3 and all(isinstance(p, tuple) and len(p) == 2 for p in obj)):
         raise DataError(f"{where}: expected a (train, valid, test) tuple of (images, labels) pairs")
     images, labels = [], []
-    for part, (x, y) in zip(("train", "valid", "test"), obj):
+    for part, (x, y) in zip(("train", "valid", "test"), obj, strict=True):
         if not (isinstance(x, np.ndarray) and isinstance(y, np.ndarray)):
             raise DataError(f"{where}: {part} part does not hold numpy arrays")
         if x.ndim != 2 or x.shape[1] != IMAGE_SIDE**2 or y.shape != (x.shape[0],):

@@ -72,6 +72,8 @@ def data_fro(w: np.ndarray, x: np.ndarray | None = None, *, gram: np.ndarray | N
     trace a hair negative, hence the max with 0)."""
     if gram is not None:
         return float(math.sqrt(max(np.einsum("ij,jk,ik->", w, gram, w), 0.0)))
+    if x is None:
+        raise ValueError("x == None and gram == None, must give the inputs x or their Gram matrix")
     return float(np.linalg.norm(x @ w.T) / math.sqrt(x.shape[0]))
 
 

@@ -107,8 +107,8 @@ def mean_abs_deviation(f: np.ndarray, g: np.ndarray) -> float:
 
 
 def optimistic_bound(
-    train_margin_risk_f: float, test_cmr_g: float, train_cmr_g: float,
-    test_dev: float, train_dev: float, gamma: float,
+    train_margin_risk_f: float | np.ndarray, test_cmr_g: float | np.ndarray, train_cmr_g: float | np.ndarray,
+    test_dev: float | np.ndarray, train_dev: float | np.ndarray, gamma: float,
 ):
     """Right-hand side of eq. 41 with the expectations estimated on the test set:
     R^_gamma[f] + (R^C_gamma[g] - R^^C_gamma[g]) + (E|f - g| + (1/m) sum |f - g|) / gamma.

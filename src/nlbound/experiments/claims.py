@@ -17,6 +17,7 @@ run, every searched point at delta / n (the union price of the selection, experi
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field, replace
+from functools import partial
 from typing import Any, Callable
 
 import numpy as np
@@ -91,7 +92,7 @@ def c2(figs: dict[str, Inputs]) -> Claim:
         inp = figs["fig1"]
         pairs = sorted((float(run.get("beta")), min_bound(run, _sel(inp, kappa=2))[0]) for _, run in _main(inp))
         bs = [b for _, b in pairs]
-        grows = all(b2 >= b1 - 0.01 for b1, b2 in zip(bs, bs[1:]))
+        grows = all(b2 >= b1 - 0.01 for b1, b2 in zip(bs, bs[1:], strict=False))
         conv = len(bs) >= 2 and abs(bs[1] - bs[0]) <= 0.1 * bs[0]
         cl.measured = {"B_by_beta": {f"{b:g}": _r(v) for b, v in pairs}, "grows": grows, "converges": conv}
         cl.holds = bool(grows and conv)
@@ -252,7 +253,7 @@ def c7(figs: dict[str, Inputs]) -> Claim:
         vals = [out["alpha"][k] for k in sorted(out["alpha"])]
         cl.strict = {"criterion": "B(L) strictly increases with L for γ=α/q (Fig. 6's runs)",
                      "measured": cl.measured["fig6_B_gamma_alpha_over_q"],
-                     "holds": len(vals) >= 2 and all(b > a for a, b in zip(vals, vals[1:]))}
+                     "holds": len(vals) >= 2 and all(b > a for a, b in zip(vals, vals[1:], strict=False))}
     return cl
 
 
@@ -326,7 +327,9 @@ def c10(figs: dict[str, Inputs]) -> Claim:
                section="App. B.1, Observations; Fig. 9")
     if "fig9" in figs:
         inp = figs["fig9"]
-        res, ok, strict = {}, [], {}
+        res: dict[str, Any] = {}
+        ok: list[bool] = []
+        strict: dict = {}
         for lab, run in _main(inp):
             base = inp.baseline(run)
             if "lin_train_risk" not in base:

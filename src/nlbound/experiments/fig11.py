@@ -76,7 +76,9 @@ def bound_curves(run_dir, times: Sequence[float], settings, *, compare: Callable
                  **kw) -> dict[str, np.ndarray]:
     """Every bound (and train/test risk) at each time: arrays keyed by bound name, plus "t"."""
     if compare is None:
-        from nlbound.baselines import compare_run as compare
+        from nlbound.baselines import compare_run
+
+        compare = compare_run
     rows = [compare(run_dir, t, settings, **kw) for t in times]
     out = {"t": np.array([r["t"] for r in rows]), "test_risk": np.array([r["test_risk"] for r in rows]),
            "train_risk": np.array([r["train_risk"] for r in rows])}

@@ -24,7 +24,7 @@ QS = (1.0, 10.0, 100.0)
 DENSE_GAMMAS = tuple(float(f"{10 ** (k / 2):.6g}") for k in range(-16, 1))
 SHOWN_GAMMAS = (1e-8, 1e-5, 1e-3, 1e-2, 0.1, 1.0)  # Figs. 8-9: individual gammas drawn for shape
 SEEDS = (0, 1, 2)  # init seeds of Figs. 1, 3, 5, 8 (ISSUE 11 item 6); --quick: the first only
-BASE = dict(
+BASE: dict[str, Any] = dict(
     dataset="mnist", size=7, depth=2, width=64, eps=1e-3, beta=1e-3, rank_one=False,
     init_seed=0, data_seed=0, integrator="adaptive", dtype="float32",
 )

@@ -7,7 +7,7 @@ import hashlib
 import json
 import math
 from pathlib import Path
-from typing import Sequence
+from typing import Any, Sequence
 
 import numpy as np
 import torch
@@ -69,7 +69,7 @@ def bound_theory(t: np.ndarray, p: LM.ChainParams, m: int) -> dict:
         ode = bound_terms(**kw, form="ode")
     except TypeError:  # no `form` keyword yet: the closed-forms-vs-ODE factor stays pending
         ode = None
-    out = {k: np.asarray(closed[k]) for k in ("u", "v", "phi", "Delta")}
+    out: dict[str, Any] = {k: np.asarray(closed[k]) for k in ("u", "v", "phi", "Delta")}
     out["ode"] = None if ode is None else {k: np.asarray(ode[k]) for k in ("u", "v", "Delta")}
     return out
 
@@ -90,7 +90,7 @@ def _integrate(config, ds, theta0: np.ndarray, times: np.ndarray, taus) -> dict:
 def _per_time(i: int, runs: dict, taus, ctx: dict) -> dict:
     """Every measured quantity at recorded time index i (all τ)."""
     x, xt, shapes, eps = ctx["x"], ctx["xt"], ctx["shapes"], ctx["eps"]
-    rec = {"norms": [], "xi": []}
+    rec: dict[str, Any] = {"norms": [], "xi": []}
     for tau in taus:
         t, theta, psi = runs[tau][i]
         norms = LM.layer_norms(unpack(theta, shapes), unpack(psi, shapes), ctx["x_np"])
@@ -121,7 +121,7 @@ def run_lemmas(config, ds, *, taus: Sequence[float] | None = None, cache_dir=Non
     rho = clamp_rho(frobenius_spectral_ratio(w0[0]))
     times = _times(config, float(ds.s))
     integ = _integrate(config, ds, pack(w0), times, taus)
-    ctx = {"x": torch.from_numpy(x_np), "xt": torch.from_numpy(xt_np), "x_np": x_np, "xt_np": xt_np,
+    ctx: dict[str, Any] = {"x": torch.from_numpy(x_np), "xt": torch.from_numpy(xt_np), "x_np": x_np, "xt_np": xt_np,
            "y": np.asarray(ds.y_train, dtype=np.float64), "shapes": layer_shapes(d, config.width, config.depth),
            "eps": float(config.eps)}
     recs = [_per_time(i, integ["runs"], taus, ctx) for i in range(len(times))]
@@ -199,6 +199,8 @@ def slack_at_optimum(res: dict, kappa: int = 1, gamma: float | None = None) -> d
         i = int(np.argmin(b))
         if best is None or b[i] < best[0]:
             best = (float(b[i]), i, float(g))
+    if best is None:
+        raise ValueError(f"gammas == {res['config']['gammas']!r}, must hold at least one gamma")
     out = slack_at_index(res, best[1], kappa)
     return {**out, "gamma": best[2], "bound": best[0]}
 

@@ -10,6 +10,7 @@ App. B's t1 and t2 marked, t cut at 1.5 t2 (or the cap, "phase 3 not reached by 
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any, Callable
 
 import numpy as np
@@ -88,9 +89,14 @@ def _bound_panel(fig: FigureData, inp: Inputs, label: str, variants, title: str,
             fig.add(i, f"{name(v)} {ODE_SUFFIX}", c["t"] / scale, bound_curve(run, v, form="ode")["bound"],
                     color=Q_COLORS.get(v.q), style="--", width=0.9)
         if v.q == 1.0:
-            _band(fig, i, seeds, lambda r, v=v: bound_curve(r, v)["bound"], "bound q=1: min–max over seeds",
+            _band(fig, i, seeds, partial(_bound_of, v), "bound q=1: min–max over seeds",
                   Q_COLORS[1.0], scale)
     return i
+
+
+def _bound_of(v: BoundVariant, run: RunData) -> np.ndarray:
+    """Theorem 5.2's curve of variant v on one run (for the min–max band over seeds)."""
+    return bound_curve(run, v)["bound"]
 
 
 def _variants(exp: Experiment, **match: Any):
@@ -155,7 +161,7 @@ def _components_panel(fig: FigureData, inp: Inputs) -> None:
                             ylabel="term (log)", yscale="log", legend="outside", ylim=(1e-4, 1e2),
                             hlines=[(0.5, "random guess (0.5)", "red", ":")],
                             annotation="y cut to [1e-4, 1e2]: the range where a term matters"))
-    for r, style in zip(inp.exp.main_runs(), ("-", "--")):
+    for r, style in zip(inp.exp.main_runs(), ("-", "--"), strict=False):
         run = inp.runs[r.label]
         for v in _variants(inp.exp, terms="full"):
             c = bound_curve(run, v)

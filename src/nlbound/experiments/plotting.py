@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Sequence
 
 import matplotlib
 
@@ -74,7 +75,8 @@ class FigureData:
         self.lines.append(Line(panel, label, np.asarray(x, float), np.asarray(y, float), **kw))
 
     def add_band(self, panel: int, label: str, x, lo, hi, color: str | None = None) -> None:
-        self.bands.append(Band(panel, label, *(np.asarray(a, float) for a in (x, lo, hi)), color=color))
+        self.bands.append(Band(panel, label, np.asarray(x, float), np.asarray(lo, float), np.asarray(hi, float),
+                               color=color))
 
 
 def _vline(v: tuple) -> tuple[float, str, str, str]:
@@ -87,14 +89,14 @@ def figure_rows(fig: FigureData) -> list[tuple]:
     rows: list[tuple] = []
     for ln in fig.lines:
         title = fig.panels[ln.panel].title
-        rows.extend((ln.panel, title, ln.label, float(x), float(y)) for x, y in zip(ln.x, ln.y))
+        rows.extend((ln.panel, title, ln.label, float(x), float(y)) for x, y in zip(ln.x, ln.y, strict=True))
     for i, p in enumerate(fig.panels):
         rows.extend((i, p.title, f"hline:{lab}", float("nan"), float(y)) for y, lab, _, _ in p.hlines)
         rows.extend((i, p.title, f"vline:{lab}", x, float("nan")) for x, lab, _, _ in map(_vline, p.vlines))
     for b in fig.bands:
         title = fig.panels[b.panel].title
         for end, ys in (("min", b.lo), ("max", b.hi)):
-            rows.extend((b.panel, title, f"band:{b.label}:{end}", float(x), float(y)) for x, y in zip(b.x, ys))
+            rows.extend((b.panel, title, f"band:{b.label}:{end}", float(x), float(y)) for x, y in zip(b.x, ys, strict=True))
     return rows
 
 
@@ -154,9 +156,9 @@ def _shared_legend_entries(fig: FigureData) -> dict[str, tuple]:
     for p in fig.panels:
         if p.legend != "figure":
             continue
-        for y, lab, color, style in p.hlines:
+        for _y, lab, color, style in p.hlines:
             out.setdefault(lab, (Line2D([], [], ls=style, color=color, lw=1.0), lab))
-        for x, lab, color, style in map(_vline, p.vlines):
+        for _x, lab, color, style in map(_vline, p.vlines):
             out.setdefault(lab, (Line2D([], [], ls=style, color=color, lw=1.0), lab))
     for b in fig.bands:
         if fig.panels[b.panel].legend == "figure":
@@ -176,7 +178,7 @@ def _drawn_y(panel: Panel, y: np.ndarray) -> np.ndarray:
     return np.clip(y, lo - span, hi + span)
 
 
-def _draw_panel(ax, panel: Panel, lines: list[Line], bands: list[Band] = ()) -> None:
+def _draw_panel(ax, panel: Panel, lines: list[Line], bands: Sequence[Band] = ()) -> None:
     xs = []
     for b in bands:
         ok = np.isfinite(b.x) & np.isfinite(b.lo) & np.isfinite(b.hi) & ((b.x > 0) if panel.xscale == "log" else True)
@@ -192,11 +194,11 @@ def _draw_panel(ax, panel: Panel, lines: list[Line], bands: list[Band] = ()) -> 
         xs.append(x[ok])
         ax.plot(x[ok], _drawn_y(panel, y[ok]), ln.style, color=ln.color, lw=ln.width,
                 marker=ln.marker or None, ms=4, label=ln.label if ln.legend else None)
-    for y, lab, color, style in panel.hlines:
-        ax.axhline(y, color=color, ls=style, lw=1.0, label=lab)
-    for x, lab, color, style in map(_vline, panel.vlines):
-        if np.isfinite(x) and (panel.xscale != "log" or x > 0):
-            ax.axvline(x, color=color, ls=style, lw=1.0, label=lab)
+    for yh, lab, color, style in panel.hlines:
+        ax.axhline(yh, color=color, ls=style, lw=1.0, label=lab)
+    for xv, lab, color, style in map(_vline, panel.vlines):
+        if np.isfinite(xv) and (panel.xscale != "log" or xv > 0):
+            ax.axvline(xv, color=color, ls=style, lw=1.0, label=lab)
     ax.set_xscale(panel.xscale)
     ax.set_yscale(panel.yscale)
     allx = np.concatenate(xs) if xs else np.array([])

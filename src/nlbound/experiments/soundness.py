@@ -3,7 +3,8 @@ of the proof (|f − g̃_κ| on the test and training sets) against the allowanc
 
 from __future__ import annotations
 
-from typing import Any
+from functools import partial
+from typing import Any, Callable
 
 import numpy as np
 
@@ -28,11 +29,11 @@ def soundness(figs: dict[str, Inputs]) -> dict[str, Any]:
     for inp in figs.values():
         for r in inp.exp.runs:
             run, key = inp.runs[r.label], r.config.key()
-            curves = [("theorem", (v.kappa, v.p, v.delta, v.gamma_rule, v.q, v.alpha, v.terms), v.label,
-                       lambda v=v: bound_curve(run, v)["bound"]) for v in inp.exp.bounds
-                      if v.terms == "full" and _p_matches(v, run, inp)]
-            curves += [("optimistic", (proxy, g), f"{proxy} γ={g:g}",
-                        lambda proxy=proxy, g=g: optimistic_bound(run, proxy, g)["bound"])
+            curves: list[tuple[str, tuple, str, Callable[[], np.ndarray]]] = [
+                ("theorem", (v.kappa, v.p, v.delta, v.gamma_rule, v.q, v.alpha, v.terms), v.label,
+                 partial(_theorem_bound, run, v)) for v in inp.exp.bounds
+                if v.terms == "full" and _p_matches(v, run, inp)]
+            curves += [("optimistic", (proxy, g), f"{proxy} γ={g:g}", partial(_optimistic_bound, run, proxy, g))
                        for proxy in ("g1", "g2", "glin") for g in inp.exp.optimistic_gammas]
             for kind, ident, label, fn in curves:
                 if (key, ident) in seen:
@@ -45,6 +46,14 @@ def soundness(figs: dict[str, Inputs]) -> dict[str, Any]:
                     violations.append({"figure": inp.exp.name, "run": r.label, "bound": label,
                                        "points": int(bad.sum()), "of": int(bad.size)})
     return {k: {"sound": v[0], "total": v[1]} for k, v in counts.items()} | {"violations": violations}
+
+
+def _theorem_bound(run: RunData, variant) -> np.ndarray:
+    return bound_curve(run, variant)["bound"]
+
+
+def _optimistic_bound(run: RunData, proxy: str, gamma: float) -> np.ndarray:
+    return optimistic_bound(run, proxy, gamma)["bound"]
 
 
 def run_links(run: RunData, kappa: int) -> dict[str, Any]:

@@ -21,6 +21,7 @@ import math
 import time
 import tomllib
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
@@ -155,7 +156,7 @@ class SweepSpec:
     def points(self) -> list[dict[str, Any]]:
         """Every combination of the axes' values, in spec order (the last axis varies fastest)."""
         names = self.axis_names()
-        return [dict(zip(names, combo)) for combo in itertools.product(*(a.values for a in self.axes))]
+        return [dict(zip(names, combo, strict=True)) for combo in itertools.product(*(a.values for a in self.axes))]
 
     def describe(self) -> str:
         axes = " × ".join(f"{len(a.values)} {a.name}" for a in self.axes) or "no axes"
@@ -336,7 +337,7 @@ def _parse_scalars(name: str, table: dict, constraints: dict, cls: type, err: _E
         elif isinstance(value, (list, dict)):
             err.add(f"{where} == {value!r}, must be a single value")
             continue
-        checked = err.check(where, lambda: check_param(where, value, constraints[key]))
+        checked = err.check(where, partial(check_param, where, value, constraints[key]))
         if checked is not None:
             values[key] = _plain(value if isinstance(constraints[key], Options) else checked,
                                  constraints[key], key in lists)
@@ -400,17 +401,22 @@ def expand(spec: SweepSpec, s_of: SOf | None = None) -> list[SweepRun]:
         if spec.horizon.t_star_multiple is not None:
             s = s_of(cfg.dataset, cfg.size, cfg.data_seed)
             where = "[horizon] t_star_multiple at " + ", ".join(f"{k} == {v!r}" for k, v in point.items())
-            t_star = err.check(where, lambda: _t_star(spec.horizon.alpha, cfg.beta, s, cfg.depth))
+            t_star = err.check(where, partial(_t_star, spec.horizon.alpha, cfg.beta, s, cfg.depth))
             if t_star is None:
                 continue
             t_end = float(f"{spec.horizon.t_star_multiple * t_star:.3g}")  # as the figures round
         gammas = set(fixed.get("gammas", ())) | {v.gamma(cfg.beta) for v in variants}
-        cfg = err.check("[fixed]", lambda: cfg.replace(t_end=t_end, gammas=tuple(sorted(gammas))))
+        cfg = err.check("[fixed]", partial(_with_horizon, cfg, t_end, gammas))
         if cfg is not None:
             runs.append(SweepRun(tuple(point.items()), cfg, t_star))
     if err.items:
         raise SpecError(spec.name, err.items)
     return runs
+
+
+def _with_horizon(cfg: Any, t_end: float | None, gammas: set) -> Any:
+    """`cfg` with its horizon and sorted γ's (in Errors.check: a bad γ is reported, not raised)."""
+    return cfg.replace(t_end=t_end, gammas=tuple(sorted(gammas)))
 
 
 # ----------------------------------------------------------------------------- tables
@@ -584,8 +590,9 @@ def plot_sweep(result: SweepResult, spec: SweepSpec, axes: tuple[str, str | None
     col_vals = next(a.values for a in spec.axes if a.name == cols_axis) if cols_axis else (None,)
     fig, grid = plt.subplots(len(row_vals), len(col_vals), figsize=(3.2 * len(col_vals), 2.6 * len(row_vals)),
                              squeeze=False, sharey=True)
-    res, rows_of = result.results, {}
-    for i, (k, v) in enumerate(zip(res["key"], res["variant"])):
+    res = result.results
+    rows_of: dict = {}
+    for i, (k, v) in enumerate(zip(res["key"], res["variant"], strict=True)):
         if v == label:
             rows_of.setdefault(k, []).append(i)
     for run in result.runs:

@@ -120,7 +120,7 @@ class PlanGrid:
 
         ok = [a for a in self.alphas if a > beta**depth / s]
         t_a = [float(t_star(a, beta, s, depth)) for a in ok]
-        rows = list(zip(t_a, ok))
+        rows = list(zip(t_a, ok, strict=True))
         if 0.5 > beta**depth / s:
             t_half = float(t_star(0.5, beta, s, depth))
             rows += [(f * t_half, float("nan")) for f in self.t_factors]

@@ -75,7 +75,7 @@ def plot_plan(plan: Plan, path) -> None:
 
     depths = plan.grid.depths
     fig, axes = plt.subplots(1, len(depths), figsize=(5.6 * len(depths), 4.4), squeeze=False)
-    for ax, L in zip(axes[0], depths):
+    for ax, L in zip(axes[0], depths, strict=True):
         _panel(ax, fig, plan, L)
     fig.suptitle(f"nlbound plan, {plan.data.name}: predicted bound =\npredicted margin risk + Υ + deviation "
                  f"(Theorem 5.2 at δ/N, N={plan.n_points:,})", fontsize=9)

@@ -91,7 +91,7 @@ def _table(recs: list[dict], cols) -> list[str]:
     cells = [[_fmt(r.get(c)) for c in cols] for r in recs]
     heads = [HEADERS.get(c, c) for c in cols]
     w = [max(len(h), *(len(row[j]) for row in cells)) if cells else len(h) for j, h in enumerate(heads)]
-    return ["  ".join(h.rjust(x) for h, x in zip(heads, w))] + ["  ".join(v.rjust(x) for v, x in zip(row, w))
+    return ["  ".join(h.rjust(x) for h, x in zip(heads, w, strict=True))] + ["  ".join(v.rjust(x) for v, x in zip(row, w, strict=True))
                                                               for row in cells]
 
 
@@ -123,15 +123,15 @@ def tables(plan: Plan, top: int, verified: list[dict]) -> str:
         lines += ["", f"L={L}: largest eps with a predicted bound < {plan.target:g}: {verdict}; best per eps:"]
         lines += _table([record(plan, i, "eps") for i in best], TOP_COLS)
     if verified:
-        lines += ["", f"--verify: trained at the planned (gamma, t); realised = Theorem 5.2 on the trained net "
-                      f"(its measured train margin risk + the same terms at delta/N):"]
+        lines += ["", "--verify: trained at the planned (gamma, t); realised = Theorem 5.2 on the trained net "
+                      "(its measured train margin risk + the same terms at delta/N):"]
         lines += _table(verified, VERIFY_COLS)
     return "\n".join(lines) + "\n"
 
 
 def json_lines(plan: Plan, top: int, verified: list[dict]) -> str:
     recs = [record(plan, i, "top") for i in top_indices(plan, top)]
-    for L, (best, largest) in eps_frontier(plan).items():
+    for best, largest in eps_frontier(plan).values():
         recs += [record(plan, i, "eps", {"largest_nonvacuous_eps": largest}) for i in best]
     recs += verified
     return "".join(json.dumps(r, allow_nan=False) + "\n" for r in recs)

@@ -72,8 +72,9 @@ def _block(grid: PlanGrid, data: PlanData, depth: int, beta: float, rhos: np.nda
 def _predicted_margin_risk(grid: PlanGrid, data: PlanData, blk: dict, a_priori: np.ndarray) -> np.ndarray:
     """The twin's train margin risk at every point of one block (NaN where the bound is +inf anyway:
     the twin is not integrated past the last stopping time with a finite a-priori term)."""
-    if not data.has_twin:
-        return np.full(blk["t"].size, float(data.margin_risk))
+    if data.x is None or data.y is None:  # no training set: PlanData requires the margin risk
+        return np.full(blk["t"].size, float(data.margin_risk))  # type: ignore[arg-type]
+    x, y = data.x, data.y
     finite = np.isfinite(a_priori)
     out = np.full(blk["t"].size, np.nan)
     if not finite.any():
@@ -82,8 +83,8 @@ def _predicted_margin_risk(grid: PlanGrid, data: PlanData, blk: dict, a_priori: 
     times = blk["_times"][:nt_used]
     depth, beta = int(blk["depth"][0]), float(blk["beta"][0])
     for i, init in enumerate(grid.inits):
-        v = twin_weights(data.x, data.y, depth, grid.width, beta, init, grid.init_seed, times)
-        table = margin_risk_table(twin_margins(data.x, data.y, v), blk["_gammas"])  # (nt_used, ng)
+        v = twin_weights(x, y, depth, grid.width, beta, init, grid.init_seed, times)
+        table = margin_risk_table(twin_margins(x, y, v), blk["_gammas"])  # (nt_used, ng)
         sel = (blk["init"] == i) & (blk["_it"] < nt_used)
         out[sel] = table[blk["_it"][sel], blk["_ig"][sel]]
     return out
@@ -138,9 +139,9 @@ def make_plan(grid: PlanGrid, data: PlanData, target: float = 0.5, *, workers: i
     starts = np.cumsum([0] + [blk["t"].size for blk in blocks])
     printed = terms["a_priori_as_printed"]
     mr = np.concatenate([_predicted_margin_risk(grid, data, blk, printed[a:b])
-                         for blk, a, b in zip(blocks, starts[:-1], starts[1:])])
+                         for blk, a, b in zip(blocks, starts[:-1], starts[1:], strict=True)])
     allowance = np.concatenate([_predicted_allowance(grid, data, blk, {k: terms[k][a:b] for k in ("u", "v")},
-                                                     printed[a:b]) for blk, a, b in zip(blocks, starts[:-1], starts[1:])])
+                                                     printed[a:b]) for blk, a, b in zip(blocks, starts[:-1], starts[1:], strict=True)])
     with np.errstate(invalid="ignore", over="ignore"):
         terms["precision"] = np.where(allowance == 0, 0.0, allowance / cols["gamma"])  # eq. P7
         terms["a_priori"] = printed + terms["precision"]

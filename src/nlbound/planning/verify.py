@@ -52,4 +52,4 @@ def verify(plan: Plan, indices, *, dataset: str, size: int, cache_dir, data_seed
     configs = [train_config(plan, int(i), dataset, size, data_seed) for i in indices]
     dirs = run_all(configs, cache_dir, processes=processes, data_dir=data_dir, progress=progress)
     return [{**plan.row(int(i)), **_realised(plan, int(i), load_run(dirs[c.key()]))}
-            for i, c in zip(indices, configs)]
+            for i, c in zip(indices, configs, strict=True)]

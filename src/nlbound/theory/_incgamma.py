@@ -34,7 +34,7 @@ SERIES_TOL = 2e-19
 KS = (1, 2, 3, 4, 5, 6, 8, 10, 13, 17, 21, 26)
 XMAX = np.array([math.exp((math.log(SERIES_TOL) + math.lgamma(k + 1.0)) / k) for k in KS])
 XMAX[-1] = max(XMAX[-1], 2.0)  # 2^26/26! = 1.7e−19 ≤ SERIES_TOL: K = 26 covers all of xu ≤ 2
-_COEF = {}  # (c, K) -> tuple of the scalars (−1)^k/(k!(c+k)), k = 1..K−1
+_COEF: dict[tuple[float, int], tuple[float, ...]] = {}  # (c, K) -> tuple of the scalars (−1)^k/(k!(c+k)), k = 1..K−1
 
 
 def _coefs(c, K):

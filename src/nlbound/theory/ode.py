@@ -160,7 +160,7 @@ def _log_integrands(y, L, c, sb, rho, ob):
     return a * dtdy, log_b + np.log(dtdy)
 
 
-def _log_v_panels(y0, y1, L, c, sb, rho, ob, edges):
+def _log_v_panels(edges, y0, y1, L, c, sb, rho, ob):
     """log v(t) = log ∫ b e^{A(t)−A} dt over y ∈ [y0, y1] on the given panels (all args (B, 1))."""
     lo, hi = edges[:-1], edges[1:]
     hw = 0.5 * (hi - lo)[None, :, None] * (y1 - y0)[:, :, None]  # (B, P, 1) half-widths in y
@@ -184,10 +184,10 @@ def _log_v_quadrature(y0, y1, L, c, sb, rho, ob):
     out = np.full(len(y0), np.nan)
     todo = np.arange(len(y0))
     edges = _base_edges()
-    prev = _log_v_panels(*args, edges)
+    prev = _log_v_panels(edges, *args)
     for _ in range(MAX_HALVINGS):
         edges = _halve(edges)
-        cur = _log_v_panels(*(a[todo] for a in args), edges)
+        cur = _log_v_panels(edges, *(a[todo] for a in args))
         diff = np.abs(cur - prev)
         ok = diff <= REL_TOL * np.maximum(1.0, np.abs(cur))  # |log v| ≤ 745 where v is finite
         out[todo[ok]] = cur[ok] + diff[ok] + np.log1p(MARGIN)

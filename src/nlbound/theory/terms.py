@@ -330,6 +330,6 @@ def v_beta(t, depth, eps, beta, rho, s, lower="beta"):
     equal when ρ = 1 or ε = 0. lower="beta_bar" gives the exact ODE solution (used by the tests).
     """
     P = validate(t=t, depth=depth, eps=eps, beta=beta, rho=rho, s=s, lower=lower)
-    log_v, _ = _log_v_and_log_u(*(P[k] for k in ("t", "depth", "eps", "beta", "rho", "s")), lower=lower)
+    log_v, _ = _log_v_and_log_u(P["t"], P["depth"], P["eps"], P["beta"], P["rho"], P["s"], lower=lower)
     with np.errstate(over="ignore"):
         return np.exp(log_v)

@@ -6,7 +6,7 @@ asked, on stiffness (explicit -> ROS2 or Rodas3)."""
 
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Any, Sequence
 
 import numpy as np
 
@@ -41,7 +41,8 @@ class _Counted:
     read from the flow's own `evals`), jvps the products alone."""
 
     def __init__(self, fun: Flow):
-        self.fun, self.n, self.jvps = fun, 0, 0
+        self.fun: Any = fun  # a Flow, maybe with `linearize` and `evals` (NetFlow)
+        self.n, self.jvps = 0, 0
         if hasattr(fun, "linearize"):
             self.linearize = self._linearize
 
@@ -107,6 +108,7 @@ class _Run:
         truncated = self.h >= stop - self.t  # a step shortened to end at `stop` says nothing about stalling
         h_free, h = self.h, min(self.h, stop - self.t)
         n0 = self.fun.n
+        K: np.ndarray | None
         if explicit:
             tab = TABLEAUX[self.current]
             K = np.empty((tab.stages + 1, self.theta.size))
@@ -114,11 +116,11 @@ class _Run:
             e, q = tab.error(K, h), tab.exponent
         else:
             K = arg = None
-            tab = ROSENBROCK[used]
+            rtab = ROSENBROCK[used]
             tol = SOLVE_FRACTION * global_scale(self.theta, self.theta, self.rtol, self.atol)
-            theta_new, e = rosenbrock_step(tab, self.fun, self.theta, self.f, h, solve_tol=tol,
+            theta_new, e = rosenbrock_step(rtab, self.fun, self.theta, self.f, h, solve_tol=tol,
                                            rel_step=self.jvp_rel_step)
-            q = tab.exponent
+            q = rtab.exponent
         per = self.stats.settings["evals_per_method"]
         per[used] = per.get(used, 0) + self.fun.n - n0
         self.stats.grad_evals = self.fun.n
@@ -156,15 +158,16 @@ class _Run:
             self.stats.forced += 1
             self.stats.max_forced_err = max(self.stats.max_forced_err, float(err))
         t_new = self.t + h
-        tab = TABLEAUX.get(self.current)
+        tab = TABLEAUX.get(self.current)  # None on a Rosenbrock step (then K is None too)
         while self.i < len(self.times) and self.times[self.i] <= t_new * (1 + 1e-14):
             x = (self.times[self.i] - self.t) / h
-            state = tab.interpolate(self.theta, K, h, x) if x < 1 and K is not None else theta_new
+            state = tab.interpolate(self.theta, K, h, x) if x < 1 and K is not None and tab is not None \
+                else theta_new
             self.record(float(self.times[self.i]), state)
             self.i += 1
         if K is not None:
             f_new = K[-1].copy()
-            if self.detector is not None:
+            if self.detector is not None and tab is not None:
                 rho = spectral_estimate(K[-1], K[-2], theta_new, arg)
                 if self.detector.update(h, rho, tab.stability) and t_new < self.t_end:
                     self.current = self.stiff_method  # stability-limited: from here on Rosenbrock
@@ -201,7 +204,7 @@ class _Run:
 
 
 def integrate_adaptive(
-    fun: Flow, theta0: np.ndarray, times: Sequence[float], record: Record, *,
+    fun: Flow, theta0: np.ndarray, times: Sequence[float] | np.ndarray, record: Record, *,
     rtol: float = 1e-5, atol: float = 1e-12, h_min: float = 1e-3, h0: float | None = None,
     method: str = "auto", norm: str = "global", stiffness: str = "ignore",
     max_grad_evals: int | None = DEFAULT_MAX_GRAD_EVALS, jvp_rel_step: float = 1.5e-8,
@@ -243,10 +246,10 @@ def integrate_adaptive(
     validate_params(ADAPTIVE_OPTIONS, {
         "rtol": rtol, "atol": atol, "h_min": h_min, "h0": h0, "method": method, "norm": norm,
         "stiffness": stiffness, "max_grad_evals": max_grad_evals, "jvp_rel_step": jvp_rel_step})
-    times = np.asarray(times, dtype=np.float64)
-    run = _Run(fun, times, record, rtol, atol, h_min, method, norm, stiffness, max_grad_evals, jvp_rel_step,
+    grid = np.asarray(times, dtype=np.float64)
+    run = _Run(fun, grid, record, rtol, atol, h_min, method, norm, stiffness, max_grad_evals, jvp_rel_step,
                advance, step_log)
     if run.start(theta0, h0):
-        while run.i < len(times):
+        while run.i < len(grid):
             run.attempt()
     return run.stats

@@ -8,6 +8,7 @@ import json
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
 
@@ -130,6 +131,7 @@ class TrainConfig:
     stop_phase3: float = 0.0
     sensitivity: bool = False
     stiffness: str = "ignore"
+    _rtol_auto: ClassVar[bool]  # set per instance by _resolve_rtol (not a field)
 
     def __post_init__(self) -> None:
         self._resolve_rtol()
@@ -155,7 +157,8 @@ class TrainConfig:
         for name, value in [("size", int(self.size)), ("depth", int(self.depth)), ("width", int(self.width)),
                             ("init_seed", int(self.init_seed)), ("data_seed", int(self.data_seed)),
                             ("eps", float(self.eps)), ("beta", float(self.beta)), ("lr", float(self.lr)),
-                            ("rtol", float(self.rtol)), ("atol", float(self.atol)),
+                            ("rtol", float(self.rtol)),  # type: ignore[arg-type]  # resolved above
+                            ("atol", float(self.atol)),
                             ("t_end", float(self.t_end)), ("p", int(self.p)),
                             ("stop_phase3", float(self.stop_phase3)),
                             ("rank_one", bool(self.rank_one)), ("sensitivity", bool(self.sensitivity)),

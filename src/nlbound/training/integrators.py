@@ -52,7 +52,7 @@ GD_OPTIONS = {"lr": Interval(Real, 0, None, closed="neither"),
 
 
 def integrate_gd(
-    fun: Flow, theta0: np.ndarray, times: Sequence[float], record: Record, *,
+    fun: Flow, theta0: np.ndarray, times: Sequence[float] | np.ndarray, record: Record, *,
     lr: float = 1e-3, max_grad_evals: int = DEFAULT_MAX_GRAD_EVALS, advance: Advance | None = None,
 ) -> IntegratorStats:
     """The paper's scheme: theta <- theta + lr * F(theta). Time t is reached after round(t/lr)
@@ -65,18 +65,18 @@ def integrate_gd(
     validate_params(GD_OPTIONS, {"lr": lr, "max_grad_evals": max_grad_evals})
     stats = IntegratorStats("gd", settings={"lr": lr, "max_grad_evals": max_grad_evals})
     theta = np.array(theta0, dtype=np.float64)
-    times = np.asarray(times, dtype=np.float64)
-    t_end = float(times[-1]) if len(times) else 0.0
+    grid = np.asarray(times, dtype=np.float64)
+    t_end = float(grid[-1]) if len(grid) else 0.0
     n_end = int(round(t_end / lr))
-    for t in times[times <= 0]:
+    for t in grid[grid <= 0]:
         record(float(t), theta)
     if n_end > max_grad_evals:
         raise WorkLimitError(f"gd integrator would exceed max_grad_evals={max_grad_evals} at t={t_end:g}: "
                              f"{n_end} steps of lr={lr:g}")
     if n_end == 0 and t_end > 0:
-        return _gd_clipped_step(fun, theta, times[times > 0], record, advance, stats)
+        return _gd_clipped_step(fun, theta, grid[grid > 0], record, advance, stats)
     k = 0
-    for t in times[times > 0]:
+    for t in grid[grid > 0]:
         target = int(round(t / lr))
         while k < target:
             theta += lr * fun(theta)

@@ -76,7 +76,7 @@ class Recorder:
         self.basis = basis  # orthonormal basis of that range where rank < d (p-bit coordinates on it)
         self.columns: dict[str, list] = {}
         self.work: dict = {}  # reusable blocked-forward buffers
-        self.rounding = ({} if twin_exact is None else
+        self.rounding: dict[str, float | None] = ({} if twin_exact is None else
                          {"g1_train_max_abs_change": None, "glin_train_max_abs_change": None,
                           "g2_correction_train_max_abs_change": None, "measured_at_t": None})
         self._last_write = -math.inf

@@ -18,8 +18,6 @@ exactly: it is I for full-rank whitened data, and the projector P otherwise.)
 
 from __future__ import annotations
 
-import csv
-import json
 import math
 import platform
 import shutil
@@ -36,7 +34,7 @@ import torch
 
 from nlbound import __version__
 from nlbound._blas import blas_threads
-from nlbound._io import atomic_write_json
+from nlbound._io import atomic_write_columns, atomic_write_json
 from nlbound.evaluation import metrics as M
 from nlbound.networks import frobenius_spectral_ratio, init_weights, pack
 from nlbound.training.config import RunOptions, TrainConfig
