@@ -74,6 +74,7 @@ def theorem_bound(row: dict, info: dict, delta: float, kappas=(1, 2)) -> dict:
                 best = {"bound": b["bound"], "gamma": float(gamma), "kappa": kappa, "margin_risk": b["margin_risk"],
                         "upsilon": b["upsilon"], "deviation": b["deviation"], "precision": b["precision"],
                         "n_searched": n}
+    assert best is not None  # n >= 1 points were evaluated
     return {**best, "a_priori": True,
             "source": f"Theorem 5.2 (eq. 6) + p-bit term, least of {n} (gamma, kappa) at delta/{n} each"}
 

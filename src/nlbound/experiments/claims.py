@@ -17,7 +17,6 @@ run, every searched point at delta / n (the union price of the selection, experi
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field, replace
-from functools import partial
 from typing import Any, Callable
 
 import numpy as np

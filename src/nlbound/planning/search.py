@@ -98,7 +98,7 @@ def _predicted_allowance(grid: PlanGrid, data: PlanData, blk: dict, uv: dict, pr
     n = blk["t"].size
     out = np.where(blk["p"] == 64, 0.0, np.inf)
     finite = np.isfinite(printed)
-    if not data.has_twin or not finite.any():
+    if data.x is None or data.y is None or not finite.any():  # no training set: no twins
         return out
     nt_used = int(blk["_it"][finite].max()) + 1
     depth, beta = int(blk["depth"][0]), float(blk["beta"][0])

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 import numpy as np
 
 from nlbound.evaluation.metrics import range_basis, round_in_basis
@@ -69,6 +71,11 @@ def margin_risk_table(margins: np.ndarray, gammas: np.ndarray) -> np.ndarray:
     return counts.reshape(z.shape[0], g.size) / z.shape[1]
 
 
+def _keep_positive(out: list, t: float, theta: np.ndarray) -> None:
+    if t > 0:
+        out.append(theta.copy())
+
+
 ROUNDING_RTOL = 1e-10  # as training's twins (training.run.TWIN_RTOL): δv at p = 32 is ~1e-8 relative
 
 
@@ -86,13 +93,12 @@ def rounding_table(x: np.ndarray, y: np.ndarray, depth: int, width: int, beta: f
     if p == 64:
         return {k: np.zeros(len(times)) for k in keys}
     ws0 = pack(init_weights(x.shape[1], width, depth, beta, rank_one=(init == "rank_one"), seed=seed))
-    states = []
+    states: list[list[np.ndarray]] = []
     for cc in (c, round_in_basis(c, p, range_basis(S))):
         flow = LinearTwinFlow(cc, S, width, depth)
-        out: list[np.ndarray] = []
-        integrate_adaptive(flow, ws0, np.concatenate([[0.0], times]),
-                           lambda t, th: out.append(th.copy()) if t > 0 else None,
+        states.append([])
+        integrate_adaptive(flow, ws0, np.concatenate([[0.0], times]), partial(_keep_positive, states[-1]),
                            rtol=ROUNDING_RTOL, atol=1e-16, h_min=0.0, method="dopri5")
-        states.append(out)
-    rows = [rounding_constants(unpack(a, flow.shapes), unpack(b, flow.shapes), 1.0, S) for a, b in zip(*states)]
+    rows = [rounding_constants(unpack(a, flow.shapes), unpack(b, flow.shapes), 1.0, S)
+            for a, b in zip(*states, strict=True)]
     return {k: np.array([r["n_lip" if k == "n1" else k] for r in rows]) for k in keys}
