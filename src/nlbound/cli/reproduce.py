@@ -8,7 +8,7 @@ from pathlib import Path
 
 from nlbound._io import check_output_dir, check_output_file
 from nlbound._validate import check_integer
-from nlbound.experiments.figures import FIGURES
+from nlbound.experiments.figures import FIGURES, Context
 
 # figures drawn from cached runs by their own module, not part of "all" (minutes per net)
 EXTRA_FIGURES = {"fig11": "Theorem 5.2 beside the baseline bounds on four runs of Figs 1, 3, 5 "
@@ -38,6 +38,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="also write the claims report here (default: ./REPRODUCTION.md for a full "
                              "run of all figures into results/, otherwise only <out>/REPRODUCTION.md)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    parser.add_argument("--no-crosscheck", action="store_true",
+                        help="leave out Fig. 1's GD cross-check run (the paper's own scheme, ~750 s, the longest run)")
     parser.add_argument("--check", default=None, metavar="DIR",
                         help="then compare --out with committed results in DIR (e.g. results) within the "
                              "per-regime tolerances of nlbound.experiments.check; exit 1 if outside")
@@ -87,8 +89,9 @@ def run(args: argparse.Namespace) -> int:
         names = [n for n in names if n != "fig11"]
         if not names:
             return _check(args.check, out, done)
+    ctx = Context(quick=args.quick, data_dir=args.data_dir, crosscheck=not args.no_crosscheck)
     res = reproduce(names, output, quick=args.quick, report_path=report, preamble=_preamble(report),
-                    backend=backend)
+                    backend=backend, ctx=ctx)
     held = sum(c.holds is True for c in res.claims)
     failed = [c.id for c in res.claims if c.holds is False]
     th = res.soundness["theorem"]
@@ -114,7 +117,6 @@ def _check(committed: str | None, out: Path, figures: list[str]) -> int:
 def _fig11(args: argparse.Namespace, output, backend) -> None:
     """Train (or reuse) the four runs of Fig. 11 with the one runner, then draw it from the cache."""
     from nlbound.experiments.fig11 import fig11, fig11_configs
-    from nlbound.experiments.figures import Context
     from nlbound.experiments.runner import run_all
 
     ctx = Context(quick=args.quick, data_dir=args.data_dir)

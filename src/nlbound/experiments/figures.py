@@ -78,6 +78,7 @@ class Context:
     s_of: Callable[[str, int], float] | None = None  # (dataset, size) -> s = ||Y X~+||
     t_star: Callable[..., float] | None = None  # (alpha, beta, s, depth) -> t*; default nlbound.theory
     data_dir: str | None = None  # IDX directory for the default s_of (reproduce --data-dir)
+    crosscheck: bool = True  # Fig. 1's GD cross-check run (reproduce --no-crosscheck leaves it out)
 
     def seeds(self) -> tuple[int, ...]:
         return SEEDS[:1] if self.quick else SEEDS
@@ -163,7 +164,7 @@ P_NOTE = ("p = 16: the proxies' free parameters (c = YX̃ᵀ/m, from which the l
 def fig1(ctx: Context) -> Experiment:
     betas = (1e-3, 1e-1, 1.0) if ctx.quick else (1e-3, 1e-2, 3e-2, 1e-1, 0.3, 1.0)
     runs = tuple(r for b in betas for r in ctx.seeded(f"β={b:g}", "theorem", beta=b))
-    if not ctx.quick:  # the paper's own scheme; 31,600 full-batch steps (~14 ms each, BENCHMARKS.md)
+    if not ctx.quick and ctx.crosscheck:  # the paper's own scheme; 31,600 full-batch steps (~14 ms each, BENCHMARKS.md)
         gd = ctx.config("theorem", beta=1e-3, integrator="gd", lr=1e-3)
         runs += (RunSpec("β=0.001 GD lr=0.001", gd, role="crosscheck", of="β=0.001"),)
     return Experiment("fig1", "Fig. 1: 7×7 MNIST, L=2, κ=2, ε=0.001, γ=β²/q; bound vs β",
