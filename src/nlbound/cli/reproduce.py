@@ -38,6 +38,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="also write the claims report here (default: ./REPRODUCTION.md for a full "
                              "run of all figures into results/, otherwise only <out>/REPRODUCTION.md)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    parser.add_argument("--from-cache", action="store_true",
+                        help="train nothing: draw only the figures whose every run is in the cache (the others "
+                             "are named on stderr)")
     parser.add_argument("--no-crosscheck", action="store_true",
                         help="leave out Fig. 1's GD cross-check run (the paper's own scheme, ~750 s, the longest run)")
     parser.add_argument("--check", default=None, metavar="DIR",
@@ -91,7 +94,10 @@ def run(args: argparse.Namespace) -> int:
             return _check(args.check, out, done)
     ctx = Context(quick=args.quick, data_dir=args.data_dir, crosscheck=not args.no_crosscheck)
     res = reproduce(names, output, quick=args.quick, report_path=report, preamble=_preamble(report),
-                    backend=backend, ctx=ctx)
+                    backend=backend, ctx=ctx, from_cache=args.from_cache)
+    if res.meta.get("skipped_not_cached"):
+        print(f"nlbound: warning: not in the cache, skipped: {', '.join(res.meta['skipped_not_cached'])}",
+              file=sys.stderr)
     held = sum(c.holds is True for c in res.claims)
     failed = [c.id for c in res.claims if c.holds is False]
     th = res.soundness["theorem"]

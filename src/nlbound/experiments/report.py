@@ -117,6 +117,9 @@ def claims_markdown(claims: list[Claim], sound: dict[str, Any], meta: dict[str, 
     if stops:
         lines += ["", "### Where the Figs. 8–9 runs ended (App. B phase 3 + margin, or the cap)", ""]
         lines += [f"- {k}: t = {v['ended_at']:.4g} ({v['why']})" for k, v in stops.items()]
+    if meta.get("skipped_not_cached"):
+        lines += ["", f"**Not drawn in this invocation** (`--from-cache`: a run missing from the cache): "
+                      f"{', '.join(meta['skipped_not_cached'])}."]
     lines += ["", "### Figures", ""]
     for name in meta.get("figures", []):
         lines.append(f"![{name}]({figures_rel}/{name}.png)")

@@ -80,15 +80,22 @@ def reproduce(
     report_path: Path | None = None,
     preamble: str = "",
     backend: Any = None,
+    from_cache: bool = False,
 ) -> Reproduction:
     """Run (or reuse) every run the named figures need, then render them and the claims table.
 
     backend: who trains the pending runs (nlbound.experiments.backends; default
-    LocalBackend(output.processes)); it never changes a result, only where runs are computed."""
+    LocalBackend(output.processes)); it never changes a result, only where runs are computed.
+    from_cache: train nothing; figures with a run missing from the cache are skipped (meta
+    "skipped_not_cached" names them)."""
     ctx = ctx or Context(quick=quick, data_dir=output.data_dir)
     exps = build(names, ctx)
-    configs = [c for e in exps for c in e.configs()]
     cache = Path(output.cache_dir)
+    skipped = []
+    if from_cache:  # render only the figures whose every run is in the cache; train nothing
+        skipped = [e.name for e in exps if not all(is_done(cache, c) for c in e.configs())]
+        exps = [e for e in exps if e.name not in skipped]
+    configs = [c for e in exps for c in e.configs()]
     already = {c.key() for c in configs if is_done(cache, c)}
     start = time.perf_counter()
     dirs = run_all(configs, cache, train_fn=train_fn, data_dir=output.data_dir, progress=output.progress,
@@ -109,7 +116,7 @@ def reproduce(
     walls = run_walls(dirs.values())
     meta = {"quick": quick, "figures": [e.name for e in exps], "experiments": {e.name: e.key() for e in exps},
             "wall_s": wall, "trained": len(dirs) - len(already & set(dirs)), "cached": len(already & set(dirs)),
-            "processes": output.processes, "sum_run_s": sum(walls.values()), "run_wall_s": walls,
+            "processes": output.processes, "skipped_not_cached": skipped, "sum_run_s": sum(walls.values()), "run_wall_s": walls,
             "baselines": {f"{k[0]}-{k[1]}": v for k, v in baselines.items()},
             "gd_crosscheck": crosscheck(inputs), "stopped": _stops(inputs), "additive": additive_table(inputs)}
     atomic_write_json(out / "runs.json", _run_table(exps, walls))
