@@ -246,10 +246,15 @@ def fig9(ctx: Context) -> Experiment:
 
 # The best setup per depth of `nlbound plan --depth L --top 1 --json --threads 1` (7x7 MNIST, every
 # other axis at its default: eps 0.001, beta 1e-4..0.3, both inits, kappa 1,2, p 16,32; the p-bit term
-# predicted, docs/PROOFS.md step P), run on commit a0ddb06 of issue 21; the plan's grid size N per
+# predicted, docs/PROOFS.md step P), run on commit 1ac899d of issue 21 (later commits changed only warnings and style there); the plan's grid size N per
 # depth prices the choice (each point at delta/N). C7 judges depth by these, trained on 3 seeds.
 PLANNED_BEST = {
-    2: dict(beta=0.1, init="rank_one", eps=0.001, t=1.5281, gamma=5e-4, kappa=2, p=16, n_points=30656),
+    2: dict(beta=0.1, init="rank_one", eps=0.001, t=1.5280158293054302, gamma=0.0005, kappa=2, p=16,
+            n_points=30656),  # predicted 0.3070
+    3: dict(beta=0.3, init="rank_one", eps=0.001, t=1.2911082659623259, gamma=0.00026999999999999995, kappa=2,
+            p=16, n_points=30720),  # predicted 0.3578
+    4: dict(beta=0.3, init="default", eps=0.001, t=1.3719694863784118, gamma=8.1e-05, kappa=2, p=16,
+            n_points=30720),  # predicted 0.5580
 }
 PLAN_DELTA = 0.05
 
