@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from nlbound.experiments import claims as C
+from nlbound.experiments import soundness as S
 from nlbound.experiments.bounds import bound_curve, optimistic_bound
 from nlbound.experiments.figures import BUILDERS, build, gammas_for
 from nlbound.experiments.panels import PLOTS
@@ -286,9 +287,28 @@ def test_c1_and_soundness_on_known_traces(tmp_path):
                                   for k, v in tr.items()})
             for r in BUILDERS["fig1"](ctx(quick=False)).runs}
     assert C.c1(_fig("fig1", tmp_path / "b", ones)).holds is False
-    sound = C.soundness(_fig("fig1", tmp_path / "c"))
+    figs = _fig("fig1", tmp_path / "c")
+    sound = S.soundness(figs)
     n_runs = len(BUILDERS["fig1"](ctx(quick=False)).runs)  # 6 β × 3 seeds + the GD cross-check
     assert n_runs == 19 and sound["theorem"]["total"] == n_runs * 3 == sound["theorem"]["sound"]
+
+    def exact(tr):  # proxies equal to f: no deviation, nothing to violate
+        return {k: (np.zeros_like(v) if k.endswith("_dev") else v) for k, v in tr.items()}
+
+    labels = [r.label for r in BUILDERS["fig1"](ctx(quick=False)).runs]
+    links = S.deviation_soundness(_fig("fig1", tmp_path / "d", dict.fromkeys(labels, exact)))
+    assert links["total"]["curves"] == 2 * n_runs and links["total"]["points"] > 0  # every run × κ
+    assert links["total"]["violations"] == 0
+
+    def blow(tr):
+        tr = exact(tr)
+        tr["g2_train_dev"] = tr["g2_train_dev"] + 1.0  # far above Δε² + the p-bit allowance
+        return tr
+
+    bad = S.deviation_soundness(_fig("fig1", tmp_path / "e", {**dict.fromkeys(labels, exact), "β=0.001": blow}))
+    row = next(r for r in bad["runs"] if r["run"] == "β=0.001" and r["kappa"] == 2)
+    # every recorded t of that run's κ = 2 training-set link where the allowance is below 1 (late t: Δ explodes)
+    assert 0 < bad["total"]["violations"] == row["train_violations"] <= row["points"]
 
 
 def test_c3_criterion_and_strict_ratio(tmp_path):
