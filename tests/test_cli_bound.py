@@ -28,17 +28,28 @@ def _json(capsys, argv):
 
 
 def test_json_rows_product_and_values(capsys):
-    rows = _json(capsys, ["--kappa", "1,2", "--t", "0,1,5", "--depth", "2,3", "--margin-risk", "0.1"])
+    rows = _json(capsys, ["--kappa", "1,2", "--t", "0,1,5", "--depth", "2,3", "--margin-risk", "0.1",
+                          "--precision-allowance", "1e-9"])
     assert len(rows) == 12
     keys = {"d", "m", "depth", "kappa", "p", "delta", "eps", "beta", "gamma", "rho", "s", "t", "margin_risk",
-            "upsilon", "phi", "s_bar", "s_hat", "beta_bar", "one_bar", "u", "v", "Delta", "deviation", "a_priori", "bound"}
+            "precision_allowance", "upsilon", "phi", "s_bar", "s_hat", "beta_bar", "one_bar", "u", "v", "Delta",
+            "deviation", "precision", "a_priori", "a_priori_as_printed", "bound"}
     assert set(rows[0]) == keys
     for r in rows:
         ref = bound_terms(r["d"], r["m"], r["depth"], r["kappa"], r["p"], r["delta"], r["eps"], r["beta"], r["gamma"],
-                          r["rho"], r["s"], r["t"])
+                          r["rho"], r["s"], r["t"], precision=1e-9)
         for k, v in ref.items():
             assert r[k] == pytest.approx(float(v), rel=1e-15)
         assert r["bound"] == pytest.approx(0.1 + r["a_priori"])
+
+
+def test_precision_allowance_missing_is_inf_and_bad_is_refused(capsys):
+    """Without the p-bit allowance there is no bound (docs/PROOFS.md step P); a negative one is refused."""
+    rows = _json(capsys, ["--t", "1"])
+    assert rows[0]["a_priori"] is None and {"precision", "a_priori"} <= set(rows[0]["overflow"])
+    assert rows[0]["a_priori_as_printed"] == pytest.approx(rows[0]["upsilon"] + rows[0]["deviation"])
+    assert main(_with(["--t", "1", "--precision-allowance", "-1"])) == 2
+    assert "--precision-allowance" in capsys.readouterr().err
 
 
 def test_alpha_gives_t_star(capsys):
@@ -47,7 +58,7 @@ def test_alpha_gives_t_star(capsys):
 
 
 def test_overflow_is_null_and_listed(capsys):
-    rows = _json(capsys, ["--t", "1e4"])
+    rows = _json(capsys, ["--t", "1e4", "--precision-allowance", "0"])
     assert rows[0]["a_priori"] is None and "a_priori" in rows[0]["overflow"] and rows[0]["upsilon"] > 0
 
 

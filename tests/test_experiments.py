@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from nlbound.experiments import claims as C
+from nlbound.experiments import soundness as S
 from nlbound.experiments.bounds import bound_curve, optimistic_bound
 from nlbound.experiments.figures import BUILDERS, build, gammas_for
 from nlbound.experiments.panels import PLOTS
@@ -84,7 +85,7 @@ def test_bound_variant_constraints(kw, match):
 def test_output_and_figures_names():
     from nlbound.experiments.figures import FIGURES
 
-    assert FIGURES == tuple(f"fig{i}" for i in range(1, 10))
+    assert FIGURES == ("fig1", "fig2", "fig3", "fig4", "fig5", "fig6", "fig6b", "fig7", "fig8", "fig9")
     with pytest.raises(ValueError, match=r"processes == 0, must be in \[1, 64\]"):
         Output(processes=0)
 
@@ -146,16 +147,33 @@ def _one_run(tmp_path, **kw) -> RunData:
 def test_theorem_bound_matches_bound_terms(tmp_path):
     from nlbound.theory import bound_terms
 
-    run = _one_run(tmp_path, eps=0.01)
+    from nlbound.theory.precision import precision_allowance
+
+    run = _one_run(tmp_path, eps=0.01, p=16)
     v = BoundVariant("x", kappa=2, p=16, gamma_rule="beta2", q=10.0)
     c = bound_curve(run, v)
     gamma = 1e-3**2 / 10
+    tr = run.trace
+    test, train = precision_allowance(2, 49, tr["prox_dv"], tr["prox_dv_range"], tr["prox_dv_perp"],
+                                      tr["prox_nlip"], tr["prox_r"])
     ref = bound_terms(d=49, m=60000, depth=2, kappa=2, p=16, delta=0.05, eps=0.01, beta=1e-3, gamma=gamma,
-                      rho=5.0, s=0.6, t=run.t)
+                      rho=5.0, s=0.6, t=run.t, precision=test + train)
     margin = run.trace[f"train_margin_risk@{gamma:.6g}"]
-    np.testing.assert_allclose(c["bound"], margin + ref["upsilon"] + ref["deviation"])
+    np.testing.assert_allclose(c["precision"], (test + train) / gamma)
+    np.testing.assert_allclose(c["bound"], margin + ref["upsilon"] + ref["deviation"] + ref["precision"])
+    np.testing.assert_allclose(c["bound_as_printed"], margin + ref["upsilon"] + ref["deviation"])
     no_up = bound_curve(run, BoundVariant("y", p=16, q=10.0, terms="no_upsilon"))
-    np.testing.assert_allclose(no_up["bound"], margin + ref["deviation"])
+    np.testing.assert_allclose(no_up["bound"], margin + ref["deviation"] + ref["precision"])
+    with pytest.raises(ValueError, match="run's p == 16"):  # Υ must count the proxies the run rounded
+        bound_curve(run, BoundVariant("z", p=32, q=10.0))
+    # a minimum over t and variants is priced: each point at delta / n (union_delta)
+    from nlbound.experiments.bounds import priced_minimum
+    best = priced_minimum(run, [v, BoundVariant("w", p=16, q=1.0)])
+    n = int(np.sum(run.t > 0)) * 2
+    assert best["n"] == n and best["price"] > 0
+    assert best["B"] == pytest.approx(float(np.nanmin(np.where(run.t > 0, np.minimum(
+        bound_curve(run, v, n_searched=n)["bound"],
+        bound_curve(run, BoundVariant("w", p=16, q=1.0), n_searched=n)["bound"]), np.inf))))
 
 
 def test_optimistic_bound_direct(tmp_path):
@@ -254,7 +272,7 @@ def test_c8_holds_and_fails(tmp_path):
         tr["train_loss_X"][-1] = tr["train_loss_X"][0] * 1.01  # L_X rises above L_X(0)
         return tr
 
-    label = BUILDERS["fig7"](ctx(quick=False)).runs[-1].label
+    label = BUILDERS["fig7"](ctx(quick=False)).main_runs()[-1].label
     bad = _fig("fig7", tmp_path / "b", {label: bump})
     cl = C.c8(bad)
     assert cl.holds is False and cl.measured["min_relative_decrease"][label] == pytest.approx(-0.01, rel=1e-3)
@@ -269,9 +287,28 @@ def test_c1_and_soundness_on_known_traces(tmp_path):
                                   for k, v in tr.items()})
             for r in BUILDERS["fig1"](ctx(quick=False)).runs}
     assert C.c1(_fig("fig1", tmp_path / "b", ones)).holds is False
-    sound = C.soundness(_fig("fig1", tmp_path / "c"))
+    figs = _fig("fig1", tmp_path / "c")
+    sound = S.soundness(figs)
     n_runs = len(BUILDERS["fig1"](ctx(quick=False)).runs)  # 6 β × 3 seeds + the GD cross-check
     assert n_runs == 19 and sound["theorem"]["total"] == n_runs * 3 == sound["theorem"]["sound"]
+
+    def exact(tr):  # proxies equal to f: no deviation, nothing to violate
+        return {k: (np.zeros_like(v) if k.endswith("_dev") else v) for k, v in tr.items()}
+
+    labels = [r.label for r in BUILDERS["fig1"](ctx(quick=False)).runs]
+    links = S.deviation_soundness(_fig("fig1", tmp_path / "d", dict.fromkeys(labels, exact)))
+    assert links["total"]["curves"] == 2 * n_runs and links["total"]["points"] > 0  # every run × κ
+    assert links["total"]["violations"] == 0
+
+    def blow(tr):
+        tr = exact(tr)
+        tr["g2_train_dev"] = tr["g2_train_dev"] + 1.0  # far above Δε² + the p-bit allowance
+        return tr
+
+    bad = S.deviation_soundness(_fig("fig1", tmp_path / "e", {**dict.fromkeys(labels, exact), "β=0.001": blow}))
+    row = next(r for r in bad["runs"] if r["run"] == "β=0.001" and r["kappa"] == 2)
+    # every recorded t of that run's κ = 2 training-set link where the allowance is below 1 (late t: Δ explodes)
+    assert 0 < bad["total"]["violations"] == row["train_violations"] <= row["points"]
 
 
 def test_c3_criterion_and_strict_ratio(tmp_path):

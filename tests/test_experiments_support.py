@@ -36,6 +36,9 @@ def synthetic_trace(config, n: int = 40) -> dict[str, np.ndarray]:
         for proxy, shift in (("g1", 0.002), ("g2", 0.001), ("glin", 0.003)):
             cols[f"{proxy}_train_cmr@{k}"] = train_risk + shift
             cols[f"{proxy}_test_cmr@{k}"] = train_risk + 2 * shift
+    unit = 0.0 if config.p == 64 else 2.0 ** -(11 if config.p == 16 else 24)  # the p-bit term's inputs
+    cols.update(prox_dv=0.5 * unit * x, prox_dv_range=0.5 * unit * x, prox_dv_perp=0.0 * x,
+                prox_nlip=config.eps * unit * x, prox_r=config.eps * unit * x)
     for proxy, scale in (("g1", 1.0), ("g2", 1e-4), ("glin", 2e-2)):
         cols[f"{proxy}_train_dev"] = scale * config.eps * x
         cols[f"{proxy}_test_dev"] = 1.1 * scale * config.eps * x

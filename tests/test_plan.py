@@ -16,7 +16,9 @@ from nlbound.theory import bound_terms, t_star
 
 D, M, S = 49, 60000, 0.633  # 7x7 MNIST-like statistics, no data needed with a given margin risk
 SMALL = dict(betas=(1e-3, 1e-1), epss=(1e-3, 1e-2), alphas=(0.3, 0.5), t_factors=(0.1, 1.0, 2.0),
-             gamma_beta_factors=(0.01, 1.0), gamma_alpha_factors=(0.01,), kappas=(1, 2), ps=(16, 32))
+             gamma_beta_factors=(0.01, 1.0), gamma_alpha_factors=(0.01,), kappas=(1, 2), ps=(32, 64))
+# Without data the p-bit term (docs/PROOFS.md step P) cannot be predicted: p < 64 points are +inf,
+# p = 64 (nothing rounded) charges 0. These statistics-only plans therefore include p = 64.
 
 
 def _plan(**kw):
@@ -59,14 +61,16 @@ def test_plan_terms_agree_with_bound_terms_at_the_chosen_point():
     for i in top_indices(plan, 3):
         r = plan.row(int(i))
         ref = bound_terms(d=D, m=M, depth=r["depth"], kappa=r["kappa"], p=r["p"], delta=0.05 / plan.n_points,
-                          eps=r["eps"], beta=r["beta"], gamma=r["gamma"], rho=r["rho"], s=S, t=r["t"], workers=1)
-        for k in ("upsilon", "deviation", "a_priori", "u", "v", "Delta"):
+                          eps=r["eps"], beta=r["beta"], gamma=r["gamma"], rho=r["rho"], s=S, t=r["t"], workers=1,
+                          precision=0.0 if r["p"] == 64 else None)
+        for k in ("upsilon", "deviation", "precision", "a_priori", "u", "v", "Delta"):
             assert c[k][i] == pytest.approx(float(ref[k]), rel=1e-12), k
         assert c["bound"][i] == pytest.approx(0.2 + float(ref["a_priori"]), rel=1e-12)
     # the chosen point is the minimum over its trained network's points
     i = int(top_indices(plan, 1)[0])
     same = c["group"] == c["group"][i]
     assert c["bound"][i] == c["bound"][same].min() == c["bound"].min()
+    assert np.all(c["bound"][c["p"] < 64] == np.inf)  # no data: the p-bit term is not predicted
 
 
 def test_eps_frontier_is_monotone_and_consistent():
@@ -129,7 +133,7 @@ def _cli(capsys, *argv):
     return rc, capsys.readouterr()
 
 
-_STATS = {"--d": "49", "--m": "60000", "--s": "0.633", "--margin-risk": "0.2", "--beta": "0.001,0.01",
+_STATS = {"--d": "49", "--m": "60000", "--s": "0.633", "--margin-risk": "0.2", "--p": "32,64", "--beta": "0.001,0.01",
           "--alpha": "0.5", "--t-factors": "0.5,1", "--gamma-beta": "0.1,1", "--gamma-alpha": "0.01"}
 
 
@@ -154,7 +158,9 @@ def test_cli_json_rows_carry_n_points_and_every_choice(capsys, tmp_path):
         assert r["n_points"] == n and r["delta_point"] == pytest.approx(0.05 / n)
         for k in ("beta", "eps", "gamma", "t", "kappa", "p", "upsilon", "deviation", "pred_margin_risk", "pred_bound"):
             assert r[k] is not None, k
-        assert r["pred_bound"] == pytest.approx(r["pred_margin_risk"] + r["upsilon"] + r["deviation"], rel=1e-12)
+        if r["pred_bound"] is not None:
+            assert r["pred_bound"] == pytest.approx(r["pred_margin_risk"] + r["upsilon"] + r["deviation"]
+                                                    + r["precision"], rel=1e-12)
     assert (tmp_path / "h.png").read_bytes()[:4] == b"\x89PNG"
 
 
@@ -233,7 +239,8 @@ def test_verify_trains_the_planned_network_and_evaluates_theorem_5_2_there(tmp_p
     assert r["realised_upsilon"] == pytest.approx(c["upsilon"][i[0]], rel=1e-14)
     assert r["realised_deviation"] == pytest.approx(c["deviation"][i[0]], rel=1e-12)
     assert r["realised_bound"] == pytest.approx(r["realised_margin_risk"] + r["realised_upsilon"]
-                                                + r["realised_deviation"], rel=1e-14)
+                                                + r["realised_deviation"] + r["realised_precision"], rel=1e-14)
+    assert 0 < r["realised_precision"] < np.inf  # the trained run's own p-bit term (p = 32)
     assert abs(r["realised_margin_risk"] - r["margin_risk"]) < 0.02  # the twin predicts the eps = 0.01 net
     (again,) = verify(plan, i, dataset="synthetic", size=4, cache_dir=tmp_path / "runs", processes=1)
     assert again["run"] == r["run"] and again["realised_bound"] == r["realised_bound"]  # cached, not retrained

@@ -124,9 +124,9 @@ class OldRecorder:
 
 def record_both(config: TrainConfig, tmp_path, ds=DS):
     """Train config's net once and feed every recorded state to the new and the old recorder."""
-    theta0, times, twin, twin_exact, info, S = run_module._prepare(config, ds, tmp_path)
+    theta0, times, twin, twin_exact, info, S, basis = run_module._prepare(config, ds, tmp_path)
     old = OldRecorder(config, ds, twin, twin_exact, tmp_path, {"_S": S})
-    new = Recorder(config, ds, twin, twin_exact, tmp_path, S)
+    new = Recorder(config, ds, twin, twin_exact, tmp_path, S, basis)
     new.write_interval = math.inf
     flow = NetFlow(ds.x_train, ds.y_train, config.eps, config.width, config.depth, config.dtype)
     states = []
@@ -148,8 +148,10 @@ CFG = TrainConfig(dataset="synthetic", width=8, eps=0.1, beta=0.05, t_end=15.0,
 @pytest.mark.parametrize("eps, p", [(0.1, 32), (0.5, 16), (0.0, 64)])
 def test_float64_run_records_every_column_as_before(tmp_path, eps, p):
     old, new, times, _ = record_both(CFG.replace(eps=eps, p=p), tmp_path)
-    n_old = len(old.columns)  # same columns, same order; then the run-time variant's (checked below)
-    assert list(new.columns)[:n_old] == list(old.columns) and len(new.columns) == n_old + len(RUNTIME)
+    n_old = len(old.columns)  # same columns, same order; then the run-time variant's and the p-bit term's
+    prec = [k for k in new.columns if k.startswith("prox_")]  # inputs (new, after the rest; checked below)
+    assert list(new.columns)[:n_old] == list(old.columns)
+    assert sorted(list(new.columns)[n_old:]) == sorted([*RUNTIME, *prec])
     assert len(new.columns["t"]) == len(times)
     for k, ref in old.columns.items():
         np.testing.assert_allclose(new.columns[k], ref, rtol=1e-12, atol=1e-15, err_msg=k)

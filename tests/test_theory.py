@@ -146,28 +146,31 @@ def _up(x):
 def test_monotone_in_t_eps_gamma_d():
     """Holds: non-decreasing in t, ε, d and 1/γ (all factors are). Checked through the overflow to inf."""
     r = bound_terms(**{**BASE, "t": np.linspace(0, 30, 200)})
-    assert _up(r["a_priori"]) and _up(r["u"]) and r["a_priori"][-1] == np.inf
-    assert _up(bound_terms(**{**BASE, "eps": np.linspace(0, 1, 100)})["a_priori"])
-    assert _up(bound_terms(**{**BASE, "gamma": np.geomspace(1e-9, 1, 50)[::-1]})["a_priori"])
-    assert _up(bound_terms(**{**BASE, "d": np.arange(1, 200), "m": 60000})["a_priori"])
-    assert _up(bound_terms(**{**BASE, "depth": 3, "t": np.linspace(0, 1e6, 200)})["a_priori"])
+    assert _up(r["a_priori_as_printed"]) and _up(r["u"]) and r["a_priori_as_printed"][-1] == np.inf
+    assert _up(bound_terms(**{**BASE, "eps": np.linspace(0, 1, 100)})["a_priori_as_printed"])
+    assert _up(bound_terms(**{**BASE, "gamma": np.geomspace(1e-9, 1, 50)[::-1]})["a_priori_as_printed"])
+    assert _up(bound_terms(**{**BASE, "d": np.arange(1, 200), "m": 60000})["a_priori_as_printed"])
+    assert _up(bound_terms(**{**BASE, "depth": 3, "t": np.linspace(0, 1e6, 200)})["a_priori_as_printed"])
 
 
 def test_blow_up_and_overflow_give_inf_not_nan():
     r = bound_terms(**{**BASE, "depth": 3, "t": [1e9, 1e12]})
-    assert np.all(r["u"] == np.inf) and np.all(r["a_priori"] == np.inf)
+    assert np.all(r["u"] == np.inf) and np.all(r["a_priori_as_printed"] == np.inf)
     r = bound_terms(**{**BASE, "t": 1e4})
-    assert r["v"] == np.inf and r["a_priori"] == np.inf and np.isfinite(r["upsilon"])
+    assert r["v"] == np.inf and r["a_priori_as_printed"] == np.inf and np.isfinite(r["upsilon"])
     r = bound_terms(**{**BASE, "depth": 3, "t": 1e12, "eps": 0.0})
-    assert r["deviation"] == 0 and r["a_priori"] == r["upsilon"]
+    assert r["deviation"] == 0 and r["a_priori_as_printed"] == r["upsilon"]
 
 
 def test_full_bound_and_shapes():
     r = bound_terms(**{**BASE, "kappa": np.array([1, 2])[:, None], "t": np.array([0.0, 1.0, 2.0])})
     assert all(v.shape == (2, 3) and v.dtype == np.float64 for v in r.values())
-    fb = full_bound(0.1, **BASE)
-    assert fb == pytest.approx(0.1 + bound_terms(**BASE)["a_priori"])
-    assert set(r) == {"upsilon", "phi", "s_bar", "s_hat", "beta_bar", "one_bar", "u", "v", "Delta", "deviation", "a_priori"}
+    fb = full_bound(0.1, **BASE, precision=1e-9)
+    assert fb == pytest.approx(0.1 + bound_terms(**BASE, precision=1e-9)["a_priori"])
+    assert fb == pytest.approx(0.1 + bound_terms(**BASE)["a_priori_as_printed"] + 1e-9 / BASE["gamma"])
+    assert full_bound(0.1, **BASE) == np.inf  # the p-bit term is not known a priori (docs/PROOFS.md step P)
+    assert set(r) == {"upsilon", "phi", "s_bar", "s_hat", "beta_bar", "one_bar", "u", "v", "Delta", "deviation",
+                      "precision", "a_priori", "a_priori_as_printed"}
     np.testing.assert_allclose(r["deviation"], r["Delta"] * BASE["eps"] ** np.array([1, 2])[:, None] / BASE["gamma"])
 
 
@@ -283,7 +286,7 @@ def test_bound_terms_equals_the_term_functions():
     with np.errstate(all="ignore"):
         delta = ref["phi"] * ref["v"] * ref["u"] ** (L - 1)  # eq. 7
         dev = np.where(eps == 0, 0.0, delta * eps ** P["kappa"] / P["gamma"])  # eq. 6
-    for k, v in (("Delta", delta), ("deviation", dev), ("a_priori", ref["upsilon"] + dev)):
+    for k, v in (("Delta", delta), ("deviation", dev), ("a_priori_as_printed", ref["upsilon"] + dev)):
         fin = np.isfinite(v)
         np.testing.assert_allclose(r[k][fin], v[fin], rtol=1e-12, err_msg=k)
         assert np.all(r[k][~fin] == np.inf), k
@@ -345,11 +348,11 @@ def test_overflowing_rho_beta_L():
     """ρβ^L beyond float64 (issue 8: --beta 1e155 --t 1 gave NaN): u, v, Δ, deviation are +inf for
     t > 0; at t = 0, u = β̄ exactly as computed from the limits of the ratios, and v = 0 when ρ = 1."""
     r = bound_terms(**{**BASE, "beta": 1e155, "t": 1.0})
-    for k in ("s_bar", "one_bar", "u", "v", "Delta", "deviation", "a_priori"):
+    for k in ("s_bar", "one_bar", "u", "v", "Delta", "deviation", "a_priori_as_printed"):
         assert r[k] == np.inf, k
     r0 = bound_terms(**{**BASE, "beta": 1e155, "t": 0.0})
     assert r0["u"] == pytest.approx(1e155, rel=1e-13) and r0["v"] == 0 and r0["deviation"] == 0
-    assert r0["a_priori"] == r0["upsilon"]
+    assert r0["a_priori_as_printed"] == r0["upsilon"]
     # ρ = 2, ε = 0.5: β̄/β → s̄_ρ/s̄₁ = ((1−ε) + ερ(L−1))/((1−ε) + ε(L−1)) = 1.5
     r2 = bound_terms(**{**BASE, "beta": 1e155, "rho": 2.0, "eps": 0.5, "t": 0.0})
     assert r2["beta_bar"] == pytest.approx(1.5e155, rel=1e-14)

@@ -43,7 +43,7 @@ POINTS = st.fixed_dictionaries({
 def test_every_form_is_never_nan(point, dm, delta):
     args = {k: np.asarray(v, dtype=np.float64) for k, v in point.items()}
     mr = args.pop("margin_risk")
-    out = {form: bound_terms(d=dm[0], m=dm[1], delta=delta, form=form, margin_risk=mr if "kl" in form else None,
+    out = {form: bound_terms(d=dm[0], m=dm[1], delta=delta, form=form, margin_risk=mr if "kl" in form else None, precision=0.0,
                              **args) for form in FORMS}
     for form, terms in out.items():
         for name, value in terms.items():
@@ -63,7 +63,7 @@ def test_every_form_is_never_nan(point, dm, delta):
 def test_ode_form_underflow_at_depth_3(beta, rho):
     """The issue's case: L = 3, β ≤ 1e-165 (g₂² underflows): Δ, deviation and a_priori were NaN; u must
     stay >= β (it was computed below β at β = 1e-160 from a subnormal g₂²)."""
-    kw = {"d": 49, "m": 60000, "depth": 3, "kappa": 2, "p": 32, "delta": 0.05, "eps": 0.1, "beta": beta,
+    kw = {"precision": 0.0, "d": 49, "m": 60000, "depth": 3, "kappa": 2, "p": 32, "delta": 0.05, "eps": 0.1, "beta": beta,
           "gamma": 0.1, "rho": rho, "s": 0.5, "t": np.array([0.0, 1.0, 1e3])}
     ode, closed = bound_terms(form="ode", **kw), bound_terms(form="closed", **kw)
     for name, value in ode.items():

@@ -20,7 +20,10 @@ SAME = ("phi", "s_bar", "s_hat", "beta_bar", "one_bar", "u", "v", "Delta", "devi
 
 
 def _kw(d, m, L, kappa, p, delta, eps, beta, gamma, rho, s, t):
-    return dict(d=d, m=m, depth=L, kappa=kappa, p=p, delta=delta, eps=eps, beta=beta, gamma=gamma, rho=rho, s=s, t=t)
+    # precision=0: the counting step in isolation (the p-bit term, docs/PROOFS.md step P, is charged
+    # by callers that know its allowance; +inf without one)
+    return dict(d=d, m=m, depth=L, kappa=kappa, p=p, delta=delta, eps=eps, beta=beta, gamma=gamma, rho=rho, s=s, t=t,
+                precision=0.0)
 
 
 @settings(max_examples=150, deadline=None)
@@ -37,7 +40,7 @@ def test_kl_never_above_hoeffding_and_other_terms_identical(d, extra, L, kappa, 
         np.testing.assert_array_equal(kl[k], ho[k])
     assert 0.0 <= kl["upsilon"] <= ho["upsilon"]
     assert kl["bound"] <= ho["bound"]
-    assert kl["a_priori"] == kl["upsilon"] + kl["deviation"]
+    assert kl["a_priori"] == kl["upsilon"] + kl["deviation"] + kl["precision"]
     assert kl["bound"] == mr + kl["a_priori"]
     assert not np.isnan(kl["bound"])
 
@@ -112,7 +115,7 @@ def test_margin_risk_required_and_validated(capsys):
             "--gamma", "1e-6", "--t", "3", "--form", "kl"]
     assert main(argv) == 2
     assert "--form kl needs --margin-risk" in capsys.readouterr().err
-    assert main(argv + ["--margin-risk", "0.1,0.2", "--json"]) == 0
+    assert main(argv + ["--margin-risk", "0.1,0.2", "--precision-allowance", "0", "--json"]) == 0
     rows = [json.loads(x) for x in capsys.readouterr().out.splitlines()]
     for r in rows:
         ref = bound_terms(**kw | dict(rho=1.0, s=0.4, t=3.0), form="kl", margin_risk=r["margin_risk"])

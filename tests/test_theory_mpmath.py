@@ -50,7 +50,7 @@ def ref_terms(d, m, L, kappa, p, delta, eps, beta, gamma, rho, s, t):
         v = mp.mpf(L - 1) / L * sh**a * u ** (L - 1) * dw * mp.exp(u**L / sh)
         D = ph * v * u ** (L - 1)
         out.update(v=v, Delta=D, deviation=D * eps**kappa / gamma)
-    out["a_priori"] = out["upsilon"] + out["deviation"]
+    out["a_priori_as_printed"] = out["upsilon"] + out["deviation"]
     return out
 
 

@@ -14,7 +14,7 @@ from nlbound.theory import beta_bar, bound_terms, s_bar, s_bar_r, t_blow, t_star
 from nlbound.theory import ode as O
 
 FIG1 = dict(d=49, m=60000, kappa=2, p=32, delta=0.05, gamma=1e-6, s=0.633185)
-BOUNDED = ("u", "v", "Delta", "deviation", "a_priori")
+BOUNDED = ("u", "v", "Delta", "deviation", "a_priori_as_printed")
 
 
 def _terms(form, **kw):

@@ -65,7 +65,7 @@ def test_s1_s2_hold_on_random_paths():
 @given(d=st.integers(1, 800), L=st.integers(2, 4), kappa=st.sampled_from([1, 2]), eps=st.floats(0, 1),
        lbeta=st.floats(-5, 0.5), rho=st.floats(1, 8), s=st.floats(0.01, 1), lt=st.floats(-3, 1.5))
 def test_so_never_above_eq8_and_the_paper_where_it_does_not_apply(d, L, kappa, eps, lbeta, rho, s, lt):
-    kw = dict(d=d, m=d + 1000, depth=L, kappa=kappa, p=32, delta=0.05, eps=eps, beta=10**lbeta, gamma=1e-4,
+    kw = dict(precision=0.0, d=d, m=d + 1000, depth=L, kappa=kappa, p=32, delta=0.05, eps=eps, beta=10**lbeta, gamma=1e-4,
               rho=rho, s=s, t=10**lt, workers=1)
     closed, so = bound_terms(**kw), bound_terms(**kw, form="so")
     if L == 2 and kappa == 2:
@@ -77,7 +77,7 @@ def test_so_never_above_eq8_and_the_paper_where_it_does_not_apply(d, L, kappa, e
 
 
 def test_kl_so_uses_the_centred_training_share():
-    kw = dict(d=49, m=60000, depth=2, kappa=2, p=32, delta=0.05, eps=0.01, beta=0.001, gamma=1e-5, rho=1.0, s=0.5,
+    kw = dict(precision=0.0, d=49, m=60000, depth=2, kappa=2, p=32, delta=0.05, eps=0.01, beta=0.001, gamma=1e-5, rho=1.0, s=0.5,
               t=5.0)
     so, klso = bound_terms(**kw, form="so"), bound_terms(**kw, form="kl-so", margin_risk=0.15)
     dev, c = float(so["deviation"]), 2 * float(so["upsilon"]) ** 2

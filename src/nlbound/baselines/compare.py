@@ -27,6 +27,7 @@ from nlbound.baselines import pacbayes as PB
 from nlbound.baselines.spectral import DEFAULT_GAMMAS, nbs_bound
 from nlbound.baselines.weights import TrainedNet, trained_net
 from nlbound.evaluation import metrics as M
+from nlbound.evaluation.run_bound import run_bound
 from nlbound.networks import forward_many, layer_shapes, unpack
 
 __all__ = ["CompareSettings", "theorem_bound", "linear_counting", "network_counting", "network_vc",
@@ -58,25 +59,25 @@ class CompareSettings:
 
 
 def theorem_bound(row: dict, info: dict, delta: float, kappas=(1, 2)) -> dict:
-    """Theorem 5.2 (eq. 6) at the row's t: min over the recorded gammas and kappa of
-    R^_gamma(t) + Upsilon_kappa + Delta_kappa(t) eps^kappa / gamma (a-priori except R^_gamma)."""
-    from nlbound.theory import bound_terms
-
-    best = None
+    """Theorem 5.2 with the p-bit term (eq. 6 + docs/PROOFS.md step P) at the row's t: the least over
+    the recorded gammas and kappas, reported as a bound, so every one of the n = #gammas x #kappas
+    points searched is evaluated at delta / n (evaluation.run_bound.union_delta; `n_searched`)."""
+    trace = {k: np.array([v], dtype=np.float64) for k, v in row.items() if isinstance(v, (int, float))}
+    n = len(info["gammas"]) * len(kappas)
+    if n == 0:
+        raise ValueError(f"gammas == {info['gammas']!r}, kappas == {kappas!r}: the run records no margin to bound")
+    best: dict | None = None
     for gamma in info["gammas"]:
         for kappa in kappas:
-            margin = row[f"train_margin_risk@{gamma:.6g}"]
-            terms = bound_terms(d=int(info["rank"]), m=int(info["m"]), depth=int(info["depth"]), kappa=kappa,
-                                p=int(info["p"]), delta=delta, eps=float(info["eps"]), beta=float(info["beta"]),
-                                gamma=float(gamma), rho=max(1.0, float(info["rho"])), s=float(info["s"]),
-                                t=float(row["t"]))
-            b = margin + float(terms["upsilon"]) + float(terms["deviation"])
-            if best is None or b < best["bound"]:
-                best = {"bound": b, "gamma": float(gamma), "kappa": kappa, "margin_risk": margin,
-                        "upsilon": float(terms["upsilon"]), "deviation": float(terms["deviation"])}
-    if best is None:
-        raise ValueError(f"gammas == {info['gammas']!r}, kappas == {kappas!r}: the run records no margin to bound")
-    return {**best, "a_priori": True, "source": "Theorem 5.2 (eq. 6), best recorded gamma and kappa"}
+            b = {k: float(np.asarray(v).reshape(-1)[0]) for k, v in
+                 run_bound(trace, info, kappa=kappa, gamma=float(gamma), delta=delta, n_searched=n).items()}
+            if best is None or b["bound"] < best["bound"]:
+                best = {"bound": b["bound"], "gamma": float(gamma), "kappa": kappa, "margin_risk": b["margin_risk"],
+                        "upsilon": b["upsilon"], "deviation": b["deviation"], "precision": b["precision"],
+                        "n_searched": n}
+    assert best is not None  # n >= 1 points were evaluated
+    return {**best, "a_priori": True,
+            "source": f"Theorem 5.2 (eq. 6) + p-bit term, least of {n} (gamma, kappa) at delta/{n} each"}
 
 
 def linear_counting(net: TrainedNet, delta: float) -> dict:

@@ -21,8 +21,11 @@ Neural Networks with Many More Parameters than Training Data", UAI 2017 (DR), Se
   Surrogate and steps only steer the optimisation: the final bound uses the 0-1 error.
 * Sample convergence (Langford & Caruana 2002, DR Sec. 3): with n networks drawn from Q, each evaluated
   on the whole training set, w.p. >= 1 - delta_mc  e^(Q) <= kl^{-1}(Q^_n, ln(2 / delta_mc) / n)
-  (DR: n = 150,000 nets, delta' = 0.01; here n_mc = 1,000 by default: a 150x larger ln(2/delta')/n,
-  which only loosens the bound). Each net's training error lies in [0, 1], not {0, 1}; the
+  (DR: n = 150,000 nets, delta' = 0.01; the default here too, as published. Cost measured on 7x7 MNIST,
+  m = 60,000, L = 2, width 64, float64, one thread: 15.8 ms CPU per net, so ~2,400 CPU-s (40 min) per
+  trained net and time, against 16 s at n = 1,000; PacBayesSettings(n_mc=1000) is the quick setting,
+  whose 150x larger ln(2/delta')/n only loosens the bound: on Fig. 1's run at t = 2.528 it gave 0.285
+  against 0.243 at 150,000 (issue 21)). Each net's training error lies in [0, 1], not {0, 1}; the
   one-sided Chernoff-kl inequality holds for [0, 1]-valued variables (their moment generating
   function is at most that of a Bernoulli of the same mean, Hoeffding 1963), so ln(2/delta_mc) is
   the conservative two-sided form DR use.
@@ -82,7 +85,7 @@ class PacBayesSettings:
     batch: int = 500
     lr: float = 1e-2  # Adam step for log sigma and log lambda; the mean's is lr * rms(theta - theta0)
     logit_scale: float = 2.0  # k * rms(f) on the training set
-    n_mc: int = 1000
+    n_mc: int = 150_000  # DR's sample count (cost: see the module docstring)
     seed: int = 0
 
     def __post_init__(self) -> None:

@@ -26,7 +26,7 @@ from nlbound._limits import MAX_ROWS, check_count, grid_count
 from nlbound._validate import ParameterError
 from nlbound.cli._output import write_stdout
 from nlbound.theory._checks import check_alpha_above, check_m_ge_d, validate
-from nlbound.theory.bound import KL_FORMS, OUT_KEYS, evaluate
+from nlbound.theory.bound import KL_FORMS, OUT_KEYS, evaluate_charged
 from nlbound.theory.training_time import _t_star
 
 # flag -> (default or None if required, allowed range shown in --help)
@@ -44,8 +44,8 @@ INPUTS = {
     "s": (None, "s = ||Y X~^+||, in (0, 1] (a dataset statistic)"),
 }
 INTEGER_INPUTS = ("d", "m", "depth", "kappa")  # written as JSON integers (p too when integer-valued)
-OUTPUTS = list(OUT_KEYS)
-TABLE_OUTPUTS = ["upsilon", "u", "v", "Delta", "deviation", "a_priori"]
+OUTPUTS = [k for k in OUT_KEYS if k != "a_priori"] + ["precision", "a_priori", "a_priori_as_printed"]
+TABLE_OUTPUTS = ["upsilon", "u", "v", "Delta", "deviation", "precision", "a_priori"]
 CHUNK = 1 << 16  # rows evaluated and printed at a time
 
 
@@ -60,6 +60,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                    help="evaluate at t = t*_alpha(beta); alpha in (beta^L/s, 1)")
     parser.add_argument("--margin-risk", metavar="R[,R...]", default=None,
                         help="empirical margin risk in [0, 1]; adds the column bound = R + a_priori (eq. 6)")
+    parser.add_argument("--precision-allowance", metavar="A[,A...]", default=None,
+                        help="allowance for the p-bit rounding of the proxy, output units >= 0 (docs/PROOFS.md "
+                             "step P: the test + train bounds from a run's prox_* trace columns); not known a "
+                             "priori, so without it the precision term and a_priori are +inf "
+                             "(a_priori_as_printed, the paper's uncharged sum, is not a bound)")
     parser.add_argument("--form", default="closed", metavar="{closed,ode,kl,ode-kl,so,ode-so,kl-so,ode-kl-so}",
                         help="closed: the paper's closed forms of u and v (eqs. 9-10); ode: the same theorem with "
                              "the comparison ODEs of its proof solved exactly (eqs. 35/75, 62/88), never larger; "
@@ -97,6 +102,10 @@ def _read_lists(args: argparse.Namespace) -> dict[str, np.ndarray]:
     lists[tname] = _parse_list(_flag(tname), args.t if args.t is not None else args.alpha)
     if args.margin_risk is not None:
         lists["margin_risk"] = _parse_list("--margin-risk", args.margin_risk)
+    if args.precision_allowance is not None:
+        prec = np.array(_parse_list("--precision-allowance", args.precision_allowance), dtype=np.float64)
+        if not np.all(np.isfinite(prec) & (prec >= 0)):
+            raise ValueError(f"--precision-allowance == {args.precision_allowance}, must be finite and >= 0")
     try:
         validate(form=args.form)
     except ParameterError as exc:
@@ -105,12 +114,13 @@ def _read_lists(args: argparse.Namespace) -> dict[str, np.ndarray]:
         raise ValueError(f"--form {args.form} needs --margin-risk (the kl counting step inverts the binomial kl "
                          "at the empirical margin risk)")
     out = {}
+    out_p = {} if args.precision_allowance is None else {"precision_allowance": prec}
     for k, values in lists.items():
         try:
             out[k] = validate(**{k: np.array(values)})[k]
         except ParameterError as exc:
             raise exc.renamed(_flag(k)) from None
-    return out
+    return out | out_p
 
 
 def _check_grid(lists: dict[str, np.ndarray]) -> int:
@@ -143,7 +153,8 @@ def _terms(cols: dict[str, np.ndarray], form: str = "closed") -> dict[str, np.nd
     if "alpha" in cols:  # t may be +inf here (t*_alpha beyond float64): u, v, Delta are then +inf
         cols["t"] = _t_star(cols["alpha"], cols["beta"], cols["s"], cols["depth"])
     keys = (*INPUTS, "t") + (("margin_risk",) if "margin_risk" in cols else ())
-    return evaluate({k: cols[k] for k in keys}, form=form)  # with margin_risk: bound = R + a_priori (eq. 6)
+    # eq. 6 with step P (docs/PROOFS.md); with margin_risk: bound = R + a_priori
+    return evaluate_charged({k: cols[k] for k in keys}, cols.get("precision_allowance"), form=form)
 
 
 def _json_column(key: str, values: np.ndarray) -> list[str]:
@@ -193,12 +204,12 @@ def run(args: argparse.Namespace) -> int:
     lists = _read_lists(args)
     rows = _check_grid(lists)
     tname = "alpha" if "alpha" in lists else "t"
-    extra = ["margin_risk"] if "margin_risk" in lists else []
+    extra = [k for k in ("margin_risk", "precision_allowance") if k in lists]
     in_keys = list(INPUTS) + (["alpha"] if tname == "alpha" else []) + ["t"] + extra
-    out_keys = OUTPUTS + (["bound"] if extra else [])
+    out_keys = OUTPUTS + (["bound"] if "margin_risk" in lists else [])
     varying = [k for k in INPUTS if len(lists[k]) > 1]
     head = varying + (["alpha"] if tname == "alpha" else []) + ["t"] + extra + TABLE_OUTPUTS \
-        + (["bound"] if extra else [])
+        + (["bound"] if "margin_risk" in lists else [])
     widths = None
     if not args.json:
         fixed = [k for k in INPUTS if len(lists[k]) == 1]

@@ -184,6 +184,7 @@ def _verify(plan, args, indices) -> list[dict]:
     rows = verify(plan, indices, **dataset_fields(args), cache_dir=_runs(args), data_seed=args.data_seed,
                   data_dir=args.data_dir, processes=args.processes,
                   progress=progress_enabled(args.no_progress or args.json))
-    keys = ("realised_margin_risk", "realised_upsilon", "realised_deviation", "realised_bound", "test_risk",
+    keys = ("realised_margin_risk", "realised_upsilon", "realised_deviation", "realised_precision", "realised_bound",
+            "test_risk",
             "train_risk", "run")
     return [record(plan, i, "verify", {k: r[k] for k in keys}) for i, r in zip(indices, rows, strict=True)]

@@ -11,7 +11,7 @@ from nlbound._io import check_output_dir, check_output_file
 from nlbound._validate import check_integer
 from nlbound.cli._common import add_runs_flag, runs_dir
 from nlbound.data import IMAGE_DATASETS
-from nlbound.experiments.figures import FIGURES
+from nlbound.experiments.figures import FIGURES, Context
 
 # figures drawn from cached runs by their own module, not part of "all" (minutes per net)
 EXTRA_FIGURES = {"fig11": "Theorem 5.2 beside the baseline bounds on four runs of Figs 1, 3, 5 "
@@ -43,6 +43,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="also write the claims report here (default: ./REPRODUCTION.md for a full "
                              "run of all figures into results/, otherwise only <out>/REPRODUCTION.md)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    parser.add_argument("--from-cache", action="store_true",
+                        help="train nothing: draw only the figures whose every run is in the cache (the others "
+                             "are named on stderr)")
+    parser.add_argument("--no-crosscheck", action="store_true",
+                        help="leave out Fig. 1's GD cross-check run (the paper's own scheme, ~750 s, the longest run)")
     parser.add_argument("--check", default=None, metavar="DIR",
                         help="then compare --out with committed results in DIR (e.g. results) within the "
                              "per-regime tolerances of nlbound.experiments.check; exit 1 if outside")
@@ -97,8 +102,13 @@ def run(args: argparse.Namespace) -> int:
         names = [n for n in names if n != "fig11"]
         if not names:
             return _check(args.check, out, done)
-    res = reproduce(names, output, quick=args.quick, report_path=report, backend=backend, dataset=args.dataset,
+    ctx = Context(quick=args.quick, data_dir=args.data_dir, crosscheck=not args.no_crosscheck, dataset=args.dataset)
+    res = reproduce(names, output, quick=args.quick, report_path=report, backend=backend, ctx=ctx,
+                    from_cache=args.from_cache, dataset=args.dataset,
                     preamble=_preamble(report or out / "REPRODUCTION.md"))
+    if res.meta.get("skipped_not_cached"):
+        print(f"nlbound: warning: not in the cache, skipped: {', '.join(res.meta['skipped_not_cached'])}",
+              file=sys.stderr)
     held = sum(c.holds is True for c in res.claims)
     failed = [c.id for c in res.claims if c.holds is False]
     th = res.soundness["theorem"]
@@ -124,7 +134,6 @@ def _check(committed: str | None, out: Path, figures: list[str]) -> int:
 def _fig11(args: argparse.Namespace, output, backend) -> None:
     """Train (or reuse) the four runs of Fig. 11 with the one runner, then draw it from the cache."""
     from nlbound.experiments.fig11 import fig11, fig11_configs
-    from nlbound.experiments.figures import Context
     from nlbound.experiments.runner import run_all
 
     ctx = Context(quick=args.quick, data_dir=args.data_dir)

@@ -23,6 +23,7 @@ __all__ = [
     "mean_abs_deviation",
     "optimistic_bound",
     "round_to_precision",
+    "round_in_basis",
 ]
 
 
@@ -122,3 +123,20 @@ def round_to_precision(v: np.ndarray, p: int) -> np.ndarray:
     if p not in dtypes:
         raise ValueError(f"p == {p}, must be one of 16, 32, 64")
     return np.asarray(v, dtype=np.float64).astype(dtypes[p]).astype(np.float64)
+
+
+def round_in_basis(v: np.ndarray, p: int, basis: np.ndarray | None) -> np.ndarray:
+    """v's coordinates in the orthonormal `basis` (d, r) of the data's range rounded to p bits and
+    mapped back (basis None: v's own d coordinates). So a vector of the range is fixed by r p-bit
+    numbers, the count Lemma 7.2 makes with d = the effective dimension r (docs/PROOFS.md, step C)."""
+    if basis is None:
+        return round_to_precision(v, p)
+    return basis @ round_to_precision(basis.T @ np.asarray(v, dtype=np.float64), p)
+
+
+def range_basis(S: np.ndarray) -> np.ndarray | None:
+    """An orthonormal basis (d, r) of the range of S = X~ X~^T / m (= P, the projector on the range of
+    whitened data: eigenvalues 1 and 0), or None when S has full rank (the coordinates themselves)."""
+    lam, vec = np.linalg.eigh(np.asarray(S, dtype=np.float64))
+    keep = lam > 0.5
+    return None if keep.all() else vec[:, keep]

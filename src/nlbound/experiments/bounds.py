@@ -1,75 +1,73 @@
-"""The bounds evaluated post hoc along a trace: Theorem 5.2 (eq. 6) and the optimistic eq. 41."""
+"""The bounds evaluated post hoc along a trace: Theorem 5.2 (eq. 6, via evaluation.run_bound) and the optimistic eq. 41."""
 
 from __future__ import annotations
 
 import numpy as np
 
 from nlbound.evaluation import metrics as M
+from nlbound.evaluation import run_bound as RB
 from nlbound.experiments.spec import BoundVariant
 from nlbound.experiments.traces import RunData, gamma_col
-from nlbound.theory.bound import KL_FORMS
+from nlbound.theory import t_star
 
 PROXIES = ("g1", "g2", "glin")
 
 
 def run_params(run: RunData) -> dict:
-    """The quantities of Theorem 5.2 a run fixes: d = dataset rank (effective dimension), m, s,
-    rho measured at initialisation, and the config's depth, eps, beta."""
-    return {
-        "d": int(run.get("rank")),
-        "m": int(run.get("m")),
-        "s": float(run.get("s")),
-        # ||W||_F / ||W|| >= 1 exactly; a rank-one W1(0) measures 1 - 1e-16 in floating point
-        "rho": max(1.0, float(run.get("rho"))),
-        "depth": int(run.get("depth")),
-        "eps": float(run.get("eps")),
-        "beta": float(run.get("beta")),
-    }
+    """The quantities of Theorem 5.2 a run fixes (evaluation.run_bound.run_inputs: d = the data's
+    rank, m, s, rho clamped once, depth, eps, beta, p)."""
+    return RB.run_inputs(run.info)
 
 
 def t_star_of(run: RunData, alpha: float = 0.5) -> float:
     """t*_alpha(beta) of eq. 15 (L = 2) / eq. 97 (L >= 3) for this run's beta, s, depth; nan where
     it is undefined (beta^L / s >= alpha: the net starts past that fraction of the top mode)."""
-    from nlbound.theory import t_star
-
     p = run_params(run)
     if p["beta"] ** p["depth"] / p["s"] >= alpha:
         return float("nan")
     return float(t_star(alpha, p["beta"], p["s"], p["depth"]))
 
 
-def bound_curve(run: RunData, variant: BoundVariant, form: str = "closed") -> dict[str, np.ndarray]:
-    """Theorem 5.2 at every recorded time: R_gamma-hat(t) + Upsilon_kappa + Delta(t) eps^kappa / gamma.
+def bound_curve(run: RunData, variant: BoundVariant, form: str = "closed", n_searched: int = 1) -> dict[str, np.ndarray]:
+    """Theorem 5.2 with the p-bit term (docs/PROOFS.md) at every recorded time, by
+    evaluation.run_bound.run_bound: R_gamma-hat(t) + Upsilon_kappa + Delta(t) eps^kappa / gamma + precision.
 
     form: "closed" (the paper's closed forms, eqs. 9-11) or "ode" (the same theorem with the proof's
-    comparison ODEs solved, bound_terms(form="ode"), elementwise <= "closed"); "kl" / "ode-kl": the
-    counting step in kl form (bound_terms(form="kl"), at the recorded margin risk; never larger).
+    comparison ODEs solved, bound_terms(form="ode"), elementwise <= "closed"). n_searched: the number
+    of points a reported minimum searched (each at delta / n_searched, evaluation.run_bound.union_delta).
+    variant.p must be the run's p (the proxies the trace rounded).
 
-    `variant.terms` == "no_upsilon" / "no_deviation" drops that component (Fig. 4). Returns the
-    arrays t, margin_risk, upsilon, deviation, bound, and gamma (a scalar array).
-    """
-    from nlbound.theory import bound_terms
+    `variant.terms` == "no_upsilon" / "no_deviation" drops that component (Fig. 4; "no_deviation"
+    drops the p-bit term with Delta's). Returns the arrays t, margin_risk, upsilon, deviation,
+    precision, bound, bound_as_printed and gamma (a scalar array)."""
+    c = RB.run_bound(run.trace, run.info, kappa=variant.kappa, gamma=variant.gamma(run_params(run)["beta"]),
+                     delta=variant.delta, p=variant.p, n_searched=n_searched, form=form)
+    if variant.terms == "no_upsilon":
+        c["bound"] = c["margin_risk"] + c["deviation"] + c["precision"]
+    elif variant.terms == "no_deviation":
+        c["bound"] = c["margin_risk"] + c["upsilon"]
+    return c
 
-    p = run_params(run)
-    gamma = variant.gamma(p["beta"])
-    t = run.t
-    margin = run.col(gamma_col("train_margin_risk", gamma))
-    terms = bound_terms(
-        d=p["d"], m=p["m"], depth=p["depth"], kappa=variant.kappa, p=variant.p, delta=variant.delta,
-        eps=p["eps"], beta=p["beta"], gamma=gamma, rho=p["rho"], s=p["s"], t=t, form=form,
-        margin_risk=margin if form in KL_FORMS else None,
-    )
-    upsilon = np.broadcast_to(np.asarray(terms["upsilon"], dtype=float), t.shape).copy()
-    deviation = np.broadcast_to(np.asarray(terms["deviation"], dtype=float), t.shape).copy()
-    bound = margin.copy()
-    if variant.terms != "no_upsilon":
-        bound = bound + upsilon
-    if variant.terms != "no_deviation":
-        bound = bound + deviation
-    return {
-        "t": t, "margin_risk": margin, "upsilon": upsilon, "deviation": deviation,
-        "bound": bound, "gamma": np.asarray(gamma),
-    }
+
+def priced_minimum(run: RunData, variants, n_extra: int = 1) -> dict:
+    """The least bound over the recorded t > 0 and `variants` of one run, reported as a bound: every
+    point searched is evaluated at delta / n (n = #t>0 x #variants x n_extra, the union bound,
+    evaluation.run_bound.union_delta). Returns B, t, label, n, and price (what the search added to
+    Upsilon at the minimiser); B = inf where no point is finite."""
+    variants = list(variants)
+    pos = run.t > 0
+    n = int(pos.sum()) * len(variants) * int(n_extra)
+    best = {"B": float("inf"), "t": float("nan"), "label": "", "n": n, "price": float("nan")}
+    for v in variants:
+        c = bound_curve(run, v, n_searched=max(n, 1))
+        ok = pos & np.isfinite(c["bound"])
+        if ok.any():
+            j = int(np.argmin(np.where(ok, c["bound"], np.inf)))
+            if c["bound"][j] < best["B"]:
+                plain = bound_curve(run, v)
+                best.update(B=float(c["bound"][j]), t=float(c["t"][j]), label=v.label,
+                            price=float(c["upsilon"][j] - plain["upsilon"][j]))
+    return best
 
 
 def optimistic_bound(run: RunData, proxy: str, gamma: float) -> dict[str, np.ndarray]:

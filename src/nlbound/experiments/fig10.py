@@ -16,6 +16,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from nlbound.evaluation.run_bound import clamp_rho
 from nlbound.experiments.lemmas import RATIO_LINKS, _params, bound_theory, link_ratios
 from nlbound.experiments.plotting import FigureData, Panel
 
@@ -95,7 +96,7 @@ def _chain_params(config: Any, ctx: Any) -> tuple[int, int, float, float]:
     ds = load_dataset(config.dataset, config.size, data_dir=getattr(ctx, "data_dir", None))
     m, d = np.shape(ds.x_train)
     w0 = init_weights(d, config.width, config.depth, config.beta, rank_one=config.rank_one, seed=config.init_seed)
-    return int(ds.rank), int(m), max(1.0, frobenius_spectral_ratio(w0[0])), float(ds.s)
+    return int(ds.rank), int(m), clamp_rho(frobenius_spectral_ratio(w0[0])), float(ds.s)
 
 _PANELS = (*RATIO_LINKS, "dev_train_rhs", "dev_test_rhs", "dev_Delta")
 _TITLES = {  # short panel titles; LM.LINKS has the full statements

@@ -12,6 +12,7 @@ from typing import Any, Sequence
 import numpy as np
 import torch
 
+from nlbound.evaluation.run_bound import clamp_rho
 from nlbound._io import atomic_write_json
 from nlbound.evaluation import lemmas as LM
 from nlbound.evaluation.metrics import margin_risk
@@ -117,7 +118,7 @@ def run_lemmas(config, ds, *, taus: Sequence[float] | None = None, cache_dir=Non
     m, d = x_np.shape
     w0 = init_weights(d, config.width, config.depth, config.beta, rank_one=config.rank_one, seed=config.init_seed)
 
-    rho = max(1.0, frobenius_spectral_ratio(w0[0]))  # ρ ≥ 1; a rank-one W_1(0) measures 1 − O(1e-16)
+    rho = clamp_rho(frobenius_spectral_ratio(w0[0]))
     times = _times(config, float(ds.s))
     integ = _integrate(config, ds, pack(w0), times, taus)
     ctx: dict[str, Any] = {"x": torch.from_numpy(x_np), "xt": torch.from_numpy(xt_np), "x_np": x_np, "xt_np": xt_np,

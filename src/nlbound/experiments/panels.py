@@ -327,7 +327,27 @@ def plot_fig9(inp: Inputs) -> FigureData:
     return fig
 
 
+def plot_fig6b(inp: Inputs) -> FigureData:
+    """The planner's best setup per depth, trained on each seed: Theorem 5.2 with the p-bit term at
+    the planned (γ, t), δ/N (experiments.claim_checks.planned_bounds), and the test risk there."""
+    from nlbound.experiments.claim_checks import planned_bounds
+
+    fig = FigureData("fig6b", inp.exp.title, [Panel("bound and test risk at the planned point", "risk",
+                                                    xlabel="depth L", xscale="linear", ylim=(0.0, 1.05),
+                                                    hlines=[(0.5, "random guess (0.5)", "0.5", "--")])], [],
+                     note=inp.exp.notes)
+    for k in range(inp.exp.n_seeds()):
+        rows = planned_bounds(inp, k)
+        depths = sorted(rows)
+        fig.add(0, f"bound, seed {k}" if k else "bound (Theorem 5.2 + p-bit term, δ/N)", depths,
+                [rows[L]["B"] for L in depths], color="tab:blue", marker="o", legend=k == 0)
+        fig.add(0, "test risk", depths, [rows[L]["test_risk"] for L in depths], color="k", style=":",
+                marker="x", legend=k == 0)
+    return fig
+
+
 PLOTS: dict[str, Callable[[Inputs], FigureData]] = {
-    f"fig{i}": f for i, f in enumerate(
-        (plot_fig1, plot_fig2, plot_fig3, plot_fig4, plot_fig5, plot_fig6, plot_fig7, plot_fig8, plot_fig9), 1)
+    **{f"fig{i}": f for i, f in enumerate(
+        (plot_fig1, plot_fig2, plot_fig3, plot_fig4, plot_fig5, plot_fig6, plot_fig7, plot_fig8, plot_fig9), 1)},
+    "fig6b": plot_fig6b,
 }

@@ -10,7 +10,9 @@ from typing import Any, Callable
 from nlbound._io import atomic_write_json
 from nlbound._validate import check_choice
 from nlbound.data import IMAGE_DATASETS
-from nlbound.experiments.claims import crosscheck, evaluate_claims, soundness
+from nlbound.experiments.claims import crosscheck, evaluate_claims
+from nlbound.experiments.slack import additive_table
+from nlbound.experiments.soundness import deviation_soundness, soundness
 from nlbound.experiments.figures import Context, build
 from nlbound.experiments.panels import PLOTS
 from nlbound.experiments.plotting import render
@@ -81,18 +83,25 @@ def reproduce(
     preamble: str = "",
     backend: Any = None,
     dataset: str = "mnist",
+    from_cache: bool = False,
 ) -> Reproduction:
     """Run (or reuse) every run the named figures need, then render them and the claims table.
 
     dataset: the image dataset every figure is trained on (one of nlbound.data.IMAGE_DATASETS; the
     paper's is "mnist"), used when no `ctx` is given (a given ctx names its own).
     backend: who trains the pending runs (nlbound.experiments.backends; default
-    LocalBackend(output.processes)); it never changes a result, only where runs are computed."""
+    LocalBackend(output.processes)); it never changes a result, only where runs are computed.
+    from_cache: train nothing; figures with a run missing from the cache are skipped (meta
+    "skipped_not_cached" names them)."""
     check_choice("dataset", dataset, IMAGE_DATASETS)
     ctx = ctx or Context(quick=quick, data_dir=output.data_dir, dataset=dataset)
     exps = build(names, ctx)
-    configs = [c for e in exps for c in e.configs()]
     cache = Path(output.cache_dir)
+    skipped = []
+    if from_cache:  # render only the figures whose every run is in the cache; train nothing
+        skipped = [e.name for e in exps if not all(is_done(cache, c) for c in e.configs())]
+        exps = [e for e in exps if e.name not in skipped]
+    configs = [c for e in exps for c in e.configs()]
     already = {c.key() for c in configs if is_done(cache, c)}
     start = time.perf_counter()
     dirs = run_all(configs, cache, train_fn=train_fn, data_dir=output.data_dir, progress=output.progress,
@@ -107,12 +116,15 @@ def reproduce(
         inputs[e.name] = Inputs(e, runs, baselines)
         figures[e.name] = render(PLOTS[e.name](inputs[e.name]), out / "figures")
     claims, sound = evaluate_claims(inputs), soundness(inputs)
+    links = deviation_soundness(inputs)
+    sound["deviation_links"] = {k: links[k] for k in ("what", "total", "figures")}
+    atomic_write_json(out / "soundness.json", links)
     walls = run_walls(dirs.values())
     meta = {"quick": quick, "dataset": ctx.dataset, "figures": [e.name for e in exps], "experiments": {e.name: e.key() for e in exps},
             "wall_s": wall, "trained": len(dirs) - len(already & set(dirs)), "cached": len(already & set(dirs)),
-            "processes": output.processes, "sum_run_s": sum(walls.values()), "run_wall_s": walls,
+            "processes": output.processes, "skipped_not_cached": skipped, "sum_run_s": sum(walls.values()), "run_wall_s": walls,
             "baselines": {f"{k[0]}-{k[1]}": v for k, v in baselines.items()},
-            "gd_crosscheck": crosscheck(inputs), "stopped": _stops(inputs)}
+            "gd_crosscheck": crosscheck(inputs), "stopped": _stops(inputs), "additive": additive_table(inputs)}
     atomic_write_json(out / "runs.json", _run_table(exps, walls))
     write_report(out, claims, sound, meta, report_path=report_path, preamble=preamble)
     return Reproduction(exps, figures, claims, sound, meta)

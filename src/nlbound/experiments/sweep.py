@@ -108,7 +108,9 @@ class Horizon:
 
 @dataclass(frozen=True)
 class BoundGrid:
-    """The bound variants evaluated on every run: the product kappa × p × gamma_rule × q × terms."""
+    """The bound variants evaluated on every run: the product kappa × p × gamma_rule × q × terms. A
+    variant is evaluated on the runs trained with its p only (Υ counts the proxies the run rounded to
+    p bits; `applicable`)."""
 
     kappa: tuple = (2,)
     p: tuple = (32,)
@@ -504,7 +506,17 @@ def _num(v: Any) -> str:
 # ----------------------------------------------------------------------------- tables
 
 RESULT_COLUMNS = ("t", "t_over_t_star", "train_risk", "test_risk", "variant", "kappa", "bound_p",
-                  "gamma_rule", "q", "terms", "gamma", "margin_risk", "upsilon", "deviation", "bound")
+                  "gamma_rule", "q", "terms", "gamma", "margin_risk", "upsilon", "deviation", "precision", "bound")
+
+
+def applicable(variants: Iterable[BoundVariant], data: Any) -> list[BoundVariant]:
+    """The variants with the run's p (evaluation.run_bound refuses another); ValueError if none."""
+    p = int(data.info["p"])
+    out = [v for v in variants if v.p == p]
+    if not out:
+        raise ValueError(f"bounds.p == {sorted({v.p for v in variants})}, must include the p == {p} the run "
+                         "was trained with (Υ counts the proxies it rounded to p bits)")
+    return out
 SUMMARY_COLUMNS = ("t_star", "t_end", "grid_size", "delta", "min_bound", "union_price", "variant_at_min",
                    "gamma_at_min", "t_at_min", "train_risk_at_min", "test_risk_at_min", "final_test_risk")
 
@@ -516,13 +528,14 @@ def run_results(run: SweepRun, data: Any, variants: Iterable[BoundVariant]) -> d
     cols: dict[str, list] = {k: [] for k in ("key", *dict(run.point), *RESULT_COLUMNS)}
     t = data.t
     ratio = t / run.t_star if run.t_star else np.full_like(t, np.nan)
-    for v in variants:
+    for v in applicable(variants, data):
         c = bound_curve(data, v)
         fixed = {"key": run.config.key(), **dict(run.point), "variant": v.label, "kappa": v.kappa, "bound_p": v.p,
                  "gamma_rule": v.gamma_rule, "q": v.q, "terms": v.terms, "gamma": float(c["gamma"])}
         arrays = {"t": t, "t_over_t_star": ratio, "train_risk": data.col("train_risk"),
                   "test_risk": data.col("test_risk"), "margin_risk": c["margin_risk"],
-                  "upsilon": c["upsilon"], "deviation": c["deviation"], "bound": c["bound"]}
+                  "upsilon": c["upsilon"], "deviation": c["deviation"], "precision": c["precision"],
+                  "bound": c["bound"]}
         for k in cols:
             cols[k].extend(arrays[k].tolist() if k in arrays else [fixed[k]] * len(t))
     return cols
@@ -534,13 +547,13 @@ def run_summary(run: SweepRun, data: Any, variants: Iterable[BoundVariant]) -> d
     ln(1/δ) grows by ln|G|); union_price is what that adds to Υ_κ at the minimiser."""
     from nlbound.experiments.bounds import bound_curve
 
-    full = [v for v in variants if v.terms == "full"]
+    full = [v for v in applicable(variants, data) if v.terms == "full"]
     t, n = data.t, len(data.t) * len(full)
     row = {"key": run.config.key(), **dict(run.point), "t_star": run.t_star, "t_end": run.config.t_end,
            "grid_size": n, "delta": full[0].delta if full else math.nan}
     if not full:
         return {**row, **{k: math.nan for k in SUMMARY_COLUMNS if k not in row}, "variant_at_min": ""}
-    union = [bound_curve(data, dataclasses.replace(v, delta=v.delta / n)) for v in full]
+    union = [bound_curve(data, v, n_searched=n) for v in full]  # each point at delta/n (union_delta)
     grid = np.stack([np.where(np.isnan(u["bound"]), np.inf, u["bound"]) for u in union])
     i, j = np.unravel_index(int(np.argmin(grid)), grid.shape)
     plain = bound_curve(data, full[i])

@@ -13,7 +13,7 @@ from nlbound.theory.bound import KL_FORMS
 __all__ = ["top_indices", "eps_frontier", "verify_indices", "record", "tables", "json_lines"]
 
 TOP_COLS = ("depth", "beta", "init", "eps", "t", "t_over_t_star", "gamma", "kappa", "p", "pred_margin_risk",
-            "upsilon", "deviation", "pred_bound")
+            "upsilon", "deviation", "precision", "pred_bound")
 VERIFY_COLS = ("depth", "beta", "init", "eps", "t", "gamma", "kappa", "p", "pred_margin_risk",
                "realised_margin_risk", "pred_bound", "realised_bound", "test_risk")
 
@@ -68,7 +68,7 @@ def record(plan: Plan, i: int, kind: str, extra: dict | None = None) -> dict:
            "gamma": r["gamma"], "t": r["t"], "t_over_t_star": _t_rel(plan, r), "alpha": r["alpha"], "kappa": r["kappa"],
            "p": r["p"], "pred_margin_risk": r["margin_risk"],
            "margin_risk_source": "linear twin (eps=0)" if plan.data.has_twin else "given (--margin-risk)",
-           **{k: r[k] for k in ("upsilon", "deviation", "a_priori", "Delta", "u", "v", "phi", "s_bar", "beta_bar")},
+           **{k: r[k] for k in ("upsilon", "deviation", "precision", "a_priori", "Delta", "u", "v", "phi", "s_bar", "beta_bar")},
            "union_price": union_price(plan, int(i)), "pred_bound": r["bound"],
            "pred_nonvacuous": bool(r["bound"] < plan.target), "target": plan.target}
     rec.update(extra or {})
@@ -110,8 +110,10 @@ def _header(plan: Plan, best: dict) -> list[str]:
             f"# margin risk: {src}; Upsilon and the deviation term are exact (Theorem 5.2, eqs. 6-11)",
             f"# form: {plan.form}" + (" (counting step in kl form at the predicted margin risk: upsilon = "
                                       "kl^-1(q) - q, docs/PROOFS.md)" if plan.form in KL_FORMS else ""),
-            "# pred_bound = pred_margin_risk + upsilon + deviation: a guarantee only once the margin risk is "
-            "measured on the trained net (--verify)"]
+            "# precision: the p-bit proxy's term (docs/PROOFS.md step P), PREDICTED from the twins trained from c "
+            "and from c rounded to p bits; --verify charges the trained run's own",
+            "# pred_bound = pred_margin_risk + upsilon + deviation + precision: a guarantee only once the margin "
+            "risk and the precision term are measured on the trained net (--verify)"]
 
 
 def tables(plan: Plan, top: int, verified: list[dict]) -> str:

@@ -9,15 +9,16 @@ import numpy as np
 
 from nlbound._validate import Interval, Real, validate_params
 from nlbound.planning.grid import PlanData, PlanGrid
-from nlbound.planning.twin import init_rho, margin_risk_table, twin_margins, twin_weights
+from nlbound.planning.twin import init_rho, margin_risk_table, rounding_table, twin_margins, twin_weights
 from nlbound.theory import bound_terms, upsilon
 from nlbound.theory._checks import validate
 from nlbound.theory.bound import KL_FORMS, base_form, kl_counting
 from nlbound.theory.kl import kl_inverse_upper
+from nlbound.theory.precision import correction_bound, precision_allowance, rounding_error_bound
 
 __all__ = ["Plan", "make_plan", "argmin_by", "union_price"]
 
-TERM_KEYS = ("upsilon", "deviation", "a_priori", "u", "v", "Delta", "phi", "s_bar", "s_hat", "beta_bar", "one_bar")
+TERM_KEYS = ("upsilon", "deviation", "precision", "a_priori", "a_priori_as_printed", "u", "v", "Delta", "phi", "s_bar", "s_hat", "beta_bar", "one_bar")
 
 
 @dataclass(frozen=True)
@@ -27,9 +28,12 @@ class Plan:
     columns: depth, beta, init (index into grid.inits), rho, t, alpha (NaN: t is a multiple of
     t*_0.5), gamma, eps, kappa, p, group (one id per trained network: depth, beta, init, eps),
     margin_risk (PREDICTED: the linear twin's train margin risk, or data.margin_risk), every term of
-    bound_terms at delta / n_points, and bound = margin_risk + a_priori (eq. 6; +inf where a term is).
+    bound_terms at delta / n_points, precision (the p-bit term, PREDICTED from the twins trained
+    from c and from its p-bit rounding, docs/PROOFS.md step P; +inf without data for p < 64), and
+    bound = margin_risk + a_priori (eq. 6 with step P; +inf where a term is).
     form: bound_terms' form; under "kl" / "ode-kl" upsilon is the kl counting term at the predicted
-    margin risk (docs/PROOFS.md "Counting step in kl form") and the column kl_q holds its argument q.
+    margin risk (docs/PROOFS.md "Counting step in kl form", the p-bit term charged inside kl⁻¹ and
+    outside) and the column kl_q holds its argument q.
     """
 
     grid: PlanGrid
@@ -94,6 +98,37 @@ def _predicted_margin_risk(grid: PlanGrid, data: PlanData, blk: dict, a_priori: 
     return out
 
 
+def _predicted_allowance(grid: PlanGrid, data: PlanData, blk: dict, uv: dict, printed: np.ndarray) -> np.ndarray:
+    """The p-bit allowance (test + train, output units; theory.precision) at every point of one block:
+    δv, N from the twins from c and from c rounded to p bits (planning.twin.rounding_table), ‖r‖ by
+    its a-priori bound u_p‖w̃'‖ + η_p√d (eqs. P8, P9). +inf for p < 64 without data (no twins) and
+    where the printed bound is +inf anyway (the twins are not integrated there)."""
+    n = blk["t"].size
+    out = np.where(blk["p"] == 64, 0.0, np.inf)
+    finite = np.isfinite(printed)
+    if data.x is None or data.y is None or not finite.any():  # no training set: no twins
+        return out
+    nt_used = int(blk["_it"][finite].max()) + 1
+    depth, beta = int(blk["depth"][0]), float(blk["beta"][0])
+    for i, init in enumerate(grid.inits):
+        for p in grid.ps:
+            sel = (blk["init"] == i) & (blk["p"] == p) & (blk["_it"] < nt_used)
+            if p == 64 or not sel.any():
+                continue
+            tab = rounding_table(data.x, data.y, depth, grid.width, beta, init, grid.init_seed,
+                                 blk["_times"][:nt_used], int(p))
+            it, eps = blk["_it"][sel], blk["eps"][sel]
+            n_lip = eps * tab["n1"][it]
+            w = correction_bound(eps, depth, blk["rho"][sel], uv["u"][sel], uv["v"][sel], tab["dv_range"][it],
+                                 n_lip, data.d)
+            r = rounding_error_bound(int(p), w, data.d)  # eq. P8 on the d coordinates of the range
+            with np.errstate(over="ignore"):  # huge but finite parts past u's blow-up sum to +inf
+                test, train = precision_allowance(blk["kappa"][sel], data.d, tab["dv"][it], tab["dv_range"][it],
+                                                  tab["dv_perp"][it], n_lip, np.nan_to_num(r, nan=np.inf))
+                out[sel] = test + train
+    return out[:n]
+
+
 def make_plan(grid: PlanGrid, data: PlanData, target: float = 0.5, *, workers: int | None = None,
               status: Any = None, form: str = "closed") -> Plan:
     """Score every point of `grid` for `data`: Theorem 5.2's terms (eqs. 6-11) in ONE bound_terms
@@ -116,14 +151,20 @@ def make_plan(grid: PlanGrid, data: PlanData, target: float = 0.5, *, workers: i
                         rho=cols["rho"], s=data.s, t=cols["t"], workers=workers,
                         form=base_form(form))  # eqs. 6-11, every point
     starts = np.cumsum([0] + [blk["t"].size for blk in blocks])
+    printed = terms["a_priori_as_printed"]
     if status is not None:
         status.step("margin risk predicted by the linear twin, (depth, beta) blocks", total=len(blocks))
     parts = []
     for blk, a, b in zip(blocks, starts[:-1], starts[1:], strict=True):
-        parts.append(_predicted_margin_risk(grid, data, blk, terms["a_priori"][a:b]))
+        parts.append(_predicted_margin_risk(grid, data, blk, printed[a:b]))
         if status is not None:
             status.advance()
     mr = np.concatenate(parts)
+    allowance = np.concatenate([_predicted_allowance(grid, data, blk, {k: terms[k][a:b] for k in ("u", "v")},
+                                                     printed[a:b]) for blk, a, b in zip(blocks, starts[:-1], starts[1:], strict=True)])
+    with np.errstate(invalid="ignore", over="ignore"):
+        terms["precision"] = np.where(allowance == 0, 0.0, allowance / cols["gamma"])  # eq. P7
+        terms["a_priori"] = printed + terms["precision"]
     group = np.concatenate([(k * len(grid.inits) + blk["init"]) * len(grid.epss) + blk["_e"]
                             for k, blk in enumerate(blocks)])
     cols["group"] = group.astype(float)

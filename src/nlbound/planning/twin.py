@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 import numpy as np
 
+from nlbound.evaluation.metrics import range_basis, round_in_basis
+from nlbound.evaluation.rounding import rounding_constants
+from nlbound.evaluation.run_bound import clamp_rho
 from nlbound.networks import frobenius_spectral_ratio, init_weights, pack, unpack
 from nlbound.training.flows import LinearTwinFlow, end_to_end
 from nlbound.training.integrators import integrate_adaptive
 
-__all__ = ["TWIN_RTOL", "init_rho", "twin_weights", "twin_margins", "margin_risk_table"]
+__all__ = ["TWIN_RTOL", "init_rho", "twin_weights", "twin_margins", "margin_risk_table", "rounding_table"]
 
 TWIN_RTOL = 1e-8  # relative tolerance of the twin's Dormand-Prince integration (v moves by ~1e-7 relative from 1e-9)
 
@@ -19,7 +24,7 @@ def init_rho(n_in: int, width: int, depth: int, init: str, seed: int) -> float:
     if init == "rank_one":
         return 1.0
     w1 = init_weights(n_in, width, depth, 1.0, rank_one=False, seed=seed)[0]
-    return max(1.0, frobenius_spectral_ratio(w1))
+    return clamp_rho(frobenius_spectral_ratio(w1))
 
 
 def twin_weights(x: np.ndarray, y: np.ndarray, depth: int, width: int, beta: float, init: str, seed: int,
@@ -64,3 +69,36 @@ def margin_risk_table(margins: np.ndarray, gammas: np.ndarray) -> np.ndarray:
     g = np.asarray(gammas, dtype=np.float64).reshape(-1)
     counts = np.stack([np.searchsorted(row, g, side="left") for row in z])  # #{z < gamma}
     return counts.reshape(z.shape[0], g.size) / z.shape[1]
+
+
+def _keep_positive(out: list, t: float, theta: np.ndarray) -> None:
+    if t > 0:
+        out.append(theta.copy())
+
+
+ROUNDING_RTOL = 1e-10  # as training's twins (training.run.TWIN_RTOL): δv at p = 32 is ~1e-8 relative
+
+
+def rounding_table(x: np.ndarray, y: np.ndarray, depth: int, width: int, beta: float, init: str, seed: int,
+                   times: np.ndarray, p: int) -> dict[str, np.ndarray]:
+    """The p-bit term's twin inputs (evaluation.rounding, docs/PROOFS.md eqs. P2-P4) at `times` (> 0),
+    as training records them: the twin from c = Y X~^T/m against the twin from c rounded to p bits
+    (on the data's range), same init. Returns dv, dv_range, dv_perp and n1 = N/ε (N is linear in ε:
+    the twins are linear nets), each of length len(times); zeros for p = 64 (nothing rounded)."""
+    x = np.asarray(x, dtype=np.float64)
+    m = x.shape[0]
+    c = x.T @ np.asarray(y, dtype=np.float64) / m
+    S = x.T @ x / m
+    keys = ("dv", "dv_range", "dv_perp", "n1")
+    if p == 64:
+        return {k: np.zeros(len(times)) for k in keys}
+    ws0 = pack(init_weights(x.shape[1], width, depth, beta, rank_one=(init == "rank_one"), seed=seed))
+    states: list[list[np.ndarray]] = []
+    for cc in (c, round_in_basis(c, p, range_basis(S))):
+        flow = LinearTwinFlow(cc, S, width, depth)
+        states.append([])
+        integrate_adaptive(flow, ws0, np.concatenate([[0.0], times]), partial(_keep_positive, states[-1]),
+                           rtol=ROUNDING_RTOL, atol=1e-16, h_min=0.0, method="dopri5")
+    rows = [rounding_constants(unpack(a, flow.shapes), unpack(b, flow.shapes), 1.0, S)
+            for a, b in zip(*states, strict=True)]
+    return {k: np.array([r["n_lip" if k == "n1" else k] for r in rows]) for k in keys}

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from nlbound.evaluation.run_bound import run_bound
 from nlbound.planning.search import Plan
-from nlbound.theory import bound_terms
 
 __all__ = ["train_config", "verify"]
 
@@ -32,14 +32,12 @@ def _realised(plan: Plan, i: int, run) -> dict:
                          f"{info['rank']}, {info['m']}, {info['s']:.9g}; the plan's: {plan.data.d}, {plan.data.m}, "
                          f"{plan.data.s:.9g})")
     k = int(np.argmin(np.abs(tr["t"] - r["t"])))
-    margin = float(tr[f"train_margin_risk@{r['gamma']:.6g}"][k])  # measured on the trained net
-    rho = max(1.0, float(info["rho"]))  # ||W1(0)||_F/||W1(0)||: a rank-one W1 measures 1 - 1e-16
-    terms = bound_terms(d=int(info["rank"]), m=int(info["m"]), depth=r["depth"], kappa=r["kappa"], p=r["p"],
-                        delta=plan.delta_point, eps=r["eps"], beta=r["beta"], gamma=r["gamma"], rho=rho,
-                        s=float(info["s"]), t=float(tr["t"][k]), form=plan.form, margin_risk=margin)  # eqs. 6-11
-    a_priori = float(terms["a_priori"])
-    return {"realised_margin_risk": margin, "realised_upsilon": float(terms["upsilon"]),
-            "realised_deviation": float(terms["deviation"]), "realised_bound": margin + a_priori,  # eq. 6
+    # Theorem 5.2 with the p-bit term on the trained net (evaluation.run_bound), at the plan's delta/N
+    b = run_bound(tr, info, kappa=r["kappa"], gamma=r["gamma"], delta=plan.grid.delta, p=r["p"],
+                  n_searched=plan.n_points, form=plan.form)
+    return {"realised_margin_risk": float(b["margin_risk"][k]), "realised_upsilon": float(b["upsilon"][k]),
+            "realised_deviation": float(b["deviation"][k]), "realised_precision": float(b["precision"][k]),
+            "realised_bound": float(b["bound"][k]),  # eq. 6 with step P
             "test_risk": float(tr["test_risk"][k]), "train_risk": float(tr["train_risk"][k]),
             "run": str(run.out_dir)}
 

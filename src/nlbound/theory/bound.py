@@ -36,13 +36,20 @@ def base_form(form: str) -> str:
     return "-".join(x for x in form.split("-") if x != "kl") or "closed"
 
 
-def bound_terms(d, m, depth, kappa, p, delta, eps, beta, gamma, rho, s, t, *, form="closed", margin_risk=None,
+def bound_terms(d, m, depth, kappa, p, delta, eps, beta, gamma, rho, s, t, *, precision=None, form="closed",
+                margin_risk=None,
                 workers=None) -> dict:
     """Every term of Theorem 5.2 (eqs. 6-11) at the broadcast parameters; validates its input.
 
     Returns a dict of broadcast float64 arrays: upsilon (eq. 7), phi (Φ_κ, eq. 8), s_bar, s_hat,
     beta_bar, one_bar (defs under eq. 8), u (eq. 9), v (eq. 10), Delta (eq. 7), deviation = Δ ε^κ/γ,
-    a_priori = upsilon + deviation. Values beyond float64, and u, v, Δ for L ≥ 3 at t ≥ t_blow, are
+    precision (the p-bit proxy's term, docs/PROOFS.md step P: `precision` / γ), a_priori = upsilon +
+    deviation + precision, and a_priori_as_printed = upsilon + deviation (the paper's sum, which
+    leaves |g_κ − g̃_κ| uncharged: never a bound by itself).
+
+    precision: the allowance for the p-bit rounding of the proxy, in output units (the test + train
+    bounds of theory.precision.precision_allowance, from a run's trace or the planner's twins). It
+    is not known a priori, so None (the default) charges +inf: a_priori is then +inf. Values beyond float64, and u, v, Δ for L ≥ 3 at t ≥ t_blow, are
     +inf, never NaN (deviation is 0 whenever ε = 0). Raises ParameterError (a ValueError) like
     "eps == 1.5, must be in [0, 1]".
 
@@ -72,7 +79,71 @@ def bound_terms(d, m, depth, kappa, p, delta, eps, beta, gamma, rho, s, t, *, fo
     """
     P = validate(d=d, m=m, depth=depth, kappa=kappa, p=p, delta=delta, eps=eps, beta=beta,
                  gamma=gamma, rho=rho, s=s, t=t, form=form, margin_risk=margin_risk)
-    return evaluate(P, workers=workers, form=form)
+    if precision is not None and not np.all(np.asarray(precision, dtype=np.float64) >= 0):
+        raise ValueError(f"precision == {precision!r}, must be >= 0 (an allowance in output units)")
+    return evaluate_charged(P, precision, form=form, workers=workers)
+
+
+def evaluate_charged(P: dict, precision, *, form: str = "closed", workers=None) -> dict:
+    """evaluate (P validated) with the p-bit term charged (charge_precision) and, under the kl forms,
+    the counting step in kl form on top of it; bound = margin_risk + a_priori where P has the margin risk."""
+    _, kl, so = _form_parts(form)
+    if kl and P.get("margin_risk") is None:
+        raise ValueError(f"margin_risk is required with form == {form!r} (the kl counting step inverts "
+                         "the binomial kl at the empirical margin risk)")
+    terms = charge_precision(evaluate(P, workers=workers, form=base_form(form)), precision, P["gamma"])
+    if kl:
+        terms = _kl_with_precision(terms, P, so)
+    if P.get("margin_risk") is not None:
+        terms["bound"] = P["margin_risk"] + terms["a_priori"]  # eq. 6 with step P
+    return terms
+
+
+def _kl_with_precision(terms: dict, P: dict, so: bool) -> dict:
+    """The counting step in kl form on terms that carry the p-bit term (kl_counting, unvalidated P)."""
+    share = T._train_share(P["d"], P["depth"], P["kappa"], P["rho"], so)
+    return _kl_step(terms, P["margin_risk"], share)
+
+
+def _kl_step(terms: dict, margin_risk, share) -> dict:
+    """The counting step in kl form (docs/PROOFS.md, "Counting step in kl form"), the p-bit term (if
+    terms has one) charged on both sides: kl⁻¹ at q = min(1, R̂_γ + share·deviation + precision) (the
+    training-set side, inside kl⁻¹, whose slope may exceed 1) and precision again outside (the test
+    side), so bound = kl⁻¹(q, 2Υ²) + (1 − share)·deviation + precision; `precision` reports the 2×
+    charge. Where that exceeds the Hoeffding form's Υ + precision, the Hoeffding charge is kept (the kl
+    event implies Hoeffding's through Pinsker, so both hold on it): never above the Hoeffding form.
+    kl_q holds q."""
+    dev = np.asarray(terms["deviation"], dtype=np.float64)
+    charged = "precision" in terms
+    prec = np.asarray(terms["precision"], dtype=np.float64) if charged else 0.0
+    with np.errstate(all="ignore"):
+        inside = dev + prec / share if charged else dev
+        up = T._upsilon_kl(margin_risk, inside, share, np.asarray(terms["upsilon"], dtype=np.float64))  # eq. 24
+        out = dict(terms, upsilon=up, kl_q=T._kl_argument(margin_risk, inside, share))
+        if charged:  # the smaller of the kl and the Hoeffding charge: on the kl event both hold (Pinsker)
+            ho = np.asarray(terms["upsilon"], dtype=np.float64)
+            take = up + 2.0 * prec <= ho + prec
+            out["upsilon"] = np.where(take, up, ho)
+            out["precision"] = np.where(take, 2.0 * prec, prec)
+        out["a_priori"] = out["upsilon"] + dev + (out["precision"] if charged else 0.0)
+        out["bound"] = margin_risk + out["a_priori"]  # eq. 6
+    return out
+
+
+def charge_precision(terms: dict, precision, gamma) -> dict:
+    """terms (evaluate's) with the p-bit term charged (docs/PROOFS.md, step P): precision =
+    allowance / γ (+inf where the allowance is None), a_priori = Υ + deviation + precision, and the
+    paper's uncharged sum kept only as a_priori_as_printed."""
+    out = dict(terms)
+    printed = out.pop("a_priori")
+    allowance = np.inf if precision is None else np.asarray(precision, dtype=np.float64)
+    with np.errstate(all="ignore"):
+        prec = np.broadcast_to(allowance / np.asarray(gamma, dtype=np.float64), np.shape(printed))
+    out["precision"] = np.where(allowance == 0, 0.0, prec) if precision is not None else prec.copy()
+    out["a_priori_as_printed"] = printed
+    with np.errstate(over="ignore"):
+        out["a_priori"] = printed + out["precision"]  # eq. 6 with step P
+    return out
 
 
 def evaluate(P: dict, *, workers=None, form="closed") -> dict:
@@ -124,15 +195,11 @@ def kl_counting(terms: dict, margin_risk, d, depth, kappa, rho, so=False) -> dic
     """terms (a bound_terms result of a form without "kl"; so: it has "-so") with the counting step in kl form at the
     empirical margin risk margin_risk (broadcast): upsilon, a_priori and bound as bound_terms(form="kl"
     / "ode-kl") gives them, for a caller that knows the margin risk only after the Δ terms (the
-    planner), and kl_q = min(1, R̂_γ + D_train), the argument of kl⁻¹. Validates its inputs; returns
-    a new dict."""
+    planner), and kl_q = min(1, R̂_γ + D_train (+ precision)), the argument of kl⁻¹. Validates its
+    inputs; returns a new dict."""
     P = validate(margin_risk=margin_risk, d=d, depth=depth, kappa=kappa, rho=rho)
-    dev = np.asarray(terms["deviation"], dtype=np.float64)
     share = T._train_share(P["d"], P["depth"], P["kappa"], P["rho"], so)
-    up = T._upsilon_kl(P["margin_risk"], dev, share, np.asarray(terms["upsilon"], dtype=np.float64))  # eq. 24
-    out = dict(terms, upsilon=up, a_priori=up + dev, kl_q=T._kl_argument(P["margin_risk"], dev, share))
-    out["bound"] = P["margin_risk"] + out["a_priori"]  # eq. 6
-    return out
+    return _kl_step(terms, P["margin_risk"], share)
 
 
 def _take(A, k, sl):
@@ -179,8 +246,10 @@ def _stage_v(A, out, W, so=False):
     return work
 
 
-def full_bound(margin_risk, d, m, depth, kappa, p, delta, eps, beta, gamma, rho, s, t, *, form="closed"):
-    """Right-hand side of eq. 6: R̂^ε_γ(t) + Υ_κ + Δ_κ,β(t) ε^κ / γ, given the empirical margin risk
-    (form: as in bound_terms; under the kl forms Υ_κ is the kl counting term)."""
-    return bound_terms(d, m, depth, kappa, p, delta, eps, beta, gamma, rho, s, t, form=form,
-                       margin_risk=margin_risk)["bound"]  # eq. 6
+def full_bound(margin_risk, d, m, depth, kappa, p, delta, eps, beta, gamma, rho, s, t, precision=None, *,
+               form="closed"):
+    """Right-hand side of eq. 6 with the p-bit term (PROOFS.md): R̂^ε_γ(t) + Υ_κ + Δ_κ,β(t) ε^κ/γ +
+    precision/γ, given the empirical margin risk (precision None: +inf, see bound_terms; form: as in
+    bound_terms, under the kl forms Υ_κ is the kl counting term)."""
+    return bound_terms(d, m, depth, kappa, p, delta, eps, beta, gamma, rho, s, t, precision=precision, form=form,
+                       margin_risk=margin_risk)["bound"]  # eq. 6 with step P

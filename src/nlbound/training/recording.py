@@ -37,6 +37,7 @@ import torch
 from nlbound._io import atomic_write_columns
 from nlbound.evaluation import lemmas as LM
 from nlbound.evaluation import metrics as M
+from nlbound.evaluation import rounding as RD
 from nlbound.networks import forward_many, layer_shapes, unpack
 from nlbound.training.flows import end_to_end
 
@@ -62,7 +63,7 @@ class Recorder:
 
     write_interval = 2.0  # seconds between rewrites of trace.csv while running
 
-    def __init__(self, config, ds, twin, twin_exact, out_dir: Path, S: np.ndarray):
+    def __init__(self, config, ds, twin, twin_exact, out_dir: Path, S: np.ndarray, basis=None):
         self.cfg, self.out_dir = config, out_dir
         self.twin, self.twin_exact = twin, twin_exact
         self.shapes = layer_shapes(ds.x_train.shape[1], config.width, config.depth)
@@ -72,6 +73,7 @@ class Recorder:
         self.x = {s: torch.from_numpy(v).to(self.dtype) for s, v in self.x64.items()}  # no copy for float64
         self.y = {"train": np.asarray(ds.y_train, dtype=np.float64), "test": np.asarray(ds.y_test, dtype=np.float64)}
         self.S = S  # X~ X~^T / m (the projector on the data's range; I when full rank)
+        self.basis = basis  # orthonormal basis of that range where rank < d (p-bit coordinates on it)
         self.columns: dict[str, list] = {}
         self.work: dict = {}  # reusable blocked-forward buffers
         self.rounding: dict[str, float | None] = ({} if twin_exact is None else
@@ -153,6 +155,20 @@ class Recorder:
                 for split in SPLITS:
                     row[f"{name}_{split}_cmr@{gamma:.6g}"] = float(summ[name][split][2][j])
 
+    def _precision_columns(self, row: dict, i: int, theta0: np.ndarray, r: np.ndarray) -> None:
+        """The inputs of the p-bit term (theory.precision, docs/PROOFS.md step P) at this time:
+        prox_dv = ‖v − ṽ‖, prox_dv_range = ‖Pδv‖, prox_dv_perp = ‖(I−P)δv‖, prox_nlip = N (eq. P2),
+        from the exact twin against the p-bit one, and prox_r = ‖w̃' − w̃‖ (the correction's rounding).
+        All exactly 0 where nothing is rounded (p = 64: no exact twin is kept)."""
+        if self.twin_exact is None:
+            consts = {"dv": 0.0, "dv_range": 0.0, "dv_perp": 0.0, "n_lip": 0.0}
+        else:
+            consts = RD.rounding_constants(unpack(self.twin_exact[i], self.shapes), unpack(theta0, self.shapes),
+                                           self.cfg.eps, self.S)
+        for k in ("dv", "dv_range", "dv_perp"):
+            row[f"prox_{k}"] = consts[k]
+        row["prox_nlip"], row["prox_r"] = consts["n_lip"], float(np.linalg.norm(r))
+
     def _measure_rounding(self, i: int, t: float, theta0: np.ndarray, v: np.ndarray, w: np.ndarray,
                           w_exact: np.ndarray) -> None:
         """run.json["p_rounding"]: max over the training inputs of |g - g_unrounded| for g1, glin and
@@ -180,13 +196,14 @@ class Recorder:
         # (Y - f) X~^T for L_X and (f - g1) X~^T for w (eq. 25, X~^+ = X~^T / m) from one product
         resid_x, corr_x = np.stack([y - f["train"], f["train"] - g1["train"]]) @ self.x64["train"]
         w_exact = corr_x / m  # = M.linear_correction(f, g1, x)
-        w = M.round_to_precision(w_exact, self.cfg.p)
+        w = M.round_in_basis(w_exact, self.cfg.p, self.basis)
         v = end_to_end(unpack(theta0, self.shapes)).reshape(-1)
         row: dict = {"t": float(t)}
         self._model_columns(row, f, resid_x)
         self._norm_columns(row, theta)
         self._proxy_columns(row, f, g1, v, w)
         self._runtime_columns(row, theta, theta0)
+        self._precision_columns(row, i, theta0, w_exact - w)
         if tangent is not None:
             self._sensitivity_columns(row, theta, tangent)
         if self.twin_exact is not None and i == len(self.twin) - 1:

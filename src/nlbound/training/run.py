@@ -6,10 +6,14 @@ numbers computed from Y X~^T. We make that literally true: the linear twin theta
 float32 for p = 32, exact for p = 64), so theta^0(t), g1 = f^eps_theta0 and glin = f^0_theta0 are
 functions of d p-bit numbers (at most 2^{pd} of them); for kappa = 2 the correction d-vector
 w = (f(X~) - g1(X~)) X~^+ of eq. 25 is rounded to p bits as well (2^{2pd} proxies in all).
-All proxy columns of the trace use these rounded parameters; run.json["p_rounding"] records how
-much the rounding moved them (max |g - g_unrounded| on the training set), so one sees it is
-negligible. (S = X~ X~^T / m is used exactly: it is I for full-rank whitened data, and the
-projector P otherwise.)
+All proxy columns of the trace use these rounded parameters. The rounding is not negligible
+next to Delta eps^kappa (p = 16, eps = 0.001: the measured |f - g2~| is up to ~15x Delta eps^2), so
+the bound charges it, for every p: the trace columns prox_dv, prox_dv_range, prox_dv_perp,
+prox_nlip, prox_r (the exact twin against the p-bit one, at every recorded time) feed
+theory.precision (docs/PROOFS.md, step P). For rank-deficient data the d_eff coordinates of c and
+w on the data's range are rounded (step C), so 2^{p d_eff} counts them. run.json["p_rounding"]
+keeps the max |g - g_unrounded| on the training set at the last time. (S = X~ X~^T / m is used
+exactly: it is I for full-rank whitened data, and the projector P otherwise.)
 """
 
 from __future__ import annotations
@@ -134,7 +138,8 @@ def _prepare(config: TrainConfig, ds, out_dir: Path):
     times = recording_times(config, float(ds.s))
     S = x.T @ x / m
     c_exact = x.T @ np.asarray(ds.y_train, dtype=np.float64) / m  # Y X~^T / m
-    c = M.round_to_precision(c_exact, config.p)
+    basis = M.range_basis(S)  # rank < d: round the d_eff coordinates on the range (PROOFS.md, step C)
+    c = M.round_in_basis(c_exact, config.p, basis)
     twin, twin_stats = _train_twin(c, S, theta0, times, config)
     twin_exact = None if config.p == 64 else _train_twin(c_exact, S, theta0, times, config)[0]
     info = {
@@ -146,7 +151,7 @@ def _prepare(config: TrainConfig, ds, out_dir: Path):
         "p_rounding": {"c_max_abs_change": float(np.abs(c - c_exact).max())},
         "versions": _versions(), "threads": torch.get_num_threads(), "status": "running",
     }
-    return theta0, times, twin, twin_exact, info, S
+    return theta0, times, twin, twin_exact, info, S, basis
 
 
 def train(config: TrainConfig, dataset=None, options: RunOptions = RunOptions()) -> TrainResult:
@@ -182,8 +187,8 @@ def train(config: TrainConfig, dataset=None, options: RunOptions = RunOptions())
 def _train_into(config: TrainConfig, ds, options: RunOptions, tmp: Path, out_dir: Path) -> TrainResult:
     """train() proper: everything is written into `tmp`, which is renamed to `out_dir` at the end."""
     start = time.perf_counter()
-    theta0, times, twin, twin_exact, info, S = _prepare(config, ds, out_dir)
-    rec = Recorder(config, ds, twin, twin_exact, tmp, S)
+    theta0, times, twin, twin_exact, info, S, basis = _prepare(config, ds, out_dir)
+    rec = Recorder(config, ds, twin, twin_exact, tmp, S, basis)
     flow, state0, split = _flow(config, ds, theta0)
     pbar = _progress(options.progress, config.t_end)
     beat = _Heartbeat(options.progress_file, config.t_end)
