@@ -242,12 +242,15 @@ def test_theorem_bound_matches_experiments_bound_curve(tiny_run):
     j = len(run.t) // 2
     row = {k: float(v[j]) for k, v in run.trace.items()}
     best = theorem_bound(row, run.info, 0.05)
+    n = len(run.info["gammas"]) * 2  # the selection is priced: every (gamma, kappa) at delta / n
+    assert best["n_searched"] == n
     for gamma in run.info["gammas"]:
         for kappa in (1, 2):
-            curve = bound_curve(run, BoundVariant("x", kappa=kappa, p=32, gamma_rule="fixed", q=gamma))
-            value = float(curve["bound"][j])
+            v = BoundVariant("x", kappa=kappa, p=32, gamma_rule="fixed", q=gamma)
+            value = float(bound_curve(run, v, n_searched=n)["bound"][j])
             if (gamma, kappa) == (best["gamma"], best["kappa"]):
                 assert value == pytest.approx(best["bound"], rel=1e-12)
+                assert float(bound_curve(run, v)["bound"][j]) < best["bound"]  # the unpriced point is smaller
             assert value >= best["bound"] - 1e-12
 
 

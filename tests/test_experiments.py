@@ -356,6 +356,22 @@ def test_reproduce_end_to_end_with_fake_trainer(tmp_path):
     res2 = reproduce(["fig2"], Output(str(out), str(cache), processes=1, progress=False), quick=True,
                      ctx=ctx(quick=True), train_fn=CountingTrain(interrupt_at=1), baselines_fn=fake_baselines)
     assert res2.meta["trained"] == 0
+    assert (out / "soundness.json").exists() and read_json(out / "soundness.json")["total"]["violations"] >= 0
+    # --from-cache: fig2 is cached and drawn, fig7 of another cache is skipped and nothing is trained
+    res3 = reproduce(["fig2", "fig4"], Output(str(tmp_path / "o3"), str(cache), processes=1, progress=False),
+                     quick=True, ctx=ctx(quick=True), train_fn=CountingTrain(interrupt_at=1),
+                     baselines_fn=fake_baselines, from_cache=True)
+    assert res3.meta["trained"] == 0 and res3.meta["skipped_not_cached"] == ["fig4"]
+    assert list(res3.figures) == ["fig2"]
+
+
+def test_crosscheck_can_be_left_out():
+    from nlbound.experiments.figures import Context
+
+    with_gd = BUILDERS["fig1"](ctx(quick=False))
+    no_gd = BUILDERS["fig1"](Context(quick=False, s_of=lambda d, k: 0.6, crosscheck=False))
+    assert with_gd.crosscheck("β=0.001") is not None and no_gd.crosscheck("β=0.001") is None
+    assert len(no_gd.runs) == len(with_gd.runs) - 1
 
 
 def test_synthetic_trace_has_architecture_columns():

@@ -78,7 +78,9 @@ def test_results_rows_are_theorem_5_2(swept):
         assert float(row["gamma"]) == pytest.approx(0.01**2 / float(row["q"]), rel=1e-15)  # gamma = beta^2/q
         dev = float(row["deviation"])
         assert dev >= 0 and (dev == 0) == (eps == 0.0)  # the deviation term vanishes exactly at eps = 0
-        want = float(row["margin_risk"]) + ups + (dev if row["terms"] == "full" else 0.0)
+        prec = float(row["precision"])  # the p-bit proxy's term (docs/PROOFS.md step P), charged for every p
+        assert 0 <= prec < float("inf")
+        want = float(row["margin_risk"]) + ups + (dev + prec if row["terms"] == "full" else 0.0)
         assert float(row["bound"]) == pytest.approx(want, rel=1e-12)
 
 
