@@ -262,7 +262,8 @@ def test_kl_form_plan_agrees_with_bound_terms_and_never_above_closed():
     for i in top_indices(kl, 3):
         r = kl.row(int(i))
         ref = bound_terms(D, M, r["depth"], r["kappa"], r["p"], kl.delta_point, r["eps"], r["beta"], r["gamma"],
-                          r["rho"], S, r["t"], form="kl", margin_risk=0.2)
+                          r["rho"], S, r["t"], form="kl", margin_risk=0.2,
+                          precision=float(h["precision"][i]) * r["gamma"])  # the closed plan's step-P charge
         assert r["bound"] == pytest.approx(float(ref["bound"]), rel=1e-14)
         assert union_price(kl, int(i)) > 0
     with pytest.raises(ValueError, match="form == 'x', must be one of"):
