@@ -53,7 +53,7 @@ def sweep_dir(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("sweepplot")
     (root / "spec.toml").write_text(textwrap.dedent(SPEC))
     run_sweep(load_spec(root / "spec.toml"), root / "out", root / "runs", backend=LocalBackend(processes=1),
-              progress=False, train_fn=early_train, s_of=lambda name, size, seed: 0.6, log=lambda s: None)
+              progress=False, train_fn=early_train, s_of=lambda config: 0.6, log=lambda s: None)
     return root / "out"
 
 
