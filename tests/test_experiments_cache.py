@@ -131,8 +131,8 @@ def test_clean_partials_keeps_live_sweeps_leftovers(tmp_path):
 def test_default_train_loads_the_config_data_seed(monkeypatch, tmp_path):
     seen = []
 
-    def fake_load(name, size, data_dir=None, cache_dir=None, *, seed=0):
-        seen.append((name, size, seed))
+    def fake_load(config, data_dir=None, cache_dir=None):  # nlbound.data.dataset_for: a config's dataset
+        seen.append((config.dataset, config.size, config.data_seed))
         return object()
 
     def fake_train(config, dataset, options):
@@ -141,7 +141,7 @@ def test_default_train_loads_the_config_data_seed(monkeypatch, tmp_path):
     import nlbound.data
     import nlbound.training
 
-    monkeypatch.setattr(nlbound.data, "load_dataset", fake_load)
+    monkeypatch.setattr(nlbound.data, "dataset_for", fake_load)
     monkeypatch.setattr(nlbound.training, "train", fake_train)
     monkeypatch.setattr(runner, "_DATASETS", {})
     cfg = TrainConfig(dataset="synthetic", data_seed=3)
