@@ -39,6 +39,7 @@ import math
 import numpy as np
 
 from nlbound._validate import Integral, Interval, Real, validate_params
+from nlbound.theory import upsilon
 
 __all__ = ["counting_gap", "counting_bound", "network_parameter_count", "bhlm_vc_dimension",
            "vc_log_growth", "vc_gap", "vc_bound"]
@@ -61,7 +62,9 @@ def counting_gap(n_params: int, p: int, m: int, delta: float) -> float:
     """sqrt((p N ln 2 + ln(1/delta)) / (2m)): Hoeffding + union bound over the 2^{pN} members of a
     class of N p-bit numbers (the paper's Upsilon_kappa of eq. 7 with kappa d = N)."""
     validate_params(_CONSTRAINTS, {"n_params": n_params, "p": p, "m": m, "delta": delta})
-    return math.sqrt((p * n_params * math.log(2.0) + math.log(1.0 / delta)) / (2.0 * m))
+    # theory's Υ_κ (eq. 7) sees κ p d only as a product: d = 1, p = p N, so the theorem's m >= d
+    # (an assumption of Theorem 5.2, not of this union bound) does not refuse a network's N > m
+    return float(upsilon(1, m, 1, p * n_params, delta))
 
 
 def counting_bound(emp_risk: float, n_params: int, p: int, m: int, delta: float) -> float:
