@@ -28,7 +28,7 @@ BASE: dict[str, Any] = dict(
     dataset="mnist", size=7, depth=2, width=64, eps=1e-3, beta=1e-3, rank_one=False,
     init_seed=0, data_seed=0, integrator="adaptive", dtype="float32",
 )
-RTOL = {False: 1e-5, True: 1e-4}  # full / quick; eps >= 0.1 always 1e-4 (cost, PERFORMANCE-NOTES)
+RTOL = {False: 1e-5, True: 1e-4}  # full / quick; eps >= 0.1 always 1e-4 (cost: BENCHMARKS.md, rtol per eps)
 # Horizons in multiples of t*_0.5. Optimistic runs (Figs. 8-9): a cap of 60 t* and the declared
 # stop rule "phase 3 of App. B observed, then 1.5 t2" (TrainConfig.stop_phase3, training.stopping):
 # a run ends at the first recorded t >= 1.5 t2, or at the cap, where the figures and claims say

@@ -15,8 +15,9 @@ Flow = Callable[[np.ndarray], np.ndarray]  # theta -> d(theta)/dt (float64, same
 Record = Callable[[float, np.ndarray], None]  # called at each requested time, in order
 Advance = Callable[[float, np.ndarray], None]  # called after each accepted step: (t, theta)
 
-# Default work cap of every integrator: 1e7 gradient evaluations (~2 days of 7x7 MNIST steps at
-# ~17.7 ms each, PERFORMANCE-NOTES.md) -- past it a run is a mistake (e.g. --until 1e300), not a plan.
+# Default work cap of every integrator: 1e7 gradient evaluations (~2.6 days of 7x7 MNIST evaluations
+# at ~23 ms each: BENCHMARKS.md, eps = 0.5, 256 in 5.82 s) -- past it a run is a mistake (e.g.
+# --until 1e300), not a plan.
 DEFAULT_MAX_GRAD_EVALS = 10_000_000
 
 
