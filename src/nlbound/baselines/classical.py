@@ -28,8 +28,7 @@ All three hold simultaneously for every member of a class fixed before seeing th
   Here k_i = units in layer i; leaky ReLU: p + 1 = 2 pieces of degree d = 1, so R = sum_i i k_i and
   W_i are cumulative. The class is sign(f) over all weights and biases of the architecture; the
   bias-free nets of eq. 2 are a subclass, so its VC dimension is no larger. (Quoted from memory of
-  the published text and checked against the code's hand-computed cases; the search tools of
-  issue 13's session returned the paper's abstract only.)
+  the published text, not checked against it; the code is checked against hand-computed cases.)
 """
 
 from __future__ import annotations

@@ -6,7 +6,7 @@ Neural Networks with Many More Parameters than Training Data", UAI 2017 (DR), Se
 * Posterior Q = N(w, diag(sigma^2)) with mean w started at the trained weights theta(t); prior
   P = N(w0, lambda I) centred at the initialisation theta(0) (data-independent: seeded), with
   lambda = c exp(-j / b) on the grid j = 1, 2, ... (b = 100, c = 0.1 as DR).
-* PAC-Bayes-kl, as DR state it (quoted from memory of the UAI text; Thm 2.1, after McAllester 1999 and Langford & Seeger 2001): "For
+* PAC-Bayes-kl, as DR state it (quoted from memory of the UAI text, not checked against it; Thm 2.1, after McAllester 1999 and Langford & Seeger 2001): "For
   every delta > 0, m in N, distribution D on R^k x {-1, 1}, and distribution P on H, with probability
   at least 1 - delta over S ~ D^m, for all distributions Q on H,
   kl(e^(Q, S) || e(Q)) <= (KL(Q||P) + log(m / delta)) / (m - 1)"; DR Sec. 4 ("union bound" over the

@@ -6,8 +6,7 @@ Margin Bounds for Neural Networks", ICLR 2018: Lemma 1 (PAC-Bayes margin lemma),
 (perturbation bound) and the proof of Theorem 1. For an L-layer net with a 1-Lipschitz positively
 homogeneous activation (leaky ReLU qualifies), inputs ||x|| <= B, widths <= h:
 
-Published statements (quoted from memory of the ICLR 2018 text; the session's search tools gave only
-the abstract). Theorem 1: "For any B, d, h > 0, let f_w : X_{B,n} -> R^k be a d-layer feedforward
+Published statements (quoted from memory of the ICLR 2018 text, not checked against it). Theorem 1: "For any B, d, h > 0, let f_w : X_{B,n} -> R^k be a d-layer feedforward
 network with ReLU activations. Then, for any delta, gamma > 0, with probability >= 1 - delta over a
 training set of size m, for any w, we have: L_0(f_w) <= L^_gamma(f_w) + O(sqrt((B^2 d^2 h ln(dh)
 prod_i ||W_i||_2^2 sum_i ||W_i||_F^2 / ||W_i||_2^2 + ln(dm/delta)) / (gamma^2 m)))". The theorem
