@@ -97,7 +97,7 @@ def nbs_bound_at(weights: Sequence[np.ndarray], margin_risk: float, gamma: float
     out = {"gamma": gamma, "margin_risk": margin_risk, "beta": beta, "h": h, "spectral_norms": spec,
            "frobenius_norms": [float(np.linalg.norm(w)) for w in weights]}
     if beta < grid[0]:  # |f(x)| <= B beta^L < gamma/2: every margin is below gamma
-        return {**out, "bound": max(1.0, margin_risk), "kl": None, "sigma": None, "note": "beta below grid"}
+        return {**out, "bound": 1.0, "kl": None, "sigma": None, "note": "beta below grid"}  # margin risk 1
     if beta > grid[-1]:
         return {**out, "bound": 1.0, "kl": None, "sigma": None, "note": "beta above grid: bound > 1"}
     bt = float(grid[np.searchsorted(grid, beta, side="right") - 1])
