@@ -260,7 +260,7 @@ def _flow(config: TrainConfig, ds, theta0: np.ndarray):
             (lambda th: (th,))
     flow = SensitivityFlow(ds.x_train, ds.y_train, config.eps, config.width, config.depth,
                            tangent_scale=config.eps if config.eps > 0 else 1.0, dtype=config.dtype)
-    return flow, initial_state(theta0, flow.scale), (lambda z: split_state(z, flow.scale))
+    return flow, initial_state(theta0), (lambda z: split_state(z, flow.scale))
 
 
 def _record_callback(config: TrainConfig, ds, rec, index, split):

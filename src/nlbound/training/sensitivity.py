@@ -69,8 +69,9 @@ def field_and_tangent(theta: torch.Tensor, tangent: torch.Tensor, tau: torch.Ten
     return out[0], out[1]
 
 
-def initial_state(theta0: np.ndarray, tangent_scale: float = 1.0) -> np.ndarray:
-    """z(0) = [θ(0), c·∂θ/∂τ(0)] = [θ(0), 0]: the initialisation does not depend on τ."""
+def initial_state(theta0: np.ndarray) -> np.ndarray:
+    """z(0) = [θ(0), c·∂θ/∂τ(0)] = [θ(0), 0]: the initialisation does not depend on τ (so the
+    tangent's scale c does not enter)."""
     theta0 = np.asarray(theta0, dtype=np.float64)
     return np.concatenate([theta0, np.zeros_like(theta0)])
 
@@ -251,6 +252,6 @@ def integrate_sensitivity(flow: SensitivityFlow, theta0: np.ndarray, times, *, i
         t, z = args[-2], args[-1]
         states.append((float(t), *split_state(z, flow.scale)))
 
-    stats = get_integrator(integrator)(flow, initial_state(theta0, flow.scale), times, record,
+    stats = get_integrator(integrator)(flow, initial_state(theta0), times, record,
                                        **integrator_options)
     return states, stats
