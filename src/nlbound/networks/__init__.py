@@ -8,7 +8,6 @@ from nlbound.networks.mlp import (
     layer_shapes,
     loss_and_grads,
     pack,
-    phi,
     frobenius_spectral_ratio,
     unpack,
 )
@@ -21,7 +20,6 @@ __all__ = [
     "layer_shapes",
     "loss_and_grads",
     "pack",
-    "phi",
     "frobenius_spectral_ratio",
     "unpack",
 ]

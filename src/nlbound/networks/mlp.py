@@ -14,7 +14,6 @@ __all__ = [
     "frobenius_spectral_ratio",
     "pack",
     "unpack",
-    "phi",
     "forward",
     "forward_many",
     "loss_and_grads",
@@ -68,11 +67,6 @@ def unpack(theta, shapes: Sequence[tuple[int, int]]) -> list:
     return out
 
 
-def phi(h: torch.Tensor, eps: float) -> torch.Tensor:
-    """phi^eps(h) = h - eps*min(0, h) (eq. 3): a leaky ReLU with negative slope 1 - eps (fused kernel)."""
-    return torch.nn.functional.leaky_relu(h, 1.0 - eps)
-
-
 def forward(weights: Sequence[torch.Tensor], x: torch.Tensor, eps: float,
             work: dict | None = None) -> torch.Tensor:
     """f^eps_theta(x) of eq. 2 for row-major inputs x (m, d); returns (m,).
@@ -81,7 +75,7 @@ def forward(weights: Sequence[torch.Tensor], x: torch.Tensor, eps: float,
     30 MB temporaries per call cost page faults comparable to the matmuls themselves."""
     a = x
     for l, w in enumerate(weights[:-1]):
-        a = torch.nn.functional.leaky_relu_(_mm(a, w.T, work, ("h", l)), 1.0 - eps)
+        a = torch.nn.functional.leaky_relu_(_mm(a, w.T, work, ("h", l)), 1.0 - eps)  # φ^ε of eq. 3: slope 1 − ε below 0
     return (a @ weights[-1].T).reshape(-1)
 
 
