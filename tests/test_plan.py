@@ -208,8 +208,6 @@ def test_cli_data_flags_must_come_together(capsys):
     assert rc == 2 and "--margin-risk == None, must be given with --d --m --s" in out.err
     rc, out = _cli(capsys, *STATS, "--verify", "1")
     assert rc == 2 and "--verify == 1, must be 0" in out.err
-    rc, out = _cli(capsys, "--dataset", "synthetic", "--size", "4", "--data-seed", "2", "--verify", "1")
-    assert rc == 2 and "--data-seed == 2, must be 0 with --verify" in out.err
     rc, out = _cli(capsys, *stats("--margin-risk", "1.5"))
     assert rc == 2 and "--margin-risk == 1.5, must be in [0, 1]" in out.err
 
@@ -268,3 +266,15 @@ def test_kl_form_plan_agrees_with_bound_terms_and_never_above_closed():
         assert union_price(kl, int(i)) > 0
     with pytest.raises(ValueError, match="form == 'x', must be one of"):
         make_plan(PlanGrid(**SMALL), PlanData(name="stats", d=D, m=M, s=S, n_in=D, margin_risk=0.2), form="x")
+
+
+def test_cli_verify_trains_on_the_plans_data_seed(capsys, tmp_path):
+    """plan --verify with --data-seed 2 trains its runs on the seed-2 synthetic set, the data the plan
+    was computed on (verify refuses a run on other data); --verify used to refuse a seed other than 0."""
+    rc, out = _cli(capsys, "--dataset", "synthetic", "--size", "4", "--data-seed", "2", "--beta", "0.2",
+                   "--eps", "0.01", "--alpha", "0.5", "--t-factors", "0.3", "--gamma-beta", "1",
+                   "--gamma-alpha", "0.1", "--kappa", "2", "--width", "8", "--verify", "1",
+                   "--runs", str(tmp_path / "runs"), "--processes", "1", "--json", "--no-progress")
+    assert rc == 0, out.err
+    (run,) = [p for p in (tmp_path / "runs").iterdir() if p.is_dir()]
+    assert json.loads((run / "run.json").read_text())["data_seed"] == 2
