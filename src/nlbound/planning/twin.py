@@ -10,12 +10,10 @@ from nlbound.evaluation.metrics import range_basis, round_in_basis
 from nlbound.evaluation.rounding import rounding_constants
 from nlbound.evaluation.run_bound import clamp_rho
 from nlbound.networks import frobenius_spectral_ratio, init_weights, pack, unpack
-from nlbound.training.flows import LinearTwinFlow, end_to_end
+from nlbound.training.flows import TWIN_RTOL, LinearTwinFlow, end_to_end
 from nlbound.training.integrators import integrate_adaptive
 
 __all__ = ["TWIN_RTOL", "init_rho", "twin_weights", "twin_margins", "margin_risk_table", "rounding_table"]
-
-TWIN_RTOL = 1e-8  # relative tolerance of the twin's Dormand-Prince integration (v moves by ~1e-7 relative from 1e-9)
 
 
 def init_rho(n_in: int, width: int, depth: int, init: str, seed: int) -> float:
@@ -76,9 +74,6 @@ def _keep_positive(out: list, t: float, theta: np.ndarray) -> None:
         out.append(theta.copy())
 
 
-ROUNDING_RTOL = 1e-10  # as training's twins (training.run.TWIN_RTOL): δv at p = 32 is ~1e-8 relative
-
-
 def rounding_table(x: np.ndarray, y: np.ndarray, depth: int, width: int, beta: float, init: str, seed: int,
                    times: np.ndarray, p: int) -> dict[str, np.ndarray]:
     """The p-bit term's twin inputs (evaluation.rounding, docs/PROOFS.md eqs. P2-P4) at `times` (> 0),
@@ -98,7 +93,7 @@ def rounding_table(x: np.ndarray, y: np.ndarray, depth: int, width: int, beta: f
         flow = LinearTwinFlow(cc, S, width, depth)
         states.append([])
         integrate_adaptive(flow, ws0, np.concatenate([[0.0], times]), partial(_keep_positive, states[-1]),
-                           rtol=ROUNDING_RTOL, atol=1e-16, h_min=0.0, method="dopri5")
+                           rtol=TWIN_RTOL, atol=1e-16, h_min=0.0, method="dopri5")
     rows = [rounding_constants(unpack(a, flow.shapes), unpack(b, flow.shapes), 1.0, S)
             for a, b in zip(*states, strict=True)]
     return {k: np.array([r["n_lip" if k == "n1" else k] for r in rows]) for k in keys}

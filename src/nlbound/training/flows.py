@@ -11,7 +11,14 @@ import torch
 from nlbound.networks import layer_shapes, loss_and_grads, unpack
 from nlbound.training.sensitivity import manual_jacobian_product, manual_primal
 
-__all__ = ["NetFlow", "LinearTwinFlow", "end_to_end"]
+__all__ = ["NetFlow", "LinearTwinFlow", "TWIN_RTOL", "end_to_end"]
+
+# Relative tolerance of every integration of the linear twin (train()'s twin columns and the plan's
+# predicted margin risk: one computation, so `plan` predicts what a run records). The twin costs
+# microseconds per evaluation, so it is integrated tightly: 1e-10 is the value runs have always
+# used (their cached traces stay valid); for the plan it costs about x2 (1.85-2.3 measured, benchmarks/bench_twin_rtol.py) over its former 1e-8 per
+# twin (0.09 -> 0.17 s for L = 2, 0.22 -> 0.46 s for L = 3 on MNIST 7x7) and moved no margin risk.
+TWIN_RTOL = 1e-10
 
 _DTYPES = {"float32": torch.float32, "float64": torch.float64}
 

@@ -38,7 +38,7 @@ from nlbound._io import atomic_write_columns, atomic_write_json
 from nlbound.evaluation import metrics as M
 from nlbound.networks import frobenius_spectral_ratio, init_weights, pack
 from nlbound.training.config import RunOptions, TrainConfig
-from nlbound.training.flows import LinearTwinFlow, NetFlow
+from nlbound.training.flows import TWIN_RTOL, LinearTwinFlow, NetFlow
 from nlbound.training.integrators import FlowDivergedError, get_integrator, integrate_adaptive, integrator_options
 from nlbound.training.recording import Recorder, TrainingDivergedError
 from nlbound.training.sensitivity import SensitivityFlow, initial_state, split_state
@@ -49,7 +49,6 @@ from nlbound.training.rundir import (
 
 __all__ = ["TrainResult", "TrainingDivergedError", "train", "load_run", "recording_times", "t_star_default"]
 
-TWIN_RTOL = 1e-10  # the linear twin costs microseconds per evaluation: integrate it tightly
 DEFAULT_ALPHA = 0.5
 
 
