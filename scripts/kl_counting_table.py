@@ -16,10 +16,10 @@ import sys
 
 import numpy as np
 
-from nlbound.experiments.bounds import bound_curve
-from nlbound.experiments.figures import Context, build
-from nlbound.experiments.runner import run_all
-from nlbound.experiments.traces import load_run_dir
+from nlbound.analysis.bounds import bound_curve
+from nlbound.paper.figures import Context, build
+from nlbound.execution.runner import run_all
+from nlbound.analysis.traces import load_run_dir
 
 
 def _best(curve: dict) -> tuple[float, int]:

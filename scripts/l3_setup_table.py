@@ -18,10 +18,10 @@ from types import SimpleNamespace
 import numpy as np
 
 from nlbound.data import load_dataset
-from nlbound.experiments.bounds import run_params
-from nlbound.experiments.figures import gammas_for
-from nlbound.experiments.runner import run_all
-from nlbound.experiments.traces import load_run_dir
+from nlbound.analysis.bounds import run_params
+from nlbound.paper.figures import gammas_for
+from nlbound.execution.runner import run_all
+from nlbound.analysis.traces import load_run_dir
 from nlbound.theory.runtime import runtime_terms
 from nlbound.training import TrainConfig
 

@@ -19,10 +19,10 @@ import sys
 import numpy as np
 
 from nlbound.data import load_dataset
-from nlbound.experiments.bounds import bound_curve, run_params
-from nlbound.experiments.figures import Context, build
-from nlbound.experiments.runner import run_all
-from nlbound.experiments.traces import gamma_col, load_run_dir
+from nlbound.analysis.bounds import bound_curve, run_params
+from nlbound.paper.figures import Context, build
+from nlbound.execution.runner import run_all
+from nlbound.analysis.traces import gamma_col, load_run_dir
 from nlbound.theory.runtime import runtime_terms
 
 DEFAULT = "fig3:ρ=1 p=32,fig1:β=0.001,fig4:ε=0.1,fig3:default init p=32"

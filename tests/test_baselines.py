@@ -233,9 +233,9 @@ def test_theorem_bound_matches_experiments_bound_curve(tiny_run):
     """theorem_bound's pick equals the experiments layer's eq. 6 curve at that (gamma, kappa), and no
     recorded (gamma, kappa) gives less."""
     from nlbound.baselines import theorem_bound
-    from nlbound.experiments.bounds import bound_curve
-    from nlbound.experiments.spec import BoundVariant
-    from nlbound.experiments.traces import load_run_dir
+    from nlbound.analysis.bounds import bound_curve
+    from nlbound.analysis.spec import BoundVariant
+    from nlbound.analysis.traces import load_run_dir
 
     out, res = tiny_run
     run = load_run_dir(out)

@@ -1,4 +1,4 @@
-"""Fig. 11 (nlbound.experiments.fig11) drawn from a cache of tiny synthetic runs."""
+"""Fig. 11 (nlbound.paper.fig11) drawn from a cache of tiny synthetic runs."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import json
 import numpy as np
 import pytest
 
-from nlbound.experiments import fig11 as F
+from nlbound.paper import fig11 as F
 
 
 def test_curve_times_are_recorded_and_include_t_star():
@@ -20,7 +20,7 @@ def test_curve_times_are_recorded_and_include_t_star():
 
 def test_fig11_from_cached_synthetic_runs(tmp_path):
     from nlbound.baselines import CompareSettings, PacBayesSettings
-    from nlbound.experiments.figures import Context
+    from nlbound.paper.figures import Context
     from nlbound.training import RunOptions, TrainConfig, train
 
     def make_config(**f):
@@ -77,7 +77,7 @@ def test_fig11_from_cached_synthetic_runs(tmp_path):
 
 def test_fig11_configs_are_the_figures_own_runs():
     """One home: each Fig. 11 run is the config a figure declares (same object fields, same key)."""
-    from nlbound.experiments.figures import Context, build
+    from nlbound.paper.figures import Context, build
 
     ctx = Context(make_config=lambda **f: tuple(sorted(f.items())), s_of=lambda d, s: 0.5,
                   t_star=lambda *a: 2.0)

@@ -1,4 +1,4 @@
-"""`reproduce --check` (nlbound.experiments.check) on small synthetic result directories, and its CLI."""
+"""`reproduce --check` (nlbound.paper.check) on small synthetic result directories, and its CLI."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from nlbound.cli.main import main
-from nlbound.experiments.check import DEFAULT, THEORY, TOLERANCES, check_dirs, tolerance_for
+from nlbound.paper.check import DEFAULT, THEORY, TOLERANCES, check_dirs, tolerance_for
 
 HEADER = "panel,panel_title,series,x,y\n"
 

@@ -8,10 +8,10 @@ import math
 import numpy as np
 import pytest
 
-from nlbound.experiments import claims as C
-from nlbound.experiments.bounds import min_over_gamma, optimistic_min, union_price
-from nlbound.experiments.spec import Experiment, RunSpec
-from nlbound.experiments.traces import Inputs, RunData, gamma_col
+from nlbound.paper import claims as C
+from nlbound.analysis.bounds import min_over_gamma, optimistic_min, union_price
+from nlbound.analysis.spec import Experiment, RunSpec
+from nlbound.analysis.traces import Inputs, RunData, gamma_col
 
 
 # --- union-bound price and minimum over γ ------------------------------------------------------------

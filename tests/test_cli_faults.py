@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-import nlbound.experiments.reproduce as reproduce_module
+import nlbound.paper.reproduce as reproduce_module
 from nlbound.cli.main import main
 from nlbound.data import clear_cache, load_dataset, sources
 from nlbound.theory import t_star

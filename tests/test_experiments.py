@@ -8,16 +8,16 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from nlbound.experiments import claims as C
-from nlbound.experiments import soundness as S
-from nlbound.experiments.bounds import bound_curve, optimistic_bound
-from nlbound.experiments.figures import BUILDERS, build, gammas_for
-from nlbound.experiments.panels import PLOTS
-from nlbound.experiments.plotting import draw, render
-from nlbound.experiments.reproduce import reproduce
-from nlbound.experiments.runner import run_all
-from nlbound.experiments.spec import BoundVariant, Experiment, Output
-from nlbound.experiments.traces import Inputs, RunData, load_run_dir
+from nlbound.paper import claims as C
+from nlbound.analysis import soundness as S
+from nlbound.analysis.bounds import bound_curve, optimistic_bound
+from nlbound.paper.figures import BUILDERS, build, gammas_for
+from nlbound.paper.panels import PLOTS
+from nlbound.paper.plotting import draw, render
+from nlbound.paper.reproduce import reproduce
+from nlbound.execution.runner import run_all
+from nlbound.analysis.spec import BoundVariant, Experiment, Output
+from nlbound.analysis.traces import Inputs, RunData, load_run_dir
 from nlbound.training import TrainConfig
 
 from test_experiments_support import (
@@ -83,7 +83,7 @@ def test_bound_variant_constraints(kw, match):
 
 
 def test_output_and_figures_names():
-    from nlbound.experiments.figures import FIGURES
+    from nlbound.paper.figures import FIGURES
 
     assert FIGURES == ("fig1", "fig2", "fig3", "fig4", "fig5", "fig6", "fig6b", "fig7", "fig8", "fig9")
     with pytest.raises(ValueError, match=r"processes == 0, must be in \[1, 64\]"):
@@ -167,7 +167,7 @@ def test_theorem_bound_matches_bound_terms(tmp_path):
     with pytest.raises(ValueError, match="run's p == 16"):  # Υ must count the proxies the run rounded
         bound_curve(run, BoundVariant("z", p=32, q=10.0))
     # a minimum over t and variants is priced: each point at delta / n (union_delta)
-    from nlbound.experiments.bounds import priced_minimum
+    from nlbound.analysis.bounds import priced_minimum
     best = priced_minimum(run, [v, BoundVariant("w", p=16, q=1.0)])
     n = int(np.sum(run.t > 0)) * 2
     assert best["n"] == n and best["price"] > 0
@@ -366,7 +366,7 @@ def test_reproduce_end_to_end_with_fake_trainer(tmp_path):
 
 
 def test_crosscheck_can_be_left_out():
-    from nlbound.experiments.figures import Context
+    from nlbound.paper.figures import Context
 
     with_gd = BUILDERS["fig1"](ctx(quick=False))
     no_gd = BUILDERS["fig1"](Context(quick=False, s_of=lambda d, k: 0.6, crosscheck=False))
@@ -395,8 +395,8 @@ def test_trace_reader_rejects_non_numbers_instead_of_nan(tmp_path):
 
 
 def test_seed_band_is_min_max_over_the_shared_recorded_prefix():
-    from nlbound.experiments.panels import _band
-    from nlbound.experiments.plotting import FigureData, Panel, figure_rows
+    from nlbound.paper.panels import _band
+    from nlbound.paper.plotting import FigureData, Panel, figure_rows
 
     fig = FigureData("x", "t", [Panel("p")], [])
     runs = [RunData({"t": np.arange(n, dtype=float), "y": np.arange(n, dtype=float) * k}, {})
@@ -424,8 +424,8 @@ def test_gd_crosscheck_compares_the_two_runs_at_shared_times(tmp_path):
 
 
 def test_expected_horizon_and_cost_order_the_long_runs_first():
-    from nlbound.experiments.figures import PHASE3_MARGIN
-    from nlbound.experiments.reproduce import estimated_cost
+    from nlbound.paper.figures import PHASE3_MARGIN
+    from nlbound.paper.reproduce import estimated_cost
 
     c = ctx(quick=False)
     f8 = BUILDERS["fig8"](c).runs[0].config

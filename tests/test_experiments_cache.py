@@ -10,10 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from nlbound.experiments import runner
-from nlbound.experiments.claims import Claim
-from nlbound.experiments.report import write_report
-from nlbound.experiments.runner import cached_run_problem, clean_partials, run_all
+from nlbound.execution import execute, runner
+from nlbound.paper.claims import Claim
+from nlbound.paper.report import write_report
+from nlbound.execution.execute import cached_run_problem
+from nlbound.execution.runner import clean_partials, run_all
 from nlbound.training import TrainConfig
 from nlbound.training.rundir import run_dir
 
@@ -101,7 +102,7 @@ def _dead_pid() -> int:
 
 
 def test_clean_partials_keeps_live_sweeps_leftovers(tmp_path):
-    from nlbound.experiments.lease import Lease, lease_path
+    from nlbound.execution.lease import Lease, lease_path
     from nlbound.training.rundir import process_token
 
     key = CFG.key()
@@ -138,16 +139,15 @@ def test_default_train_loads_the_config_data_seed(monkeypatch, tmp_path):
     def fake_train(config, dataset, options):
         seen.append(options.progress_file)
 
-    import nlbound.data
     import nlbound.training
 
-    monkeypatch.setattr(nlbound.data, "dataset_for", fake_load)
+    monkeypatch.setattr(execute, "dataset_for", fake_load)
     monkeypatch.setattr(nlbound.training, "train", fake_train)
-    monkeypatch.setattr(runner, "_DATASETS", {})
+    monkeypatch.setattr(execute, "_DATASETS", {})
     cfg = TrainConfig(dataset="synthetic", data_seed=3)
-    runner.default_train(cfg, tmp_path / "x", None)
-    runner.default_train(cfg.replace(data_seed=4), tmp_path / "y", None)
-    runner.default_train(cfg, tmp_path / "z", None)  # in memory: not loaded again
+    execute.default_train(cfg, tmp_path / "x", None)
+    execute.default_train(cfg.replace(data_seed=4), tmp_path / "y", None)
+    execute.default_train(cfg, tmp_path / "z", None)  # in memory: not loaded again
     assert seen == [("synthetic", 7, 3), Path(f"{tmp_path / 'x'}.progress"), ("synthetic", 7, 4),
                     Path(f"{tmp_path / 'y'}.progress"), Path(f"{tmp_path / 'z'}.progress")]
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from nlbound._io import atomic_write_columns, atomic_write_json
-from nlbound.experiments.figures import Context
+from nlbound.paper.figures import Context
 
 S = 0.6
 RANK = {7: 49, 14: 188, 28: 712}

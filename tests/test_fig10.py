@@ -10,11 +10,11 @@ import numpy as np
 import pytest
 
 from nlbound.evaluation import lemmas as LM
-from nlbound.experiments.bounds import bound_curve
-from nlbound.experiments.fig10 import lemma_horizon
-from nlbound.experiments.figures import BUILDERS
-from nlbound.experiments.panels import ODE_SUFFIX, PLOTS
-from nlbound.experiments.plotting import render
+from nlbound.analysis.bounds import bound_curve
+from nlbound.paper.fig10 import lemma_horizon
+from nlbound.paper.figures import BUILDERS
+from nlbound.paper.panels import ODE_SUFFIX, PLOTS
+from nlbound.paper.plotting import render
 from nlbound.theory import bound_terms
 
 from test_experiments import _inputs
@@ -134,7 +134,7 @@ def test_reproduce_fig10_bad_lemma_eps_exits_2(tmp_path, capsys, value):
 
 
 def test_fig10_configs_select_by_eps():
-    from nlbound.experiments.fig10 import fig10_configs
+    from nlbound.paper.fig10 import fig10_configs
 
     fake = lambda config, ctx: (49, 60000, 3.8433405149843227, 0.6331852403652786)  # noqa: E731
     got = fig10_configs(ctx(), eps=[0.01, 0.4], chain=fake)

@@ -12,12 +12,12 @@ import numpy as np
 import pytest
 from matplotlib.text import Text
 
-from nlbound.experiments import fig11 as F11
-from nlbound.experiments.fig10 import fig10_configs, plot_fig10
-from nlbound.experiments.figures import BUILDERS, Context
-from nlbound.experiments.panels import PLOTS
-from nlbound.experiments.plotting import FigureData, Panel, draw
-from nlbound.experiments.traces import Inputs, load_run_dir
+from nlbound.paper import fig11 as F11
+from nlbound.paper.fig10 import fig10_configs, plot_fig10
+from nlbound.paper.figures import BUILDERS, Context
+from nlbound.paper.panels import PLOTS
+from nlbound.paper.plotting import FigureData, Panel, draw
+from nlbound.analysis.traces import Inputs, load_run_dir
 
 from test_experiments_support import BASE, ctx, write_run
 
@@ -106,7 +106,7 @@ def test_fig11_has_no_layout_problems_and_marks_infinity():
 def lemma_results(tmp_path_factory):
     """One small synthetic lemma run (as `reproduce fig10 --quick`), copied under 5 labels."""
     from nlbound.data import load_dataset
-    from nlbound.experiments.lemmas import run_lemmas
+    from nlbound.analysis.lemma_runs import run_lemmas
 
     ((_, config),) = fig10_configs(Context(quick=True), quick=True)
     res = run_lemmas(config, load_dataset(config.dataset, config.size),
@@ -152,7 +152,7 @@ def test_the_checks_fail_on_known_defects():
 def test_fig8_cut_label_is_computed_from_the_run(tmp_path):
     """The label says where the drawn t range ends and why, from the run: here the run stops at its cap
     T before 1.5·t2 (as the committed Fig. 8, whose runs end at the 60·t* cap), never a fixed text."""
-    from nlbound.experiments.phases import run_phases
+    from nlbound.analysis.phases import run_phases
 
     inp = _inputs(BUILDERS["fig8"](ctx(quick=False)), tmp_path)
     fig = PLOTS["fig8"](inp)

@@ -14,8 +14,8 @@ import pytest
 from test_experiments_support import write_run
 
 from nlbound.cli.main import main
-from nlbound.experiments import lease as L
-from nlbound.experiments.runner import clean_partials, run_all
+from nlbound.execution import lease as L
+from nlbound.execution.runner import clean_partials, run_all
 from nlbound.training import TrainConfig
 from nlbound.training.rundir import RunDirLock, process_token, run_dir, temporary_dir
 

@@ -1,4 +1,4 @@
-"""The proof's chain measured (evaluation/lemmas.py, experiments/lemmas.py, experiments/fig10.py):
+"""The proof's chain measured (evaluation/lemmas.py, analysis/lemma_runs.py, paper/fig10.py):
 norms against independent computations, Lemma 7.4 at f = 0 in closed form, the deviation bounds of
 eqs. 20-21 / 46-48 and Lemma 7.1 on a real (small) trajectory, the slack budget's identity."""
 
@@ -10,8 +10,8 @@ import pytest
 
 from nlbound.data import synthetic_dataset
 from nlbound.evaluation import lemmas as LM
-from nlbound.experiments import lemmas as E
-from nlbound.experiments.fig10 import measured_chain_curve, plot_fig10
+from nlbound.analysis import lemma_runs as E
+from nlbound.paper.fig10 import measured_chain_curve, plot_fig10
 from nlbound.training import TrainConfig
 
 

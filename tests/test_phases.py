@@ -1,4 +1,4 @@
-"""App. B's phases (training.stopping / experiments.phases) on synthetic traces, and train()'s stop rule."""
+"""App. B's phases (training.stopping / analysis.phases) on synthetic traces, and train()'s stop rule."""
 
 from __future__ import annotations
 

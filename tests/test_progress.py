@@ -8,7 +8,7 @@ import time
 import pytest
 
 from nlbound.cli._progress import Status, progress_enabled
-from nlbound.experiments.runner import _Progress
+from nlbound.execution.runner import _Progress
 
 
 def test_progress_is_off_without_a_terminal_or_with_no_progress(monkeypatch):

@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from nlbound.experiments.ray_connect import connect, parse_address
+from nlbound.execution.ray_connect import connect, parse_address
 
 ray = pytest.importorskip("ray")
 
@@ -23,7 +23,7 @@ class _NoRay:
 def test_nothing_to_train_starts_no_ray(monkeypatch):
     import sys
 
-    from nlbound.experiments.backends import RayBackend
+    from nlbound.execution.backends import RayBackend
 
     monkeypatch.setitem(sys.modules, "ray", _NoRay())
     RayBackend(address="auto").execute([], lambda *a: None, "/nonexistent", None, report=None)

@@ -36,7 +36,7 @@ def test_backend_reaches_the_runner(tmp_path, monkeypatch, argv, kind):
     """--backend picks who trains the runs; reproduce() hands it to run_all (no training here)."""
     if kind == "RayBackend":
         pytest.importorskip("ray")
-    import nlbound.experiments.reproduce as rep
+    import nlbound.paper.reproduce as rep
 
     seen = {}
 
@@ -76,7 +76,7 @@ def test_data_dir_reaches_s_and_the_horizons(tmp_path, monkeypatch, capsys):
     """Issue 8 item 3: offline, with only IDX files, --data-dir is what s and t* are computed from."""
     import numpy as np
 
-    import nlbound.experiments.reproduce as reproduce_module
+    import nlbound.paper.reproduce as reproduce_module
     from nlbound.data import SourceUnavailableError, clear_cache, sources
     from nlbound.theory import t_star
     from test_data import fake_mnist, write_idx_dir
@@ -116,8 +116,8 @@ def test_data_dir_reaches_s_and_the_horizons(tmp_path, monkeypatch, capsys):
 
 def test_fig11_trains_its_runs_with_the_runner_then_draws(tmp_path, monkeypatch, capsys):
     """`reproduce fig11` hands Fig. 11's four configs to the one runner, then draws from its cache."""
-    import nlbound.experiments.fig11 as F
-    import nlbound.experiments.runner as R
+    import nlbound.paper.fig11 as F
+    import nlbound.execution.runner as R
 
     seen = {}
     monkeypatch.setattr(R, "run_all", lambda configs, cache, **kw: seen.update(configs=configs, cache=cache))
@@ -133,7 +133,7 @@ def test_dataset_fashion_reaches_every_run_and_writes_under_results_fashion(tmp_
     Fashion-MNIST's own s (eq. 15), and writes into results/fashion by default (checked before training)."""
     import numpy as np
 
-    import nlbound.experiments.reproduce as reproduce_module
+    import nlbound.paper.reproduce as reproduce_module
     from nlbound.data import SourceUnavailableError, load_dataset
     from nlbound.theory import t_star
 
@@ -170,7 +170,7 @@ def test_dataset_fashion_reaches_every_run_and_writes_under_results_fashion(tmp_
 def test_dataset_fashion_keeps_the_mnist_titles_and_keys(monkeypatch):
     """The figures of --dataset mnist are those of before (titles, hence experiment keys, unchanged);
     --dataset fashion changes every run's dataset and the titles' name only."""
-    from nlbound.experiments.figures import Context, build
+    from nlbound.paper.figures import Context, build
 
     def ctx(dataset):
         return Context(quick=True, dataset=dataset, s_of=lambda d, k: 0.9, make_config=lambda **f: _Cfg(f))

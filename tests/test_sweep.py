@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 
 from nlbound.cli.main import main
-from nlbound.experiments.backends import LocalBackend
-from nlbound.experiments.sweep import load_spec, run_sweep
+from nlbound.execution.backends import LocalBackend
+from nlbound.sweep.spec import load_spec, run_sweep
 
 SPEC = """
 [fixed]
@@ -159,7 +159,7 @@ def test_cli_prints_count_first_then_summary_and_plots(swept, tmp_path, capsys):
 
 
 def test_local_backend_reports_each_finished_run(tmp_path):
-    from nlbound.experiments.runner import default_train
+    from nlbound.execution.execute import default_train
     from nlbound.training import TrainConfig
 
     config = TrainConfig(dataset="synthetic", width=8, t_end=0.5, eps=0.1)

@@ -12,10 +12,10 @@ import numpy as np
 import pytest
 
 from nlbound.cli.main import main
-from nlbound.experiments.backends import LocalBackend
-from nlbound.experiments.plotting import draw
-from nlbound.experiments.sweep import load_spec, run_sweep
-from nlbound.experiments.sweep_plot import read_sweep, sweep_figure
+from nlbound.execution.backends import LocalBackend
+from nlbound.paper.plotting import draw
+from nlbound.sweep.spec import load_spec, run_sweep
+from nlbound.sweep.plot import read_sweep, sweep_figure
 
 from test_experiments_support import synthetic_trace, write_run
 

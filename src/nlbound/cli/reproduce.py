@@ -11,7 +11,7 @@ from nlbound._io import check_output_dir, check_output_file
 from nlbound._validate import check_integer
 from nlbound.cli._common import add_runs_flag, runs_dir
 from nlbound.data import IMAGE_DATASETS
-from nlbound.experiments.figures import FIGURES, Context
+from nlbound.paper.figures import FIGURES, Context
 
 # figures drawn from cached runs by their own module, not part of "all" (minutes per net)
 EXTRA_FIGURES = {"fig11": "Theorem 5.2 beside the baseline bounds on four runs of Figs 1, 3, 5 "
@@ -50,7 +50,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="leave out Fig. 1's GD cross-check run (the paper's own scheme, ~750 s, the longest run)")
     parser.add_argument("--check", default=None, metavar="DIR",
                         help="then compare --out with committed results in DIR (e.g. results) within the "
-                             "per-regime tolerances of nlbound.experiments.check; exit 1 if outside")
+                             "per-regime tolerances of nlbound.paper.check; exit 1 if outside")
     parser.add_argument("--lemma-eps", default=None, metavar="EPS[,EPS...]",
                         help="fig10 only: the lemma runs with these ε (default: all of 0.001, 0.01, 0.1, 0.2, 0.4)")
 
@@ -84,10 +84,10 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError(f"--check == {args.check!r}, must be a directory of committed results other than --out")
     done = [n for n in names if n != "all"] + (list(FIGURES) if "all" in names else [])
 
-    from nlbound.experiments.reproduce import reproduce
-    from nlbound.experiments.spec import Output
+    from nlbound.paper.reproduce import reproduce
+    from nlbound.analysis.spec import Output
 
-    from nlbound.experiments.backends import make_backend
+    from nlbound.execution.backends import make_backend
 
     backend = make_backend(args.backend, processes=args.processes, address=args.address)
     output = Output(out_dir=str(out), cache_dir=str(cache), processes=args.processes,
@@ -124,7 +124,7 @@ def _check(committed: str | None, out: Path, figures: list[str]) -> int:
     """--check: the reproduction in `out` against `committed`, file by file (0 within tolerance, else 1)."""
     if committed is None:
         return 0
-    from nlbound.experiments.check import check_dirs, expected_files
+    from nlbound.paper.check import check_dirs, expected_files
 
     rep = check_dirs(out, committed, expected_files(figures, FIGURES, out))
     print(rep.text(out, Path(committed)), file=sys.stdout)
@@ -133,8 +133,8 @@ def _check(committed: str | None, out: Path, figures: list[str]) -> int:
 
 def _fig11(args: argparse.Namespace, output, backend) -> None:
     """Train (or reuse) the four runs of Fig. 11 with the one runner, then draw it from the cache."""
-    from nlbound.experiments.fig11 import fig11, fig11_configs
-    from nlbound.experiments.runner import run_all
+    from nlbound.paper.fig11 import fig11, fig11_configs
+    from nlbound.execution.runner import run_all
 
     ctx = Context(quick=args.quick, data_dir=args.data_dir)
     run_all([c for _, c in fig11_configs(ctx)], output.cache_dir, backend=backend, data_dir=args.data_dir,
@@ -146,9 +146,9 @@ def _fig11(args: argparse.Namespace, output, backend) -> None:
 
 def _fig10(args: argparse.Namespace, output) -> None:
     """Compute (or reuse from <cache>/lemmas/) the lemma runs of Fig. 10, then draw it and write lemmas.json."""
-    from nlbound.experiments.fig10 import fig10
+    from nlbound.paper.fig10 import fig10
 
-    from nlbound.experiments.fig10 import FIG10_RUNS, QUICK_RUNS
+    from nlbound.paper.fig10 import FIG10_RUNS, QUICK_RUNS
 
     allowed = [f["eps"] for _, _, f in (QUICK_RUNS if args.quick else FIG10_RUNS)]
     eps: list[float] | None = None

@@ -62,9 +62,9 @@ def _default_out(spec_path: str, name: str) -> Path:
 
 
 def run(args: argparse.Namespace) -> int:
-    from nlbound.experiments.backends import make_backend
-    from nlbound.experiments.sweep import check_plot_axes, dataset_s, expand, load_spec, run_sweep
-    from nlbound.experiments.sweep_plot import BEST, plot_sweep_dir
+    from nlbound.execution.backends import make_backend
+    from nlbound.sweep.spec import check_plot_axes, dataset_s, expand, load_spec, run_sweep
+    from nlbound.sweep.plot import BEST, plot_sweep_dir
 
     try:
         validate_params(_CONSTRAINTS, {"processes": args.processes})

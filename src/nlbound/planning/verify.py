@@ -46,7 +46,7 @@ def verify(plan: Plan, indices, *, dataset: str, size: int, cache_dir, data_seed
            data_dir=None, processes: int = 1, progress: bool = False) -> list[dict]:
     """Train (or reuse from the run cache) the networks of the planned points `indices` and return,
     per point, the plan's row with the realised margin risk, terms and bound next to the predicted ones."""
-    from nlbound.experiments.runner import run_all
+    from nlbound.execution.runner import run_all
     from nlbound.training import load_run
 
     configs = [train_config(plan, int(i), dataset, size, data_seed, positive) for i in indices]

@@ -7,7 +7,7 @@ cached directory is used only if it passes nlbound.training.rundir.read_run (sta
 = recorded, finite cells, config = key); a damaged one is reported with its path and the reason, and
 retrained; a stray file at a run's path is set aside (`<key>.stray-<token>`) with a warning, never
 deleted, never fatal. Two sweeps may share a cache, on one node or several: a run is trained under a
-lease (nlbound.experiments.lease), which the other sweep waits on instead of training the run again,
+lease (nlbound.execution.lease), which the other sweep waits on instead of training the run again,
 and a leftover partial directory is removed only once no live lease of its token holds it (a
 heartbeat, not a pid). While runs train, the progress bar follows each one's t (progress files
 `<key>.partial-<token>.progress` written by train()).
@@ -25,12 +25,16 @@ import time
 from pathlib import Path
 from typing import Any, Callable, Iterable, Sequence
 
-from nlbound._io import atomic_write_json
-from nlbound.experiments.lease import claim, holder_alive
-from nlbound.training.rundir import TOKEN_PATTERN, RunDirError, process_token, read_run, run_dir
-
-TrainFn = Callable[[Any, Path, "str | None"], None]
-RUNNER_FILE = "runner.json"
+from nlbound.execution.backends import LocalBackend
+from nlbound.execution.execute import (
+    RUNNER_FILE,
+    TrainFn,
+    cached_run_problem,
+    default_train,
+    set_aside_stray,
+)
+from nlbound.execution.lease import holder_alive
+from nlbound.training.rundir import TOKEN_PATTERN, run_dir
 
 
 def dedupe(configs: Iterable[Any]) -> list[Any]:
@@ -41,111 +45,8 @@ def dedupe(configs: Iterable[Any]) -> list[Any]:
     return list(seen.values())
 
 
-def cached_run_problem(cache_dir: str | os.PathLike, config: Any) -> str | None:
-    """None if `config` has a usable finished run in the cache; else why not (one line with the path)."""
-    path = run_dir(cache_dir, config)
-    if not path.exists():
-        return f"{path}: not cached"
-    try:
-        read_run(path, complete=True, config=config)
-    except RunDirError as exc:
-        return str(exc)
-    return None
-
-
 def is_done(cache_dir: str | os.PathLike, config: Any) -> bool:
     return cached_run_problem(cache_dir, config) is None
-
-
-def progress_file(out_dir: str | os.PathLike) -> Path:
-    """Where the trainer of `out_dir` keeps its current t for the runner's progress bar."""
-    return Path(f"{out_dir}.progress")
-
-
-def default_train(config: Any, out_dir: Path, data_dir: str | None) -> None:
-    """Train one config on its dataset (name, size, data_seed, positive) with nlbound.training."""
-    from nlbound.training import RunOptions, train
-
-    dataset = _dataset(config, data_dir)
-    train(config, dataset, RunOptions(out_dir=str(out_dir), progress=False, threads=1, data_dir=data_dir,
-                                      progress_file=progress_file(out_dir)))
-
-
-_DATASETS: dict[tuple, Any] = {}
-
-
-def _dataset(config: Any, data_dir: str | None) -> Any:
-    from nlbound.data import dataset_for
-
-    key = (config.dataset, int(config.size), int(config.data_seed), tuple(getattr(config, "positive", ())),
-           getattr(config, "data_sha256", ""), data_dir)
-    if key not in _DATASETS:
-        _DATASETS[key] = dataset_for(config, data_dir=data_dir)
-    return _DATASETS[key]
-
-
-def _execute(train_fn: TrainFn, config: Any, cache_dir: str, data_dir: str | None) -> float:
-    """Train one config into a partial directory under the run's lease and publish it atomically; returns
-    wall seconds (0 for a run another sweep published while this one waited for its lease)."""
-    final = run_dir(cache_dir, config)
-    lease = claim(cache_dir, config.key(), lambda: cached_run_problem(cache_dir, config) is None)
-    if lease is None:
-        return 0.0
-    partial = final.with_name(f"{final.name}.partial-{process_token()}")
-    try:
-        shutil.rmtree(partial, ignore_errors=True)  # this process's own token: nobody else's
-        partial.mkdir(parents=True)
-        lease.beat(partial)
-        start = time.perf_counter()
-        train_fn(config, partial, data_dir)
-        wall = time.perf_counter() - start
-        atomic_write_json(partial / RUNNER_FILE, {"key": config.key(), "wall_s": wall, "pid": os.getpid()})
-        _publish(partial, final, config, cache_dir)
-    finally:
-        shutil.rmtree(partial, ignore_errors=True)  # gone unless training or publishing failed
-        progress_file(partial).unlink(missing_ok=True)
-        lease.release()
-    return wall
-
-
-def _publish(partial: Path, final: Path, config: Any, cache_dir: str) -> None:
-    """Rename partial to final; a damaged final is replaced, a valid one (another sweep's) kept.
-    The new run must itself pass read_run (a trainer that wrote an unfinished run is an error)."""
-    read_run(partial, complete=True, config=config)
-    problem = cached_run_problem(cache_dir, config)
-    if problem is None:
-        return  # another sweep finished the same run first: keep theirs, drop ours
-    set_aside_stray(final)
-    if final.exists():
-        print(f"replacing a damaged cached run: {problem}", file=sys.stderr)
-        shutil.rmtree(final)
-    os.replace(partial, final)
-
-
-def set_aside_stray(path: Path) -> None:
-    """Something other than a directory at a run's path (a file, a link): renamed to
-    `<path>.stray-<token>` with one warning line, so the run can be trained and published there."""
-    if path.is_symlink() or (path.exists() and not path.is_dir()):
-        aside = path.with_name(f"{path.name}.stray-{process_token()}")
-        os.replace(path, aside)
-        print(f"nlbound: warning: {path} is not a run directory: moved to {aside.name}", file=sys.stderr)
-
-
-def _worker_init() -> None:
-    import warnings
-
-    # known, once-per-process notices that would break the progress bar; they are in run.json / docs
-    warnings.filterwarnings("ignore", message=".*NumPy array is not writable.*")
-    warnings.filterwarnings("ignore", message=".*whitening acts on their.*")
-    try:
-        import torch
-
-        torch.set_num_threads(1)  # two single-thread processes beat one two-thread process
-    except ImportError:  # pragma: no cover
-        pass
-    from nlbound._blas import blas_threads
-
-    blas_threads(1)  # numpy's BLAS too, for the whole worker (not only train()): never exited
 
 
 # also ".<key>.partial-<token>....<random>.tmp": an atomic write (nlbound._io) the dead process never renamed
@@ -155,7 +56,7 @@ _PARTIAL = re.compile(rf"^\.?([0-9a-f]{{64}})\.partial-({TOKEN_PATTERN})(\..*)?$
 def clean_partials(cache_dir: str | os.PathLike) -> None:
     """Remove what interrupted runs left behind (`<key>.partial-<token>*`, and the hidden temporary file of
     an atomic write it was killed in, `.<key>.partial-<token>*.tmp`) once no live lease of that token
-    holds run <key> (nlbound.experiments.lease: renewed within LEASE_S, on any node): never a finished
+    holds run <key> (nlbound.execution.lease: renewed within LEASE_S, on any node): never a finished
     run, never the partial run of a live sweep sharing the cache, never a name without a token."""
     cache = Path(cache_dir)
     if not cache.is_dir():
@@ -184,12 +85,10 @@ def run_all(
 
     Runs are deduplicated by key, already finished ones are skipped, the rest are trained
     longest-first (by `cost`, also the unit of the progress bar's ETA) by `backend` (an object of
-    nlbound.experiments.backends: LocalBackend, RayBackend; default LocalBackend(processes), with
+    nlbound.execution.backends: LocalBackend, RayBackend; default LocalBackend(processes), with
     processes 2 unless given; 1: in this process; giving both is a ValueError). KeyboardInterrupt
     stops the sweep; finished runs stay cached.
     """
-    from nlbound.experiments.backends import LocalBackend  # backends import this module
-
     if backend is not None and processes is not None:
         raise ValueError("run_all: give processes or backend, not both")
     backend = backend or LocalBackend(2 if processes is None else processes)
@@ -298,7 +197,7 @@ class _Progress:
 
 
 class _Report:
-    """What a backend reports to the progress bar (nlbound.experiments.backends.Report)."""
+    """What a backend reports to the progress bar (nlbound.execution.backends.Report)."""
 
     def __init__(self, bar: _Progress):
         self.bar = bar

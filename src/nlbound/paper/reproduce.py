@@ -10,17 +10,17 @@ from typing import Any, Callable
 from nlbound._io import atomic_write_json
 from nlbound._validate import check_choice
 from nlbound.data import IMAGE_DATASETS
-from nlbound.experiments.claims import crosscheck, evaluate_claims
-from nlbound.experiments.slack import additive_table
-from nlbound.experiments.soundness import deviation_soundness, soundness
-from nlbound.experiments.figures import Context, build
-from nlbound.experiments.panels import PLOTS
-from nlbound.experiments.plotting import render
-from nlbound.experiments.report import write_report
-from nlbound.experiments.backends import LocalBackend
-from nlbound.experiments.runner import is_done, run_all, run_walls
-from nlbound.experiments.spec import Experiment, Output
-from nlbound.experiments.traces import Inputs, load_run_dir
+from nlbound.paper.claims import crosscheck, evaluate_claims
+from nlbound.analysis.slack import additive_table
+from nlbound.analysis.soundness import deviation_soundness, soundness
+from nlbound.paper.figures import Context, build
+from nlbound.paper.panels import PLOTS
+from nlbound.paper.plotting import render
+from nlbound.paper.report import write_report
+from nlbound.execution.backends import LocalBackend
+from nlbound.execution.runner import is_done, run_all, run_walls
+from nlbound.analysis.spec import Experiment, Output
+from nlbound.analysis.traces import Inputs, load_run_dir
 
 BaselineFn = Callable[[str, int, "str | None"], dict[str, float]]
 
@@ -89,7 +89,7 @@ def reproduce(
 
     dataset: the image dataset every figure is trained on (one of nlbound.data.IMAGE_DATASETS; the
     paper's is "mnist"), used when no `ctx` is given (a given ctx names its own).
-    backend: who trains the pending runs (nlbound.experiments.backends; default
+    backend: who trains the pending runs (nlbound.execution.backends; default
     LocalBackend(output.processes)); it never changes a result, only where runs are computed.
     from_cache: train nothing; figures with a run missing from the cache are skipped (meta
     "skipped_not_cached" names them)."""

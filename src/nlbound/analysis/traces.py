@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from nlbound.experiments.spec import Experiment
+from nlbound.analysis.spec import Experiment
 from nlbound.training.rundir import read_run
 
 

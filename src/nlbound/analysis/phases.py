@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from nlbound.experiments.traces import RunData
+from nlbound.analysis.traces import RunData
 from nlbound.training.stopping import PHASE_TOL, Phases, detect_phases
 
 __all__ = ["PHASE_TOL", "Phases", "run_phases", "window", "phase_report", "cut_time"]

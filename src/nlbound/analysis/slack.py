@@ -6,15 +6,15 @@ from typing import Any
 
 import numpy as np
 
-from nlbound.experiments.bounds import bound_curve, priced_minimum
-from nlbound.experiments.traces import Inputs
+from nlbound.analysis.bounds import bound_curve, priced_minimum
+from nlbound.analysis.traces import Inputs
 
 __all__ = ["additive_row", "additive_table"]
 
 
 def additive_row(run, variants) -> dict[str, Any]:
     """B = margin risk + Υ(δ/n) + Δε^κ/γ + p-bit term at the priced minimum over recorded t > 0 and
-    `variants` (experiments.bounds.priced_minimum), each term's value and share of B, and what B would
+    `variants` (analysis.bounds.priced_minimum), each term's value and share of B, and what B would
     be with the deviation terms replaced by the measured mean |f − g̃_κ| (test + train)/γ, i.e. with
     all of Δ's and the p-bit term's slack removed (a measurement, not a bound)."""
     best = priced_minimum(run, variants)

@@ -32,7 +32,7 @@ from nlbound._io import atomic_write_columns, atomic_write_json
 from nlbound._limits import MAX_ROWS, MAX_RUNS, MAX_VARIANTS, check_count, grid_count
 from nlbound._validate import Integral, Interval, Options, ParameterError, Real, check_param
 from nlbound.data.npz import canonical_positive
-from nlbound.experiments.spec import GAMMA_RULES, TERMS, BoundVariant
+from nlbound.analysis.spec import GAMMA_RULES, TERMS, BoundVariant
 from nlbound.tables import SWEEP_TABLES, to_frame
 
 TABLES = ("fixed", "sweep", "horizon", "bounds", "resources")
@@ -523,7 +523,7 @@ SUMMARY_COLUMNS = ("t_star", "t_end", "grid_size", "delta", "min_bound", "union_
 
 def run_results(run: SweepRun, data: Any, variants: Iterable[BoundVariant]) -> dict[str, list]:
     """Rows of results.csv for one run: every recorded t × every bound variant (eq. 6 terms)."""
-    from nlbound.experiments.bounds import bound_curve
+    from nlbound.analysis.bounds import bound_curve
 
     cols: dict[str, list] = {k: [] for k in ("key", *dict(run.point), *RESULT_COLUMNS)}
     t = data.t
@@ -545,7 +545,7 @@ def run_summary(run: SweepRun, data: Any, variants: Iterable[BoundVariant]) -> d
     """The least bound over the fixed grid G = {recorded t} × {full variants}, valid w.p. ≥ 1 − δ
     simultaneously for all of G by the union bound: each point is evaluated with δ/|G| (eq. 7's
     ln(1/δ) grows by ln|G|); union_price is what that adds to Υ_κ at the minimiser."""
-    from nlbound.experiments.bounds import bound_curve
+    from nlbound.analysis.bounds import bound_curve
 
     full = [v for v in applicable(variants, data) if v.terms == "full"]
     t, n = data.t, len(data.t) * len(full)
@@ -567,7 +567,7 @@ def run_summary(run: SweepRun, data: Any, variants: Iterable[BoundVariant]) -> d
 
 def tables(runs: list[SweepRun], dirs: dict[str, Path], spec: SweepSpec) -> tuple[dict, dict]:
     """(results, summary) as column dicts, in run order, read from the finished run directories."""
-    from nlbound.experiments.traces import load_run_dir
+    from nlbound.analysis.traces import load_run_dir
 
     variants = spec.bounds.variants()
     results: dict[str, list] = {}
@@ -616,9 +616,9 @@ def run_sweep(
 ) -> SweepResult:
     """Expand the spec (unless its `runs` are given: expand's result), train what the cache lacks on
     `backend` (default: local, 2 processes), then write results.csv, summary.csv and sweep.json under out_dir."""
-    from nlbound.experiments.backends import LocalBackend
-    from nlbound.experiments.reproduce import estimated_cost
-    from nlbound.experiments.runner import dedupe, default_train, is_done, run_all
+    from nlbound.execution.backends import LocalBackend
+    from nlbound.paper.reproduce import estimated_cost
+    from nlbound.execution.runner import dedupe, default_train, is_done, run_all
 
     if runs is None:
         runs = expand(spec, s_of or (lambda config: dataset_s(config, data_dir)))

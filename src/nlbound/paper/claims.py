@@ -11,7 +11,7 @@ A claim whose figure was not run (or lacks a run it needs) is reported with hold
 that does not hold on our data is reported as failing, with the numbers; nothing is tuned.
 Common quantity: B(run, variants) = min over recorded t > 0 and over the variants (the q of
 gamma, unless fixed) of the bound of Theorem 5.2 with the p-bit term (docs/PROOFS.md) on that
-run, every searched point at delta / n (the union price of the selection, experiments.bounds.priced_minimum).
+run, every searched point at delta / n (the union price of the selection, analysis.bounds.priced_minimum).
 """
 
 from __future__ import annotations
@@ -21,11 +21,11 @@ from typing import Any, Callable
 
 import numpy as np
 
-from nlbound.experiments.claim_checks import planned_bounds
-from nlbound.experiments.claim_history import HISTORY, P_MEANING, SOUND_B
-from nlbound.experiments.bounds import bound_curve, optimistic_bound, optimistic_min, priced_minimum
-from nlbound.experiments.phases import phase_report, run_phases
-from nlbound.experiments.traces import Inputs, RunData
+from nlbound.paper.claim_checks import planned_bounds
+from nlbound.paper.claim_history import HISTORY, P_MEANING, SOUND_B
+from nlbound.analysis.bounds import bound_curve, optimistic_bound, optimistic_min, priced_minimum
+from nlbound.analysis.phases import phase_report, run_phases
+from nlbound.analysis.traces import Inputs, RunData
 
 VACUOUS = 0.5  # random-guess risk
 THEOREM_CLAIMS = ("C1", "C2", "C3", "C4", "C5", "C6", "C7")  # judged by Theorem 5.2's B (C8: Assumption 5.1; C9-10: eq. 41)

@@ -4,7 +4,7 @@ Every run records the same canonical set of margin thresholds for its beta (`gam
 run that two figures need has one TrainConfig, one cache key and is trained once. Horizons are
 multiples of t*_0.5(beta) (eq. 15 / 97) computed from the dataset's s, rounded to 3 digits.
 To change a parameter, edit the builder of that figure; to add a figure, add a builder to
-`BUILDERS`, a plot function to `nlbound.experiments.panels.PLOTS`.
+`BUILDERS`, a plot function to `nlbound.paper.panels.PLOTS`.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from nlbound.experiments.spec import BoundVariant, Experiment, RunSpec, gamma_value
+from nlbound.analysis.spec import BoundVariant, Experiment, RunSpec, gamma_value
 
 ALPHA = 0.5
 QS = (1.0, 10.0, 100.0)

@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 
 from nlbound.evaluation.run_bound import run_bound
-from nlbound.experiments.traces import Inputs
+from nlbound.analysis.traces import Inputs
 
 __all__ = ["planned_bounds"]
 

@@ -1,7 +1,7 @@
 """Execution backends of the cached runner: local processes, or one Ray task per run on a Ray cluster.
 
 A backend trains the pending configs that `runner.run_all` hands it (run_all deduplicates, skips
-finished runs and owns the progress bar). Every backend runs `runner._execute`, so there is one
+finished runs and owns the progress bar). Every backend runs `execute.execute_run`, so there is one
 cache layout: a run trains into `<cache>/<key>.partial-<token>` and is renamed to `<cache>/<key>`
 only when it has finished. A run killed mid-way (worker or node lost, Ctrl-C) leaves only a
 partial directory, which the next `run_all` removes before it retrains that run: a half-written
@@ -16,16 +16,15 @@ from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from dataclasses import dataclass
 from multiprocessing import get_context
 from pathlib import Path
-from typing import Any, Callable, Protocol, Sequence
+from typing import Any, Protocol, Sequence
 
 from nlbound._validate import Integral, Interval, Real, validate_params
-from nlbound.experiments.ray_connect import connect, quiet_ray
-from nlbound.experiments.lifeline import die_with_parent
-from nlbound.experiments.runner import _execute, _worker_init
+from nlbound.execution.ray_connect import connect, quiet_ray
+from nlbound.execution.lifeline import die_with_parent
+from nlbound.execution.execute import TrainFn, execute_run, worker_init
 
 __all__ = ["LocalBackend", "RayBackend", "Report", "make_backend", "ray_available"]
 
-TrainFn = Callable[[Any, Path, "str | None"], None]
 BACKENDS = ("local", "ray")
 
 
@@ -52,14 +51,14 @@ class LocalBackend:
                 report: Report) -> None:
         if self.processes <= 1 or len(pending) <= 1:
             for c in pending:
-                report.done(c, _execute(train_fn, c, cache_dir, data_dir))
+                report.done(c, execute_run(train_fn, c, cache_dir, data_dir))
         else:
             self._pool(pending, train_fn, cache_dir, data_dir, report)
 
     def _pool(self, pending, train_fn, cache_dir, data_dir, report) -> None:
         pool = ProcessPoolExecutor(max_workers=min(self.processes, len(pending)), mp_context=get_context("spawn"),
                                    initializer=_local_worker_init, initargs=(os.getpid(),))
-        futures = {pool.submit(_execute, train_fn, c, cache_dir, data_dir): c for c in pending}
+        futures = {pool.submit(execute_run, train_fn, c, cache_dir, data_dir): c for c in pending}
         try:
             remaining = set(futures)
             while remaining:
@@ -81,7 +80,7 @@ class LocalBackend:
 
 def _local_worker_init(driver: int) -> None:
     """A local worker: the runner's set-up, and it ends with its driver (SIGKILL or SIGTERM to it)."""
-    _worker_init()
+    worker_init()
     die_with_parent(driver)
 
 
@@ -99,8 +98,8 @@ def ray_available() -> bool:
 
 def _ray_run(train_fn: TrainFn, config: Any, cache_dir: str, data_dir: str | None) -> float:
     """One Ray task: train one run into the shared cache exactly as the local backend does."""
-    _worker_init()
-    return _execute(train_fn, config, cache_dir, data_dir)
+    worker_init()
+    return execute_run(train_fn, config, cache_dir, data_dir)
 
 
 @dataclass(frozen=True)

@@ -17,8 +17,8 @@ from typing import Any, Sequence
 import numpy as np
 
 from nlbound.evaluation.run_bound import clamp_rho
-from nlbound.experiments.lemmas import RATIO_LINKS, _params, bound_theory, link_ratios
-from nlbound.experiments.plotting import FigureData, Panel
+from nlbound.analysis.lemma_runs import RATIO_LINKS, _params, bound_theory, link_ratios
+from nlbound.paper.plotting import FigureData, Panel
 
 __all__ = ["plot_fig10", "measured_chain_curve", "FIG10_RUNS", "QUICK_RUNS", "lemma_horizon", "fig10_configs",
            "fig10"]
@@ -154,16 +154,16 @@ def plot_fig10(results: Sequence[dict], kappa: int = 1) -> FigureData:
 
 def fig10(cache_dir, out_dir, *, ctx: Any = None, quick: bool = False, data_dir=None, n_times: int = N_TIMES,
           kappa: int = 1, eps: Sequence[float] | None = None, log=None) -> dict:
-    """Compute (or reuse from cache_dir/lemmas/, keyed as experiments.lemmas.cache_path) the lemma runs
+    """Compute (or reuse from cache_dir/lemmas/, keyed as analysis.lemma_runs.cache_path) the lemma runs
     (those with ε in `eps`, default all), then write out_dir/figures/fig10.{png,pdf,csv} and
     out_dir/lemmas.json. Returns the paths, how many runs were computed / reused and the number of
     measured/bound ratios > 1. log(str): one line per run (label, computed or cached, wall s)."""
     import time
 
     from nlbound.data import load_dataset
-    from nlbound.experiments.figures import Context
-    from nlbound.experiments.lemmas import cache_path, run_lemmas, tau_grid, write_lemmas_json
-    from nlbound.experiments.plotting import render
+    from nlbound.paper.figures import Context
+    from nlbound.analysis.lemma_runs import cache_path, run_lemmas, tau_grid, write_lemmas_json
+    from nlbound.paper.plotting import render
 
     ctx = ctx or Context(quick=quick, data_dir=data_dir)
     lem_dir = Path(cache_dir) / "lemmas"

@@ -6,8 +6,8 @@ import numpy as np
 
 from nlbound.evaluation import metrics as M
 from nlbound.evaluation import run_bound as RB
-from nlbound.experiments.spec import BoundVariant
-from nlbound.experiments.traces import RunData, gamma_col
+from nlbound.analysis.spec import BoundVariant
+from nlbound.analysis.traces import RunData, gamma_col
 from nlbound.theory import t_star
 
 PROXIES = ("g1", "g2", "glin")

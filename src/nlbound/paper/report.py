@@ -13,8 +13,8 @@ from pathlib import Path
 from typing import Any
 
 from nlbound._io import atomic_write_text
-from nlbound.experiments.claims import Claim
-from nlbound.experiments.figures import DATASET_LABELS
+from nlbound.paper.claims import Claim
+from nlbound.paper.figures import DATASET_LABELS
 
 HOLDS = {True: "✅ holds", False: "❌ does not hold", None: "— not evaluated"}
 NULL_MEANS = "a number that is not finite (inf or nan); claims.json is strict JSON"

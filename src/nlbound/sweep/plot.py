@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from nlbound._validate import ParameterError
-from nlbound.experiments.plotting import FigureData, Panel, render
+from nlbound.paper.plotting import FigureData, Panel, render
 
 __all__ = ["BEST", "read_sweep", "sweep_figure", "plot_sweep_dir"]
 

@@ -16,13 +16,13 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from nlbound.experiments.plotting import FigureData, Panel, render
+from nlbound.paper.plotting import FigureData, Panel, render
 
 __all__ = ["FIG11_RUNS", "BOUND_LABELS", "fig11_configs", "curve_times", "theorem_best_time", "bound_curves", "predictor_test_risk",
            "soundness", "figure_data", "fig11"]
 
 # (panel label, figure, that figure's RunSpec label): the runs are taken from the figures'
-# declarations (nlbound.experiments.figures), so their configs and cache keys are those figures' own
+# declarations (nlbound.paper.figures), so their configs and cache keys are those figures' own
 # (seed 0; Fig. 1 declares p = 32 only, Figs 3 and 5 are drawn here at p = 16).
 FIG11_RUNS = (("ε=0.001 p=32", "fig1", "β=0.001"), ("ε=0.001 ρ=1 p=16", "fig5", "7×7"),
               ("ε=0.01 p=16", "fig3", "default init p=16"), ("ε=0.01 ρ=1 p=16", "fig3", "ρ=1 p=16"))
@@ -46,7 +46,7 @@ BOUND_LABELS = {  # name: (legend, color, line style, marker)
 def fig11_configs(ctx: Any) -> list[tuple[str, Any]]:
     """(label, TrainConfig) of the four runs: the configs of the RunSpecs FIG11_RUNS names, as the
     figures' builders declare them under ctx (one home: the same cache keys as Figs 1, 3, 5)."""
-    from nlbound.experiments.figures import build
+    from nlbound.paper.figures import build
 
     names = list(dict.fromkeys(fig for _, fig, _ in FIG11_RUNS))
     specs = {(exp.name, r.label): r.config for exp in build(names, ctx) for r in exp.runs}
@@ -144,8 +144,8 @@ def fig11(cache_dir, out_dir, *, ctx: Any = None, settings: Any = None, n_times:
     the soundness counts (see `soundness`) with every point's values into json_path (if given).
 
     Raises FileNotFoundError naming the missing run (train it with `nlbound reproduce fig1 fig3 fig5`)."""
-    from nlbound.experiments.figures import Context
-    from nlbound.experiments.traces import load_run_dir
+    from nlbound.paper.figures import Context
+    from nlbound.analysis.traces import load_run_dir
 
     if settings is None:
         from nlbound.baselines import CompareSettings

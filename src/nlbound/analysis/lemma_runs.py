@@ -235,7 +235,7 @@ def write_lemmas_json(results: Sequence[dict], path, kappas=(1, 2)) -> Path:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """python -m nlbound.experiments.lemmas --eps 0.001 0.01 [--size 7 --beta 1e-3 --width 64 --rtol 1e-5
+    """python -m nlbound.analysis.lemma_runs --eps 0.001 0.01 [--size 7 --beta 1e-3 --width 64 --rtol 1e-5
     --points 12 --threads 1 --cache runs/lemmas --out results/lemmas.json]: runs to t*_0.5."""
     import argparse
 
@@ -243,7 +243,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from nlbound.theory import t_star
     from nlbound.training import TrainConfig
 
-    ap = argparse.ArgumentParser(prog="python -m nlbound.experiments.lemmas")
+    ap = argparse.ArgumentParser(prog="python -m nlbound.analysis.lemma_runs")
     ap.add_argument("--eps", type=float, nargs="+", required=True)
     ap.add_argument("--dataset", default="mnist")
     ap.add_argument("--size", type=int, default=7)

@@ -1,0 +1,1 @@
+"""Executing runs: the cached runner, its backends (local processes, Ray), the leases and lifelines of a shared cache."""
