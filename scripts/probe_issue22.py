@@ -18,7 +18,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from nlbound.sweep.spec import expand, load_spec
+from nlbound.sweep import expand, load_spec
 
 NL = str(Path(sys.executable).with_name("nlbound"))  # the CLI of this interpreter's environment
 ROOT = Path(sys.argv[1] if len(sys.argv) > 1 else "/tmp/nlbound-probe-issue22")  # wiped and rebuilt

@@ -425,7 +425,7 @@ def test_gd_crosscheck_compares_the_two_runs_at_shared_times(tmp_path):
 
 def test_expected_horizon_and_cost_order_the_long_runs_first():
     from nlbound.paper.figures import PHASE3_MARGIN
-    from nlbound.paper.reproduce import estimated_cost
+    from nlbound.execution.cost import estimated_cost
 
     c = ctx(quick=False)
     f8 = BUILDERS["fig8"](c).runs[0].config

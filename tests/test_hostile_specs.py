@@ -12,7 +12,7 @@ import pytest
 from nlbound._limits import MAX_PLAN_POINTS, MAX_ROWS, MAX_RUNS, check_count
 from nlbound._validate import Integral, Interval, Options, ParameterError, Real
 from nlbound.cli.main import main
-from nlbound.sweep.spec import SpecError, expand, load_spec, parse_spec
+from nlbound.sweep import SpecError, expand, load_spec, parse_spec
 from nlbound.planning import PlanGrid
 
 BASE = """

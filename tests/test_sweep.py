@@ -13,7 +13,7 @@ import pytest
 
 from nlbound.cli.main import main
 from nlbound.execution.backends import LocalBackend
-from nlbound.sweep.spec import load_spec, run_sweep
+from nlbound.sweep import load_spec, run_sweep
 
 SPEC = """
 [fixed]

@@ -14,7 +14,7 @@ import pytest
 from nlbound.cli.main import main
 from nlbound.execution.backends import LocalBackend
 from nlbound.paper.plotting import draw
-from nlbound.sweep.spec import load_spec, run_sweep
+from nlbound.sweep import load_spec, run_sweep
 from nlbound.sweep.plot import read_sweep, sweep_figure
 
 from test_experiments_support import synthetic_trace, write_run

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from nlbound.execution.backends import LocalBackend, RayBackend
-from nlbound.sweep.spec import load_spec, run_sweep
+from nlbound.sweep import load_spec, run_sweep
 
 # CI installs the extra (`pip install -e '.[test,ray]'`): there a missing Ray fails loudly below.
 pytestmark = pytest.mark.skipif(importlib.util.find_spec("ray") is None and not os.environ.get("CI"),

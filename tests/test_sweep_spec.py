@@ -8,7 +8,7 @@ import textwrap
 import pytest
 
 from nlbound.cli.main import main
-from nlbound.sweep.spec import SpecError, expand, load_spec, parse_spec
+from nlbound.sweep import SpecError, expand, load_spec, parse_spec
 from tolerances import rounded_3g
 
 ISSUE_SPEC = """

@@ -38,7 +38,7 @@ def read_trace(run_dir: str | os.PathLike, *, as_frame: bool = False, complete: 
 
 def read_sweep(out_dir: str | os.PathLike, table: str = "summary", *, as_frame: bool = False) -> Any:
     """The results.csv or summary.csv that `nlbound sweep` / run_sweep wrote into out_dir (its columns:
-    nlbound.sweep.spec.RESULT_COLUMNS / SUMMARY_COLUMNS and the sweep's axes)."""
+    nlbound.sweep.tables.RESULT_COLUMNS / SUMMARY_COLUMNS and the sweep's axes)."""
     if table not in SWEEP_TABLES:
         raise ValueError(f"table == {table!r}, must be one of {', '.join(SWEEP_TABLES)}")
     path = Path(out_dir) / f"{table}.csv"

@@ -63,7 +63,7 @@ def _default_out(spec_path: str, name: str) -> Path:
 
 def run(args: argparse.Namespace) -> int:
     from nlbound.execution.backends import make_backend
-    from nlbound.sweep.spec import check_plot_axes, dataset_s, expand, load_spec, run_sweep
+    from nlbound.sweep import check_plot_axes, dataset_s, expand, load_spec, run_sweep
     from nlbound.sweep.plot import BEST, plot_sweep_dir
 
     try:
