@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from nlbound.paper import claims as C
+from nlbound.paper.crosscheck import crosscheck
 from nlbound.analysis import soundness as S
 from nlbound.analysis.bounds import bound_curve, optimistic_bound
 from nlbound.paper.figures import BUILDERS, build, gammas_for
@@ -415,7 +416,7 @@ def test_gd_crosscheck_compares_the_two_runs_at_shared_times(tmp_path):
     exp = figs["fig1"].exp
     gd = exp.crosscheck("β=0.001")
     assert gd.config.integrator == "gd" and gd.config.lr == 1e-3 and gd.config.t_end == exp.run("β=0.001").config.t_end
-    out = C.crosscheck(figs)
+    out = crosscheck(figs)
     (name, res), = out.items()
     assert "GD" in name and res["common_times"] == len(figs["fig1"].runs["β=0.001"].t)
     assert set(res["max_abs_difference"]) >= {"test_risk", "train_risk"}

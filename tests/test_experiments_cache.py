@@ -168,9 +168,9 @@ def test_progress_counts_running_runs_by_their_t(tmp_path):
 
 
 def test_train_keeps_its_t_in_the_progress_file(tmp_path):
-    from nlbound.training.run import _Heartbeat
+    from nlbound.training.supervise import Heartbeat
 
-    beat = _Heartbeat(tmp_path / "p.progress", 10.0)
+    beat = Heartbeat(tmp_path / "p.progress", 10.0)
     beat(2.5)
     assert json.loads((tmp_path / "p.progress").read_text()) == {"t": 2.5, "t_end": 10.0}
     beat.close()

@@ -116,8 +116,8 @@ def test_data_dir_reaches_s_and_the_horizons(tmp_path, monkeypatch, capsys):
 
 def test_fig11_trains_its_runs_with_the_runner_then_draws(tmp_path, monkeypatch, capsys):
     """`reproduce fig11` hands Fig. 11's four configs to the one runner, then draws from its cache."""
+    import nlbound.cli.reproduce as R
     import nlbound.paper.fig11 as F
-    import nlbound.execution.runner as R
 
     seen = {}
     monkeypatch.setattr(R, "run_all", lambda configs, cache, **kw: seen.update(configs=configs, cache=cache))

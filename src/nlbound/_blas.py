@@ -5,6 +5,8 @@ from __future__ import annotations
 import contextlib
 import functools
 
+from threadpoolctl import threadpool_limits
+
 
 def blas_threads(threads: int | None):
     """Limit numpy's BLAS (OpenBLAS) to `threads` threads: a context manager, or, if never exited, a
@@ -16,7 +18,6 @@ def blas_threads(threads: int | None):
     in another order, so one thread also makes results independent of the machine."""
     if threads is None:
         return contextlib.nullcontext()
-    from threadpoolctl import threadpool_limits
 
     return threadpool_limits(limits=int(threads), user_api="blas")
 

@@ -14,6 +14,8 @@ from typing import Any, Mapping
 
 import numpy as np
 
+from nlbound.training.rundir import read_run  # the checked reader (imports without torch)
+
 SWEEP_TABLES = ("results", "summary")
 
 
@@ -30,8 +32,6 @@ def read_trace(run_dir: str | os.PathLike, *, as_frame: bool = False, complete: 
     """A run's trace.csv (one row per recorded time, columns as docs/ARCHITECTURE.md lists them),
     read by the one checked reader (nlbound.training.read_run: a damaged or, with complete=True,
     unfinished run is a RunDirError); a DataFrame with as_frame=True."""
-    from nlbound.training.rundir import read_run  # training pulls in torch; the tables need it only here
-
     trace, _ = read_run(run_dir, complete=complete)
     return to_frame(trace) if as_frame else trace
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from nlbound.evaluation import metrics as M
-from nlbound.evaluation import run_bound as RB
 from nlbound.analysis.spec import BoundVariant
 from nlbound.analysis.traces import RunData, gamma_col
-from nlbound.theory import t_star
+from nlbound.evaluation import metrics as M
+from nlbound.evaluation import run_bound as RB
+from nlbound.theory import t_star_or_none
 
 PROXIES = ("g1", "g2", "glin")
 
@@ -23,9 +23,8 @@ def t_star_of(run: RunData, alpha: float = 0.5) -> float:
     """t*_alpha(beta) of eq. 15 (L = 2) / eq. 97 (L >= 3) for this run's beta, s, depth; nan where
     it is undefined (beta^L / s >= alpha: the net starts past that fraction of the top mode)."""
     p = run_params(run)
-    if p["beta"] ** p["depth"] / p["s"] >= alpha:
-        return float("nan")
-    return float(t_star(alpha, p["beta"], p["s"], p["depth"]))
+    value = t_star_or_none(alpha, p["beta"], p["s"], p["depth"])
+    return float("nan") if value is None else value
 
 
 def bound_curve(run: RunData, variant: BoundVariant, form: str = "closed", n_searched: int = 1) -> dict[str, np.ndarray]:

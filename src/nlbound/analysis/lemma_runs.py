@@ -3,6 +3,7 @@ results/lemmas.json and the slack budget (issue 12, items 2, 3 and 5)."""
 
 from __future__ import annotations
 
+import argparse
 import hashlib
 import json
 import math
@@ -12,11 +13,15 @@ from typing import Any, Sequence
 import numpy as np
 import torch
 
-from nlbound.evaluation.run_bound import clamp_rho
 from nlbound._io import atomic_write_json
+from nlbound.data import load_dataset
 from nlbound.evaluation import lemmas as LM
 from nlbound.evaluation.metrics import margin_risk
+from nlbound.evaluation.run_bound import clamp_rho
 from nlbound.networks import forward, frobenius_spectral_ratio, init_weights, layer_shapes, pack, unpack
+from nlbound.theory import bound_terms, t_star, t_star_or_none
+from nlbound.training import TrainConfig
+from nlbound.training.integrators import integrator_options
 from nlbound.training.sensitivity import SensitivityFlow, integrate_sensitivity
 
 __all__ = ["tau_grid", "cache_path", "run_lemmas", "summarize", "write_lemmas_json", "slack_at_optimum", "slack_at_index",
@@ -38,17 +43,12 @@ def cache_path(cache_dir, config, taus: Sequence[float]) -> Path:
 
 def _times(config, s: float) -> np.ndarray:
     """config.times if given, else 0, 25 log-spaced times over [t_end/1e3, t_end] and t*_0.5 < t_end."""
-    from nlbound.theory import t_star
-
     if config.times:
         return np.unique(np.asarray([0.0, *config.times, config.t_end]))
     ts = [0.0, *np.geomspace(config.t_end / 1e3, config.t_end, 25)]
-    try:
-        tstar = float(t_star(0.5, config.beta, s, config.depth))
-        if 0 < tstar < config.t_end:
-            ts.append(tstar)
-    except ValueError:
-        pass
+    tstar = t_star_or_none(0.5, config.beta, s, config.depth)
+    if tstar is not None and tstar < config.t_end:
+        ts.append(tstar)
     return np.unique(np.asarray(ts))
 
 
@@ -60,8 +60,6 @@ def _net(theta: np.ndarray, shapes, x: torch.Tensor, eps: float) -> np.ndarray:
 def bound_theory(t: np.ndarray, p: LM.ChainParams, m: int) -> dict:
     """u(t), v(t), Φ_κ, Δ_κ,β(t) (eqs. 7–10) from nlbound.theory; and the form="ode" solution where
     bound_terms offers it (issue 12 item 4, another module), else None."""
-    from nlbound.theory import bound_terms
-
     kw = dict(d=p.d, m=m, depth=p.depth, kappa=p.kappa, p=32, delta=0.01, eps=p.eps, beta=p.beta,
               gamma=1.0, rho=p.rho, s=p.s, t=np.asarray(t, dtype=np.float64))
     closed = bound_terms(**kw)
@@ -76,8 +74,6 @@ def bound_theory(t: np.ndarray, p: LM.ChainParams, m: int) -> dict:
 
 def _integrate(config, ds, theta0: np.ndarray, times: np.ndarray, taus) -> dict:
     """τ -> [(t, θ^τ(t), ∂θ^τ/∂τ(t))] and integrator statistics, one sensitivity run per τ."""
-    from nlbound.training.integrators import integrator_options
-
     opts = integrator_options(config)  # the options the run's own integrator takes, and only those
     runs, stats = {}, {}
     for tau in taus:
@@ -237,12 +233,6 @@ def write_lemmas_json(results: Sequence[dict], path, kappas=(1, 2)) -> Path:
 def main(argv: Sequence[str] | None = None) -> int:
     """python -m nlbound.analysis.lemma_runs --eps 0.001 0.01 [--size 7 --beta 1e-3 --width 64 --rtol 1e-5
     --points 12 --threads 1 --cache runs/lemmas --out results/lemmas.json]: runs to t*_0.5."""
-    import argparse
-
-    from nlbound.data import load_dataset
-    from nlbound.theory import t_star
-    from nlbound.training import TrainConfig
-
     ap = argparse.ArgumentParser(prog="python -m nlbound.analysis.lemma_runs")
     ap.add_argument("--eps", type=float, nargs="+", required=True)
     ap.add_argument("--dataset", default="mnist")

@@ -8,9 +8,9 @@ from typing import Any, Callable
 
 import numpy as np
 
-from nlbound.evaluation.run_bound import deviation_links
 from nlbound.analysis.bounds import bound_curve, optimistic_bound
 from nlbound.analysis.traces import Inputs, RunData
+from nlbound.evaluation.run_bound import deviation_links
 
 __all__ = ["soundness", "deviation_soundness", "run_links"]
 

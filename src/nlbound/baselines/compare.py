@@ -24,8 +24,9 @@ import torch
 from nlbound._validate import Interval, Real, validate_params
 from nlbound.baselines import classical as C
 from nlbound.baselines import pacbayes as PB
+from nlbound.baselines.cache import cache_problem, plain, read_cached, write_cached
 from nlbound.baselines.spectral import DEFAULT_GAMMAS, nbs_bound
-from nlbound.baselines.weights import TrainedNet, trained_net
+from nlbound.baselines.weights import TrainedNet, checked_run, recorded_time, trained_net
 from nlbound.evaluation import metrics as M
 from nlbound.evaluation.run_bound import run_bound
 from nlbound.networks import forward_many, layer_shapes, unpack
@@ -190,9 +191,6 @@ def compare_run(run_dir, at: float | None = None, settings: CompareSettings = Co
                 step: Callable[[str], None] | None = None) -> dict:
     """compare_net on the run in run_dir at its recorded time nearest `at`, cached (see module doc);
     step(name) is called before re-integrating the net and before each bound (a progress hook)."""
-    from nlbound.baselines.cache import cache_problem, plain, read_cached, write_cached
-    from nlbound.baselines.weights import checked_run, recorded_time
-
     run, config = checked_run(run_dir)  # run.json must still hash to its key
     t = recorded_time(run.trace["t"], at)
     path = cache_path(run_dir, config.key(), t, settings)

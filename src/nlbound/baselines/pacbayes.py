@@ -51,7 +51,7 @@ import numpy as np
 import torch
 
 from nlbound._validate import Integral, Interval, Real, validate_params
-from nlbound.networks import layer_shapes, unpack
+from nlbound.networks import forward_many, layer_shapes, unpack
 from nlbound.theory.kl import kl_inverse_upper
 
 __all__ = ["PacBayesSettings", "gaussian_kl", "b_re", "lambda_grid_index",
@@ -202,8 +202,6 @@ def optimise_posterior(theta0: np.ndarray, theta: np.ndarray, x: np.ndarray, y: 
 def gibbs_errors(mean: np.ndarray, sigma: np.ndarray, x: np.ndarray, y: np.ndarray, eps: float, width: int,
                  depth: int, n: int, seed: int, chunk: int = 16) -> np.ndarray:
     """Training 0-1 error of each of n nets drawn from N(mean, diag sigma^2) (float64 forward passes)."""
-    from nlbound.networks import forward_many
-
     gen = torch.Generator().manual_seed(seed + 1)
     shapes = layer_shapes(x.shape[1], width, depth)
     xt = torch.from_numpy(np.array(x, dtype=np.float64))

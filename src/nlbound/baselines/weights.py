@@ -14,10 +14,10 @@ from pathlib import Path
 import numpy as np
 
 from nlbound._validate import ParameterError
-from nlbound.data import Dataset
+from nlbound.data import Dataset, dataset_for
 from nlbound.training import RunOptions, TrainConfig, load_run
+from nlbound.training.run import train
 from nlbound.training.rundir import INFO_FILE, RunDirError
-from nlbound.training.run import _load_dataset, train
 
 __all__ = ["TrainedNet", "checked_run", "config_of", "recorded_time", "trained_net"]
 
@@ -81,7 +81,7 @@ def trained_net(run_dir, at: float | None = None, *, dataset=None, data_dir=None
     t = recorded_time(t_all, at)
     j = int(np.flatnonzero(t_all == t)[0])
     row = {k: float(v[j]) for k, v in run.trace.items()}
-    ds = dataset if dataset is not None else _load_dataset(config, RunOptions(data_dir=data_dir, cache_dir=cache_dir))
+    ds = dataset if dataset is not None else dataset_for(config, data_dir=data_dir, cache_dir=cache_dir)
     times = tuple(float(s) for s in t_all[t_all <= t])
     if t == 0.0:
         sub = config.replace(t_end=float(t_all[t_all > 0][0]), times=times + (float(t_all[t_all > 0][0]),))

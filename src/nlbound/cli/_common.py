@@ -7,8 +7,9 @@ import argparse
 import os
 import warnings
 
+from nlbound.training.rundir import DEFAULT_RUNS
+
 RUNS_ENV = "NLBOUND_RUNS"
-DEFAULT_RUNS = "runs"
 
 
 def add_runs_flag(parser: argparse.ArgumentParser, what: str = "") -> None:
@@ -30,6 +31,11 @@ def runs_dir(args: argparse.Namespace) -> tuple[str, str]:
         return args.runs, "--runs"
     env = os.environ.get(RUNS_ENV)
     return (env, f"${RUNS_ENV}") if env else (DEFAULT_RUNS, "./runs")
+
+
+def runs_root() -> str:
+    """The run cache without a flag: $NLBOUND_RUNS, else ./runs (`nlbound train` without --out)."""
+    return os.environ.get(RUNS_ENV) or DEFAULT_RUNS
 
 
 def add_data_flags(parser: argparse.ArgumentParser) -> None:

@@ -16,9 +16,10 @@ from pathlib import Path
 
 from nlbound._io import check_output_dir
 from nlbound._validate import Interval, ParameterError, Real, check_param
+from nlbound.baselines import CompareSettings, PacBayesSettings, compare_run
 from nlbound.cli._common import add_data_flags
-from nlbound.cli._progress import Status, progress_enabled
 from nlbound.cli._output import write_stdout
+from nlbound.cli._progress import Status, progress_enabled
 
 ORDER = ("theorem_5_2", "linear_counting", "network_counting", "network_vc", "spectral_nbs2018", "pac_bayes_dr2017")
 _KEY_INPUTS = {
@@ -47,8 +48,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _settings(delta: float):
-    from nlbound.baselines import CompareSettings, PacBayesSettings
-
     try:
         check_param("delta", delta, Interval(Real, 0.01, 1, closed="neither"))
     except ParameterError as exc:
@@ -76,8 +75,6 @@ def _table(res: dict) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    from nlbound.baselines import compare_run
-
     run_dir = Path(args.run_dir)
     if not (run_dir / "run.json").is_file() or not (run_dir / "trace.csv").is_file():
         raise ValueError(f"RUN_DIR == {str(run_dir)!r}, must be a run directory (with run.json and trace.csv)")

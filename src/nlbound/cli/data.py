@@ -8,8 +8,9 @@ import json
 import warnings
 
 from nlbound._io import check_output_dir
-from nlbound.cli._progress import Status, progress_enabled
 from nlbound.cli._dataset import add_dataset_arguments, dataset_fields, load_kwargs
+from nlbound.cli._progress import Status, progress_enabled
+from nlbound.data import RankDeficiencyWarning, dataset_statistics, load_dataset
 
 # the order of the JSON keys and table rows
 KEYS = (
@@ -42,8 +43,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from nlbound.data import RankDeficiencyWarning, dataset_statistics, load_dataset
-
     if args.cache_dir is not None:
         check_output_dir(args.cache_dir, "--cache-dir", writable=False)
 

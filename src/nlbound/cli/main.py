@@ -7,6 +7,7 @@ import importlib
 import sys
 import warnings
 
+from nlbound import __version__
 from nlbound._validate import ParameterError
 
 # subcommand name -> module under nlbound.cli exposing add_arguments(parser) and run(args) -> int.
@@ -79,14 +80,18 @@ def _forbid_repeats(parser: argparse.ArgumentParser) -> None:
             action.__class__ = _once(type(action))
 
 
-def build_parser() -> argparse.ArgumentParser:
-    from nlbound import __version__
-
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The parser of every subcommand; with `only` (a subcommand's name) just that one's module is
+    imported and its arguments declared, the others listed by name and help text: each subcommand's
+    module imports what it runs at its top, and `nlbound train` need not import what `plan` runs."""
     parser = _Parser(prog="nlbound", description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--version", action="version", version=f"nlbound {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
     for name, (module_name, help_text) in SUBCOMMANDS.items():
+        if only is not None and name != only:
+            sub.add_parser(name, help=help_text)
+            continue
         module = importlib.import_module(module_name)
         p = sub.add_parser(name, help=help_text, description=(module.__doc__ or help_text).strip(),
                            formatter_class=_HelpWithDefaults)
@@ -108,8 +113,16 @@ def _show_warning(message, category, filename, lineno, file=None, line=None) -> 
     print("nlbound: warning: " + " ".join(str(message).split()), file=file or sys.stderr)
 
 
+def _command(argv: list[str]) -> str | None:
+    """The subcommand named on the command line (the first word that is not an option), if any."""
+    word = next((a for a in argv if not a.startswith("-")), None)
+    return word if word in SUBCOMMANDS else None
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
+    command = _command(argv)
+    parser = build_parser(only=command or "")  # no subcommand named: only the list of them (usage, --help)
     args = parser.parse_args(argv)
     with warnings.catch_warnings():
         warnings.showwarning = _show_warning

@@ -12,11 +12,19 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+import torch
+
 from nlbound._io import check_output_dir, check_output_file
-from nlbound._validate import Interval, Integral, Options, Real, validate_params
+from nlbound._validate import Integral, Interval, Options, Real, validate_params
 from nlbound.cli._common import add_runs_flag, runs_dir
-from nlbound.cli._progress import Status, progress_enabled
 from nlbound.cli._dataset import add_dataset_arguments, dataset_fields, load_kwargs
+from nlbound.cli._output import write_stdout
+from nlbound.cli._progress import Status, progress_enabled
+from nlbound.data import VALID_SIZES, load_dataset
+from nlbound.planning import PlanData, PlanGrid, eps_grid, make_plan, report
+from nlbound.planning.plot import plot_plan
+from nlbound.planning.report import record
+from nlbound.planning.verify import verify
 
 _MAY_BE_NONE = ("--gamma-beta", "--gamma-alpha", "--alpha", "--t-factors")  # "none": leave that family out
 # PlanGrid / PlanData / eps_grid parameter -> its flag (cli.main reports a ParameterError under it)
@@ -95,8 +103,6 @@ def _one(flag: str, text) -> float:
 
 
 def _grid(args):
-    from nlbound.planning import PlanGrid, eps_grid
-
     kw: dict[str, Any] = {"inits": [v.strip().replace("-", "_") for v in args.init.split(",")],
           "delta": _one("--delta", args.delta), "width": _one("--width", args.width),
           "init_seed": _one("--seed", args.seed)}
@@ -112,12 +118,8 @@ def _grid(args):
 
 
 def _data(args):
-    from nlbound.planning import PlanData
-
     given = {k: getattr(args, k) for k in ("d", "m", "s", "margin_risk")}
     if all(v is None for v in given.values()):
-        from nlbound.data import load_dataset
-
         return PlanData.from_dataset(load_dataset(**load_kwargs(dataset_fields(args)), data_dir=args.data_dir,
                                                   seed=args.data_seed))
     missing = [f"--{k.replace('_', '-')}" for k, v in given.items() if v is None]
@@ -137,10 +139,6 @@ def run(args: argparse.Namespace) -> int:
 
 def _run(args: argparse.Namespace, status: Status) -> int:
     status.step("loading the planner (torch)")
-    from nlbound.planning import make_plan
-
-    from nlbound.data import VALID_SIZES
-
     validate_params({**_CLI, "size": Options(*VALID_SIZES)}, {name: getattr(args, name) for name in _CLI})
     grid = _grid(args)
     if args.plot:
@@ -148,23 +146,15 @@ def _run(args: argparse.Namespace, status: Status) -> int:
     if args.verify:
         check_output_dir(*runs_dir(args))
     if args.threads is not None:
-        import torch
-
         torch.set_num_threads(args.threads)
     status.step("loading the data" if args.d is None else "reading --d --m --s")
     data = _data(args)
     plan = make_plan(grid, data, args.target, workers=args.threads, status=status, form=args.form)
     status.close()  # --verify has the runner's own bar; the tables follow on stdout
-    from nlbound.planning import report
-
     verified = _verify(plan, args, report.verify_indices(plan, args.verify, args.verify_from)) if args.verify else []
     if args.plot:
-        from nlbound.planning.plot import plot_plan
-
         plot_plan(plan, args.plot)
     text = report.json_lines(plan, args.top, verified) if args.json else report.tables(plan, args.top, verified)
-    from nlbound.cli._output import write_stdout
-
     write_stdout(text)  # a reader that has gone (| head) is not an error
     return 0
 
@@ -174,10 +164,6 @@ def _runs(args) -> str:
 
 
 def _verify(plan, args, indices) -> list[dict]:
-    from nlbound.planning.verify import verify
-
-    from nlbound.planning.report import record
-
     rows = verify(plan, indices, **dataset_fields(args), cache_dir=_runs(args), data_seed=args.data_seed,
                   data_dir=args.data_dir, processes=args.processes,
                   progress=progress_enabled(args.no_progress or args.json))

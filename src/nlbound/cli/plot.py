@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import argparse
 
-from nlbound.sweep.plot import BEST
+from nlbound.sweep.plot import BEST, plot_sweep_dir
 
 PARAM_FLAGS = {"axes": "--axes", "variant": "--variant", "out": "--out"}
 
@@ -22,8 +22,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from nlbound.sweep.plot import plot_sweep_dir
-
     paths = plot_sweep_dir(args.sweep_dir, args.variant, tuple(args.axes) if args.axes else None, args.out)
     print(f"wrote {', '.join(str(p) for p in paths.values())}")
     return 0

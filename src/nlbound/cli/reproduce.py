@@ -9,8 +9,13 @@ from pathlib import Path
 
 from nlbound._io import check_output_dir, check_output_file
 from nlbound._validate import check_integer
+from nlbound.analysis.spec import Output
 from nlbound.cli._common import add_runs_flag, runs_dir
 from nlbound.data import IMAGE_DATASETS
+from nlbound.execution.backends import make_backend
+from nlbound.execution.runner import run_all
+from nlbound.paper import reproduce as paper_reproduce
+from nlbound.paper.check import check_dirs, expected_files
 from nlbound.paper.figures import FIGURES, Context
 
 # figures drawn from cached runs by their own module, not part of "all" (minutes per net)
@@ -84,11 +89,6 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError(f"--check == {args.check!r}, must be a directory of committed results other than --out")
     done = [n for n in names if n != "all"] + (list(FIGURES) if "all" in names else [])
 
-    from nlbound.paper.reproduce import reproduce
-    from nlbound.analysis.spec import Output
-
-    from nlbound.execution.backends import make_backend
-
     backend = make_backend(args.backend, processes=args.processes, address=args.address)
     output = Output(out_dir=str(out), cache_dir=str(cache), processes=args.processes,
                     progress=not args.no_progress, data_dir=args.data_dir)
@@ -103,7 +103,7 @@ def run(args: argparse.Namespace) -> int:
         if not names:
             return _check(args.check, out, done)
     ctx = Context(quick=args.quick, data_dir=args.data_dir, crosscheck=not args.no_crosscheck, dataset=args.dataset)
-    res = reproduce(names, output, quick=args.quick, report_path=report, backend=backend, ctx=ctx,
+    res = paper_reproduce.reproduce(names, output, quick=args.quick, report_path=report, backend=backend, ctx=ctx,
                     from_cache=args.from_cache, dataset=args.dataset,
                     preamble=_preamble(report or out / "REPRODUCTION.md"))
     if res.meta.get("skipped_not_cached"):
@@ -124,8 +124,6 @@ def _check(committed: str | None, out: Path, figures: list[str]) -> int:
     """--check: the reproduction in `out` against `committed`, file by file (0 within tolerance, else 1)."""
     if committed is None:
         return 0
-    from nlbound.paper.check import check_dirs, expected_files
-
     rep = check_dirs(out, committed, expected_files(figures, FIGURES, out))
     print(rep.text(out, Path(committed)), file=sys.stdout)
     return 0 if rep.ok else 1
@@ -133,8 +131,7 @@ def _check(committed: str | None, out: Path, figures: list[str]) -> int:
 
 def _fig11(args: argparse.Namespace, output, backend) -> None:
     """Train (or reuse) the four runs of Fig. 11 with the one runner, then draw it from the cache."""
-    from nlbound.paper.fig11 import fig11, fig11_configs
-    from nlbound.execution.runner import run_all
+    from nlbound.paper.fig11 import fig11, fig11_configs  # deferred: the baselines pull torch (~3 s), for fig11 only
 
     ctx = Context(quick=args.quick, data_dir=args.data_dir)
     run_all([c for _, c in fig11_configs(ctx)], output.cache_dir, backend=backend, data_dir=args.data_dir,
@@ -146,9 +143,7 @@ def _fig11(args: argparse.Namespace, output, backend) -> None:
 
 def _fig10(args: argparse.Namespace, output) -> None:
     """Compute (or reuse from <cache>/lemmas/) the lemma runs of Fig. 10, then draw it and write lemmas.json."""
-    from nlbound.paper.fig10 import fig10
-
-    from nlbound.paper.fig10 import FIG10_RUNS, QUICK_RUNS
+    from nlbound.paper.fig10 import FIG10_RUNS, QUICK_RUNS, fig10  # deferred: torch (~3 s), for fig10 only
 
     allowed = [f["eps"] for _, _, f in (QUICK_RUNS if args.quick else FIG10_RUNS)]
     eps: list[float] | None = None

@@ -9,8 +9,11 @@ from pathlib import Path
 from nlbound._io import check_output_dir, check_output_file
 from nlbound._validate import Integral, Interval, ParameterError, validate_params
 from nlbound.cli._common import add_runs_flag, runs_dir
-from nlbound.cli._progress import Status, progress_enabled
 from nlbound.cli._output import write_stdout
+from nlbound.cli._progress import Status, progress_enabled
+from nlbound.execution.backends import make_backend
+from nlbound.sweep import check_plot_axes, dataset_s, expand, load_spec, run_sweep
+from nlbound.sweep.plot import BEST, plot_sweep_dir
 
 _CONSTRAINTS = {"processes": Interval(Integral, 1, 256, closed="both")}
 SUMMARY_SHOWN = ("min_bound", "union_price", "t_at_min", "test_risk_at_min")
@@ -62,10 +65,6 @@ def _default_out(spec_path: str, name: str) -> Path:
 
 
 def run(args: argparse.Namespace) -> int:
-    from nlbound.execution.backends import make_backend
-    from nlbound.sweep import check_plot_axes, dataset_s, expand, load_spec, run_sweep
-    from nlbound.sweep.plot import BEST, plot_sweep_dir
-
     try:
         validate_params(_CONSTRAINTS, {"processes": args.processes})
     except ParameterError as exc:

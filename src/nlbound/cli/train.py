@@ -6,16 +6,19 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 
+from nlbound import data as data_layer
+from nlbound import training  # names looked up at call time (tests substitute TrainConfig, load_dataset)
 from nlbound._io import check_output_dir
 from nlbound._validate import Interval, ParameterError, Real, validate_params
-from nlbound.cli._common import DEFAULT_RUNS, RUNS_ENV, add_data_flags
+from nlbound.cli._common import DEFAULT_RUNS, RUNS_ENV, add_data_flags, runs_root
 from nlbound.cli._dataset import add_dataset_arguments, dataset_fields, load_kwargs
 from nlbound.cli._progress import progress_enabled
+from nlbound.theory import t_star
 from nlbound.training.adaptive import STIFFNESS
 from nlbound.training.config import DTYPES, PRECISIONS, RunOptions
+from nlbound.training.rundir import run_dir
 
 # TrainConfig / RunOptions field -> the flag that sets it (others: "--" + field with dashes)
 PARAM_FLAGS = {"t_end": "--until", "init_seed": "--seed"}
@@ -66,8 +69,6 @@ def _until(text: str) -> float | None:
 
 def _t_star(args: argparse.Namespace, s: float) -> float:
     """t*_alpha(beta) of eq. 15 / 97; a domain error names --until tstar (a range error, its flag)."""
-    from nlbound.theory import t_star
-
     try:
         return float(t_star(args.alpha, args.beta, s, args.depth))
     except ParameterError:
@@ -76,14 +77,9 @@ def _t_star(args: argparse.Namespace, s: float) -> float:
         raise ValueError(f"--until tstar is undefined (s == {s:.6g}): {exc}") from None
 
 
-def _runs_root() -> str:
-    """Where run directories go without --out: the run cache ($NLBOUND_RUNS, else ./runs)."""
-    return os.environ.get(RUNS_ENV) or DEFAULT_RUNS
-
-
 def _check_paths(args: argparse.Namespace) -> None:
     """Output and cache paths, before any work (one-line errors naming the flag)."""
-    check_output_dir(args.out if args.out is not None else _runs_root(), "--out")
+    check_output_dir(args.out if args.out is not None else runs_root(), "--out")
     if args.cache_dir is not None:
         check_output_dir(args.cache_dir, "--cache-dir", writable=False)
 
@@ -97,10 +93,6 @@ def _check_before_data(args: argparse.Namespace, fields: dict, config_cls: type)
 
 
 def run(args: argparse.Namespace) -> int:
-    from nlbound.data import load_dataset
-    from nlbound.training import RunOptions, TrainConfig, train  # (looked up at call time: tests substitute them)
-    from nlbound.training.rundir import run_dir
-
     _check_paths(args)
     data = dataset_fields(args)
     fields = dict(**data, depth=args.depth, width=args.width, eps=args.eps,
@@ -110,14 +102,14 @@ def run(args: argparse.Namespace) -> int:
     t_end = _until(args.until)
     # the whole config is validated before the data is loaded
     if t_end is None:
-        _check_before_data(args, fields, TrainConfig)
-    config = TrainConfig(**fields, t_end=t_end) if t_end is not None else None
-    ds = load_dataset(**load_kwargs(data), data_dir=args.data_dir, cache_dir=args.cache_dir, seed=args.data_seed)
+        _check_before_data(args, fields, training.TrainConfig)
+    config = training.TrainConfig(**fields, t_end=t_end) if t_end is not None else None
+    ds = data_layer.load_dataset(**load_kwargs(data), data_dir=args.data_dir, cache_dir=args.cache_dir, seed=args.data_seed)
     if config is None:  # eq. 15 (L = 2) / eq. 97 (L >= 3) with the dataset's s
-        config = TrainConfig(**fields, t_end=_t_star(args, ds.s))
-    options = RunOptions(out_dir=args.out or str(run_dir(_runs_root(), config)), progress=progress_enabled(args.no_progress),
+        config = training.TrainConfig(**fields, t_end=_t_star(args, ds.s))
+    options = RunOptions(out_dir=args.out or str(run_dir(runs_root(), config)), progress=progress_enabled(args.no_progress),
                          threads=args.threads, data_dir=args.data_dir, cache_dir=args.cache_dir)
-    result = train(config, ds, options)
+    result = training.train(config, ds, options)
     _report(args, config, result)
     return 0
 

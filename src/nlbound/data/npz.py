@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from nlbound._validate import ParameterError
 from nlbound.data.errors import DataError
 
 PREFIX = "npz:"
@@ -56,8 +57,6 @@ class DatasetName:
         return "one of " + ", ".join(self.choices) + " or npz:PATH"
 
     def check(self, name: str, value: Any) -> Any:
-        from nlbound._validate import ParameterError
-
         if is_npz(value) and value != PREFIX:
             return value
         if isinstance(value, str) and value in self.choices:

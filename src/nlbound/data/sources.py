@@ -23,6 +23,7 @@ pixel values k/256 in float32, which are converted back to the integers k exactl
 
 from __future__ import annotations
 
+import _codecs
 import dataclasses
 import gzip
 import hashlib
@@ -39,6 +40,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+
+try:  # the pickles of the MNIST wheel name numpy's array reconstructor (SafeUnpickler allows it only)
+    from numpy._core.multiarray import _reconstruct  # numpy >= 2
+except ImportError:  # pragma: no cover - numpy 1.x
+    from numpy.core.multiarray import _reconstruct  # type: ignore[no-redef]
+
+import platformdirs
 
 from nlbound.data.errors import DataError, SourceUnavailableError
 from nlbound.data.idx import read_idx
@@ -147,8 +155,6 @@ def cache_directory(cache_dir: str | os.PathLike | None = None) -> Path:
     elif os.environ.get(ENV_CACHE):
         origin, path = f"${ENV_CACHE}", Path(os.environ[ENV_CACHE]).expanduser()
     else:
-        import platformdirs
-
         origin, path = "the user cache directory", Path(platformdirs.user_cache_dir("nlbound"))
     if path.exists() and not path.is_dir():
         raise DataError(f"{origin} {path} is not a directory; the MNIST wheel is cached there")
@@ -222,14 +228,8 @@ class _NumpyOnlyUnpickler(pickle.Unpickler):
         if (module, name) in {("numpy", "ndarray"), ("numpy", "dtype")}:
             return getattr(np, name)
         if name == "_reconstruct" and module in {"numpy.core.multiarray", "numpy._core.multiarray"}:
-            try:
-                from numpy._core.multiarray import _reconstruct  # numpy >= 2
-            except ImportError:  # pragma: no cover - numpy 1.x
-                from numpy.core.multiarray import _reconstruct  # type: ignore[no-redef]
             return _reconstruct
         if (module, name) == ("_codecs", "encode"):  # protocol-2 pickles written by Python 3 store bytes this way
-            import _codecs
-
             return _codecs.encode
         raise pickle.UnpicklingError(f"refusing to load {module}.{name}: only numpy arrays are expected")
 

@@ -3,12 +3,12 @@
 from nlbound.evaluation.metrics import (
     assumption_5_1_quantity,
     continuous_margin_risk,
-    margin_summary,
     g2_outputs,
     linear_correction,
     loss,
     loss_x,
     margin_risk,
+    margin_summary,
     mean_abs_deviation,
     optimistic_bound,
     risk,

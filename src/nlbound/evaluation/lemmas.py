@@ -15,6 +15,7 @@ from typing import Sequence
 import numpy as np
 
 from nlbound._validate import Integral, Interval, Options, Real, validate_params
+from nlbound.theory import one_bar
 
 __all__ = ["ratio", "ChainParams", "data_fro", "layer_norms", "xi_norms", "lemma_links", "deviation_rhs", "measured_deviation",
            "uniform_norms", "slack_budget", "LINKS"]
@@ -105,7 +106,7 @@ def lemma_links(norms: dict, xi: tuple[float, float], u: float, v: float, p: Cha
         "W1X": (norms["W1X"], p.rho * u),  # Lemma 7.1: ‖W_1^τ X̃‖_F/√m ≤ ρ u(t)
         "dW_spec": (float(norms["dW_spec"].max()), v),  # Lemma 7.1: ‖∂W_l^τ/∂τ‖ ≤ v(t)
         "dW1X": (norms["dW1X"], v),  # Lemma 7.1: ‖∂(W_1^τ X̃)/∂τ‖_F/√m ≤ v(t)
-        "xi_fro": (xi[0], (1.0 + bl) / math.sqrt(m)),  # Lemma 7.4 / eq. 51
+        "xi_fro": (xi[0], float(one_bar(p.depth, p.beta, p.rho)) / math.sqrt(m)),  # Lemma 7.4 / eq. 51: 1̄/√m
         "xi_x": (xi[1], p.s + bl),  # Lemma 7.4 / eq. 52 (needs Assumption 5.1)
     }
 

@@ -11,6 +11,7 @@ driver and every worker node; workers write their runs into it themselves.
 
 from __future__ import annotations
 
+import importlib.util
 import os
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from dataclasses import dataclass
@@ -19,9 +20,9 @@ from pathlib import Path
 from typing import Any, Protocol, Sequence
 
 from nlbound._validate import Integral, Interval, Real, validate_params
-from nlbound.execution.ray_connect import connect, quiet_ray
-from nlbound.execution.lifeline import die_with_parent
 from nlbound.execution.execute import TrainFn, execute_run, worker_init
+from nlbound.execution.lifeline import die_with_parent
+from nlbound.execution.ray_connect import connect, quiet_ray
 
 __all__ = ["LocalBackend", "RayBackend", "Report", "make_backend", "ray_available"]
 
@@ -91,8 +92,6 @@ _RAY = {"num_cpus": Interval(Real, 0, None, closed="neither"),
 
 
 def ray_available() -> bool:
-    import importlib.util
-
     return importlib.util.find_spec("ray") is not None
 
 
@@ -126,7 +125,7 @@ class RayBackend:
         if not pending:
             return  # every run is cached: no Ray runtime is started or joined
         quiet_ray(self.address)  # before the import: Ray's C++ logging reads it then
-        import ray
+        import ray  # optional dependency (nlbound[ray]), imported after quiet_ray
 
         cache_dir = str(Path(cache_dir).resolve())  # workers may run elsewhere: no relative paths
         data_dir = None if data_dir is None else str(Path(data_dir).resolve())

@@ -25,6 +25,8 @@ import time
 from pathlib import Path
 from typing import Any, Callable, Iterable, Sequence
 
+from tqdm import tqdm
+
 from nlbound.execution.backends import LocalBackend
 from nlbound.execution.execute import (
     RUNNER_FILE,
@@ -135,8 +137,6 @@ class _Progress:
         self.stop = threading.Event()
         self.bar = None
         if enabled and costs:
-            from tqdm import tqdm
-
             self.bar = tqdm(total=float(sum(costs.values())) or 1.0, unit="cost", file=sys.stderr,
                             dynamic_ncols=True, smoothing=0, desc=f"runs {self.runs_done}/{total_runs}",
                             bar_format="{desc} |{bar}| {percentage:3.0f}% [{elapsed}] {postfix}")
@@ -149,7 +149,6 @@ class _Progress:
             return "ETA after the first run finishes"
         left = sum(self.costs.values())
         secs = (time.perf_counter() - self.start) * left / self.done_cost
-        from tqdm import tqdm
 
         return f"ETA {tqdm.format_interval(secs)} (pace of the {self.finished} run{'s' * (self.finished > 1)} finished)"
 

@@ -4,11 +4,11 @@ from nlbound.networks.mlp import (
     autograd_loss_and_grads,
     forward,
     forward_many,
+    frobenius_spectral_ratio,
     init_weights,
     layer_shapes,
     loss_and_grads,
     pack,
-    frobenius_spectral_ratio,
     unpack,
 )
 

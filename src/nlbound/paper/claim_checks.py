@@ -6,8 +6,8 @@ from typing import Any
 
 import numpy as np
 
-from nlbound.evaluation.run_bound import run_bound
 from nlbound.analysis.traces import Inputs
+from nlbound.evaluation.run_bound import run_bound
 
 __all__ = ["planned_bounds"]
 

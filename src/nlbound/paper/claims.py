@@ -21,11 +21,11 @@ from typing import Any, Callable
 
 import numpy as np
 
-from nlbound.paper.claim_checks import planned_bounds
-from nlbound.paper.claim_history import HISTORY, P_MEANING, SOUND_B
 from nlbound.analysis.bounds import bound_curve, optimistic_bound, optimistic_min, priced_minimum
 from nlbound.analysis.phases import phase_report, run_phases
 from nlbound.analysis.traces import Inputs, RunData
+from nlbound.paper.claim_checks import planned_bounds
+from nlbound.paper.claim_history import HISTORY, P_MEANING, SOUND_B
 
 VACUOUS = 0.5  # random-guess risk
 THEOREM_CLAIMS = ("C1", "C2", "C3", "C4", "C5", "C6", "C7")  # judged by Theorem 5.2's B (C8: Assumption 5.1; C9-10: eq. 41)
@@ -378,33 +378,4 @@ def evaluate_claims(figs: dict[str, Inputs]) -> list[Claim]:
     out = [evaluate_claim(f, figs) for f in CLAIMS]
     for c in out:
         c.history = [*HISTORY.get(c.id, []), *([SOUND_B] if c.id in THEOREM_CLAIMS else [])]
-    return out
-
-
-def curve_difference(t_a: np.ndarray, y_a: np.ndarray, t_b: np.ndarray, y_b: np.ndarray) -> float:
-    """max |y_a - y_b| over the recorded times both runs share (inf-inf = 0; nan if none shared)."""
-    common, ia, ib = np.intersect1d(t_a, t_b, return_indices=True)
-    if common.size == 0:
-        return float("nan")
-    a, b = y_a[ia], y_b[ib]
-    with np.errstate(invalid="ignore"):  # inf - inf where both exploded: equal, difference 0
-        return float(np.max(np.where(a == b, 0.0, np.abs(a - b))))
-
-
-def crosscheck(figs: dict[str, Inputs]) -> dict[str, Any]:
-    """Every main run with a GD twin (role "crosscheck"): the largest difference, at the recorded
-    times, between the two runs' test risk, train risk and each Theorem 5.2 bound curve."""
-    out: dict[str, Any] = {}
-    for inp in figs.values():
-        for r in inp.exp.main_runs():
-            gd = inp.exp.crosscheck(r.label)
-            if gd is None or gd.label not in inp.runs:
-                continue
-            a, b = inp.runs[r.label], inp.runs[gd.label]
-            diff = {c: curve_difference(a.t, a.col(c), b.t, b.col(c)) for c in ("test_risk", "train_risk")}
-            diff |= {f"bound {v.label}": curve_difference(a.t, bound_curve(a, v)["bound"], b.t, bound_curve(b, v)["bound"])
-                     for v in inp.exp.bounds if v.terms == "full"}
-            out[f"{inp.exp.name}: {r.label} vs {gd.label}"] = {
-                "max_abs_difference": {k: float(f"{v:.3g}") for k, v in diff.items()},
-                "common_times": int(np.intersect1d(a.t, b.t).size)}
     return out

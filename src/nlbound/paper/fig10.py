@@ -11,14 +11,28 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import time
 from pathlib import Path
 from typing import Any, Sequence
 
 import numpy as np
 
+from nlbound.analysis.lemma_runs import (
+    RATIO_LINKS,
+    _params,
+    bound_theory,
+    cache_path,
+    link_ratios,
+    run_lemmas,
+    tau_grid,
+    write_lemmas_json,
+)
+from nlbound.data import dataset_for
 from nlbound.evaluation.run_bound import clamp_rho
-from nlbound.analysis.lemma_runs import RATIO_LINKS, _params, bound_theory, link_ratios
-from nlbound.paper.plotting import FigureData, Panel
+from nlbound.networks import frobenius_spectral_ratio, init_weights
+from nlbound.paper.figures import Context
+from nlbound.paper.plotting import FigureData, Panel, render
+from nlbound.theory import bound_terms
 
 __all__ = ["plot_fig10", "measured_chain_curve", "FIG10_RUNS", "QUICK_RUNS", "lemma_horizon", "fig10_configs",
            "fig10"]
@@ -41,8 +55,6 @@ def lemma_horizon(*, d: int, m: int, depth: int, eps: float, beta: float, rho: f
     t ≥ T and any γ ≤ γ_max the bound is ≥ Υ + 2, while at the first recorded time H/100 it is
     ≤ Υ + 1 + Δ(H/100)ε^κ/γ_max ≤ Υ + 2 (checked here: ValueError otherwise), so for each κ the
     minimiser over the recorded (t, γ) lies in (0, T]. Cheap: theory only."""
-    from nlbound.theory import bound_terms
-
     devs = [lambda t, kappa=kappa, form=form: bound_terms(
         d=d, m=m, depth=depth, kappa=kappa, p=32, delta=0.01, eps=eps, beta=beta, gamma=gamma_max, rho=rho, s=s,
         t=t, form=form)["deviation"] for kappa in kappas for form in ("closed", "ode")]
@@ -90,10 +102,7 @@ def fig10_configs(ctx: Any, *, quick: bool = False, n_times: int = N_TIMES, eps:
 
 
 def _chain_params(config: Any, ctx: Any) -> tuple[int, int, float, float]:
-    from nlbound.data import load_dataset
-    from nlbound.networks import frobenius_spectral_ratio, init_weights
-
-    ds = load_dataset(config.dataset, config.size, data_dir=getattr(ctx, "data_dir", None))
+    ds = dataset_for(config, data_dir=getattr(ctx, "data_dir", None))
     m, d = np.shape(ds.x_train)
     w0 = init_weights(d, config.width, config.depth, config.beta, rank_one=config.rank_one, seed=config.init_seed)
     return int(ds.rank), int(m), clamp_rho(frobenius_spectral_ratio(w0[0])), float(ds.s)
@@ -158,13 +167,6 @@ def fig10(cache_dir, out_dir, *, ctx: Any = None, quick: bool = False, data_dir=
     (those with ε in `eps`, default all), then write out_dir/figures/fig10.{png,pdf,csv} and
     out_dir/lemmas.json. Returns the paths, how many runs were computed / reused and the number of
     measured/bound ratios > 1. log(str): one line per run (label, computed or cached, wall s)."""
-    import time
-
-    from nlbound.data import load_dataset
-    from nlbound.paper.figures import Context
-    from nlbound.analysis.lemma_runs import cache_path, run_lemmas, tau_grid, write_lemmas_json
-    from nlbound.paper.plotting import render
-
     ctx = ctx or Context(quick=quick, data_dir=data_dir)
     lem_dir = Path(cache_dir) / "lemmas"
     results, computed = [], 0
@@ -172,7 +174,7 @@ def fig10(cache_dir, out_dir, *, ctx: Any = None, quick: bool = False, data_dir=
     for label, config in configs:
         cached = cache_path(lem_dir, config, tau_grid(config.eps)).exists()
         t0 = time.perf_counter()
-        ds = load_dataset(config.dataset, config.size, data_dir=data_dir)
+        ds = dataset_for(config, data_dir=data_dir)
         results.append(run_lemmas(config, ds, cache_dir=lem_dir))
         computed += not cached
         if log is not None:

@@ -16,7 +16,13 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
+from nlbound._io import atomic_write_json
+from nlbound.analysis.traces import load_run_dir
+from nlbound.baselines import CompareSettings, compare_run
+from nlbound.baselines.compare import theorem_bound
+from nlbound.paper.figures import Context, build
 from nlbound.paper.plotting import FigureData, Panel, render
+from nlbound.training import load_run
 
 __all__ = ["FIG11_RUNS", "BOUND_LABELS", "fig11_configs", "curve_times", "theorem_best_time", "bound_curves", "predictor_test_risk",
            "soundness", "figure_data", "fig11"]
@@ -46,8 +52,6 @@ BOUND_LABELS = {  # name: (legend, color, line style, marker)
 def fig11_configs(ctx: Any) -> list[tuple[str, Any]]:
     """(label, TrainConfig) of the four runs: the configs of the RunSpecs FIG11_RUNS names, as the
     figures' builders declare them under ctx (one home: the same cache keys as Figs 1, 3, 5)."""
-    from nlbound.paper.figures import build
-
     names = list(dict.fromkeys(fig for _, fig, _ in FIG11_RUNS))
     specs = {(exp.name, r.label): r.config for exp in build(names, ctx) for r in exp.runs}
     return [(label, specs[(fig, run)]) for label, fig, run in FIG11_RUNS]
@@ -62,9 +66,6 @@ def curve_times(t: np.ndarray, n_times: int, t_star: float | None, t_best: float
 
 def theorem_best_time(run_dir, delta: float) -> float:
     """The recorded t > 0 where Theorem 5.2 (compare.theorem_bound: best gamma, kappa) is smallest."""
-    from nlbound.baselines.compare import theorem_bound
-    from nlbound.training import load_run
-
     run = load_run(run_dir)
     t = run.trace["t"]
     vals = [theorem_bound({k: float(v[j]) for k, v in run.trace.items()}, run.info, delta)["bound"]
@@ -76,8 +77,6 @@ def bound_curves(run_dir, times: Sequence[float], settings, *, compare: Callable
                  **kw) -> dict[str, np.ndarray]:
     """Every bound (and train/test risk) at each time: arrays keyed by bound name, plus "t"."""
     if compare is None:
-        from nlbound.baselines import compare_run
-
         compare = compare_run
     rows = [compare(run_dir, t, settings, **kw) for t in times]
     out = {"t": np.array([r["t"] for r in rows]), "test_risk": np.array([r["test_risk"] for r in rows]),
@@ -144,12 +143,7 @@ def fig11(cache_dir, out_dir, *, ctx: Any = None, settings: Any = None, n_times:
     the soundness counts (see `soundness`) with every point's values into json_path (if given).
 
     Raises FileNotFoundError naming the missing run (train it with `nlbound reproduce fig1 fig3 fig5`)."""
-    from nlbound.paper.figures import Context
-    from nlbound.analysis.traces import load_run_dir
-
     if settings is None:
-        from nlbound.baselines import CompareSettings
-
         settings = CompareSettings()
     ctx = ctx or Context()
     curves, configs = {}, fig11_configs(ctx)
@@ -167,8 +161,6 @@ def fig11(cache_dir, out_dir, *, ctx: Any = None, settings: Any = None, n_times:
             "top edge; only the sampled times are drawn; NBS = 1: β below its grid.")
     paths = render(figure_data(curves, note), out_dir)
     if json_path is not None:
-        from nlbound._io import atomic_write_json
-
         points = {lab: {k: [float(x) if np.isfinite(x) else None for x in v] for k, v in c.items()}
                   for lab, c in curves.items()}  # None: +inf (Theorem 5.2 where its Δ_κ(t) is infinite)
         paths["json"] = atomic_write_json(Path(json_path), {"soundness": soundness(curves), "n_times": n_times,

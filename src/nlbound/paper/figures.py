@@ -16,6 +16,10 @@ from typing import Any, Callable
 import numpy as np
 
 from nlbound.analysis.spec import BoundVariant, Experiment, RunSpec, gamma_value
+from nlbound.data import load_dataset
+from nlbound.networks import layer_shapes
+from nlbound.theory import t_star_time
+from nlbound.training import TrainConfig
 
 ALPHA = 0.5
 QS = (1.0, 10.0, 100.0)
@@ -58,9 +62,7 @@ def pytorch_default_beta(d: int, width: int, depth: int = 2, seed: int = 0) -> f
     """The init scale of PyTorch's default linear layers, measured: the geometric mean of the
     spectral norms of U(-1/sqrt(fan_in), 1/sqrt(fan_in)) layers drawn from the generator stream
     networks.init_weights uses before it rescales them (so beta^L is their product), 3 digits."""
-    import torch
-
-    from nlbound.networks import layer_shapes
+    import torch  # deferred: ~3 s to import; `reproduce` needs it only for Fig. 6's PyTorch scale
 
     gen = torch.Generator().manual_seed(int(seed))
     logs = []
@@ -94,7 +96,7 @@ class Context:
         f = {**BASE, "dataset": self.dataset, **fields}
         table = QUICK_HORIZON if self.quick else HORIZON
         s = (self.s_of or partial(_real_s, data_dir=self.data_dir))(f["dataset"], int(f["size"]))
-        t_star = self.t_star or _real_t_star
+        t_star = self.t_star or t_star_time
         beta_h = f["beta"] if f["beta"] ** int(f["depth"]) / s < ALPHA else BETA_HORIZON_MAX
         t_end = float(f"{table[horizon] * float(t_star(ALPHA, beta_h, s, f['depth'])):.3g}")
         f.setdefault("t_end", t_end)
@@ -113,7 +115,7 @@ class Context:
         0.4 with t* = 9.47), capped at t_end. Only the runner's ordering and ETA use it."""
         s = (self.s_of or partial(_real_s, data_dir=self.data_dir))(config.dataset, int(config.size))
         beta = config.beta if config.beta ** int(config.depth) / s < ALPHA else BETA_HORIZON_MAX
-        t_star = float((self.t_star or _real_t_star)(ALPHA, beta, s, config.depth))
+        t_star = float((self.t_star or t_star_time)(ALPHA, beta, s, config.depth))
         units = float(config.t_end) / t_star
         if getattr(config, "stop_phase3", 0) and config.eps > 0:
             units = min(units, float(config.stop_phase3) * 2.4 / float(config.eps))
@@ -129,21 +131,11 @@ class Context:
 
 
 def _real_config(**fields: Any) -> Any:
-    from nlbound.training import TrainConfig
-
     return TrainConfig(**fields)
-
-
-def _real_t_star(alpha: float, beta: float, s: float, depth: int) -> float:
-    from nlbound.theory import t_star
-
-    return float(t_star(alpha, beta, s, depth))
 
 
 @lru_cache(maxsize=None)
 def _real_s(dataset: str, size: int, data_dir: str | None = None) -> float:
-    from nlbound.data import load_dataset
-
     return float(load_dataset(dataset, size=size, data_dir=data_dir).s)
 
 

@@ -16,11 +16,12 @@ from typing import Any, Callable
 import numpy as np
 
 from nlbound.analysis.bounds import bound_curve, optimistic_bound, optimistic_min, t_star_of
-from nlbound.paper.figures import PHASE3_MARGIN, SHOWN_GAMMAS
 from nlbound.analysis.phases import cut_time, run_phases
-from nlbound.paper.plotting import FigureData, Panel
 from nlbound.analysis.spec import BoundVariant, Experiment
 from nlbound.analysis.traces import Inputs, RunData
+from nlbound.paper.claim_checks import planned_bounds
+from nlbound.paper.figures import PHASE3_MARGIN, SHOWN_GAMMAS
+from nlbound.paper.plotting import FigureData, Panel
 
 Q_COLORS = {1.0: "tab:green", 10.0: "tab:olive", 100.0: "tab:cyan"}
 TINY = 1e-8  # Fig. 7: added to make zero visible on a log axis
@@ -330,8 +331,6 @@ def plot_fig9(inp: Inputs) -> FigureData:
 def plot_fig6b(inp: Inputs) -> FigureData:
     """The planner's best setup per depth, trained on each seed: Theorem 5.2 with the p-bit term at
     the planned (γ, t), δ/N (paper.claim_checks.planned_bounds), and the test risk there."""
-    from nlbound.paper.claim_checks import planned_bounds
-
     fig = FigureData("fig6b", inp.exp.title, [Panel("bound and test risk at the planned point", "risk",
                                                     xlabel="depth L", xscale="linear", ylim=(0.0, 1.05),
                                                     hlines=[(0.5, "random guess (0.5)", "0.5", "--")])], [],

@@ -17,6 +17,8 @@ import matplotlib
 matplotlib.use("Agg")  # set here, in the plotting module only: never a display
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
+from matplotlib.lines import Line2D
+from matplotlib.patches import Patch
 
 from nlbound._io import atomic_write_bytes, atomic_write_csv  # noqa: E402
 
@@ -194,8 +196,6 @@ def _legend_below(mfig, shared: dict[str, tuple], width: float, note_h: float) -
 
 def _shared_legend_entries(fig: FigureData) -> dict[str, tuple]:
     """label -> (proxy artist, label) for every line of a panel whose legend is "figure", first wins."""
-    from matplotlib.lines import Line2D
-
     out: dict[str, tuple] = {}
     for ln in fig.lines:
         if ln.legend and fig.panels[ln.panel].legend == "figure" and ln.label not in out:
@@ -210,8 +210,6 @@ def _shared_legend_entries(fig: FigureData) -> dict[str, tuple]:
             out.setdefault(lab, (Line2D([], [], ls=style, color=color, lw=1.0), lab))
     for b in fig.bands:
         if fig.panels[b.panel].legend == "figure":
-            from matplotlib.patches import Patch
-
             out.setdefault(b.label, (Patch(color=b.color, alpha=0.25), b.label))
     return out
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -9,19 +10,20 @@ from typing import Any, Callable
 
 from nlbound._io import atomic_write_json
 from nlbound._validate import check_choice
-from nlbound.data import IMAGE_DATASETS
-from nlbound.paper.claims import crosscheck, evaluate_claims
 from nlbound.analysis.slack import additive_table
 from nlbound.analysis.soundness import deviation_soundness, soundness
+from nlbound.analysis.spec import Experiment, Output
+from nlbound.analysis.traces import Inputs, load_run_dir
+from nlbound.data import IMAGE_DATASETS, dataset_statistics, load_dataset
+from nlbound.execution.backends import LocalBackend
+from nlbound.execution.cost import estimated_cost
+from nlbound.execution.runner import is_done, run_all, run_walls
+from nlbound.paper.claims import evaluate_claims
+from nlbound.paper.crosscheck import crosscheck
 from nlbound.paper.figures import Context, build
 from nlbound.paper.panels import PLOTS
 from nlbound.paper.plotting import render
 from nlbound.paper.report import write_report
-from nlbound.execution.backends import LocalBackend
-from nlbound.execution.cost import estimated_cost
-from nlbound.execution.runner import is_done, run_all, run_walls
-from nlbound.analysis.spec import Experiment, Output
-from nlbound.analysis.traces import Inputs, load_run_dir
 
 BaselineFn = Callable[[str, int, "str | None"], dict[str, float]]
 
@@ -29,8 +31,6 @@ BaselineFn = Callable[[str, int, "str | None"], dict[str, float]]
 def real_baselines(dataset: str, size: int, data_dir: str | None) -> dict[str, float]:
     """App. B baselines from nlbound.data.dataset_statistics: the optimal linear model's train MSE
     and risk, and the zero model's loss (= 1/2 for ±1 labels)."""
-    from nlbound.data import dataset_statistics, load_dataset
-
     st = dataset_statistics(load_dataset(dataset, size, data_dir=data_dir))
     return {"lin_train_loss": float(st["linear_train_mse"]), "lin_train_risk": float(st["linear_train_risk"]),
             "lin_test_risk": float(st["linear_test_risk"]), "zero_loss": 0.5}
@@ -139,6 +139,5 @@ def _run_table(exps: list[Experiment], walls: dict[str, float]) -> dict[str, Any
 def _config_dict(config: Any) -> dict[str, Any]:
     if hasattr(config, "as_dict"):
         return config.as_dict()
-    import dataclasses
 
     return dataclasses.asdict(config)

@@ -9,6 +9,7 @@ import numpy as np
 
 from nlbound._limits import MAX_PLAN_POINTS, check_count, grid_count
 from nlbound._validate import Interval, Options, ParameterError, validate_params
+from nlbound.theory import t_star
 
 __all__ = ["PlanGrid", "PlanData", "INITS", "paper_t_factors", "eps_grid"]
 
@@ -129,8 +130,6 @@ class PlanGrid:
         """(t, alpha) for (depth, beta): the stopping times scored, sorted, and the alpha of each
         (NaN for the multiples of t*_0.5). alphas with alpha <= beta^L/s (t* undefined) are left out;
         if t*_0.5 itself is undefined only the valid t*_alpha remain."""
-        from nlbound.theory import t_star
-
         ok = [a for a in self.alphas if a > beta**depth / s]
         t_a = [float(t_star(a, beta, s, depth)) for a in ok]
         rows = list(zip(t_a, ok, strict=True))

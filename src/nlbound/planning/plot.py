@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import io
 
+import matplotlib
 import numpy as np
 
 from nlbound._io import atomic_write_bytes
 from nlbound.planning.search import Plan, argmin_by
+
+matplotlib.use("Agg")  # files only, never a display (as paper.plotting)
+import matplotlib.pyplot as plt  # noqa: E402
 
 __all__ = ["best_over_beta_eps", "plot_plan"]
 
@@ -68,10 +72,6 @@ def _panel(ax, fig, plan: Plan, L: int) -> None:
 def plot_plan(plan: Plan, path) -> None:
     """One panel per depth: log-log heat map of the best predicted bound (minimum over init, t, gamma,
     kappa, p), the cells with a bound < plan.target outlined; written atomically (format from the suffix)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
 
     depths = plan.grid.depths
     fig, axes = plt.subplots(1, len(depths), figsize=(5.6 * len(depths), 4.4), squeeze=False)

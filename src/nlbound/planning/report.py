@@ -8,6 +8,7 @@ import math
 import numpy as np
 
 from nlbound.planning.search import Plan, argmin_by, union_price
+from nlbound.theory import t_star
 from nlbound.theory.bound import KL_FORMS
 
 __all__ = ["top_indices", "eps_frontier", "verify_indices", "record", "tables", "json_lines"]
@@ -52,8 +53,6 @@ def verify_indices(plan: Plan, k: int, source: str) -> np.ndarray:
 
 
 def _t_rel(plan: Plan, r: dict) -> float:
-    from nlbound.theory import t_star
-
     if r["beta"] ** r["depth"] / plan.data.s >= 0.5:
         return math.nan
     return r["t"] / float(t_star(0.5, r["beta"], plan.data.s, r["depth"]))

@@ -5,7 +5,9 @@ from __future__ import annotations
 import numpy as np
 
 from nlbound.evaluation.run_bound import run_bound
+from nlbound.execution.runner import run_all
 from nlbound.planning.search import Plan
+from nlbound.training import TrainConfig, load_run
 
 __all__ = ["train_config", "verify"]
 
@@ -13,8 +15,6 @@ __all__ = ["train_config", "verify"]
 def train_config(plan: Plan, i: int, dataset: str, size: int, data_seed: int = 0, positive: tuple = ()):
     """The TrainConfig that trains point i's network (depth, beta, init, eps; the grid's width and
     init seed) to its planned stopping time t, recording the train margin risk at its planned gamma."""
-    from nlbound.training import TrainConfig
-
     r = plan.row(i)
     return TrainConfig(dataset=dataset, size=size, positive=positive, depth=r["depth"], width=plan.grid.width, eps=r["eps"],
                        beta=r["beta"], rank_one=(r["init"] == "rank_one"), init_seed=plan.grid.init_seed,
@@ -46,9 +46,6 @@ def verify(plan: Plan, indices, *, dataset: str, size: int, cache_dir, data_seed
            data_dir=None, processes: int = 1, progress: bool = False) -> list[dict]:
     """Train (or reuse from the run cache) the networks of the planned points `indices` and return,
     per point, the plan's row with the realised margin risk, terms and bound next to the predicted ones."""
-    from nlbound.execution.runner import run_all
-    from nlbound.training import load_run
-
     configs = [train_config(plan, int(i), dataset, size, data_seed, positive) for i in indices]
     dirs = run_all(configs, cache_dir, processes=processes, data_dir=data_dir, progress=progress)
     return [{**plan.row(int(i)), **_realised(plan, int(i), load_run(dirs[c.key()]))}

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from functools import partial
 from types import SimpleNamespace
@@ -11,7 +10,7 @@ from typing import Any, Callable
 from nlbound._validate import ParameterError
 from nlbound.data import dataset_for
 from nlbound.sweep.spec import SpecError, SweepSpec, _Errors
-from nlbound.theory import t_star as _t_star_eq
+from nlbound.theory import t_star_time
 from nlbound.training import TrainConfig
 from nlbound.training.config import LIMITS
 
@@ -30,14 +29,6 @@ class SweepRun:
 def dataset_s(config: Any, data_dir: str | None = None) -> float:
     """s = ||Y X~+|| of the dataset a run trains on (Sec. 5.3; ERRATA 5)."""
     return float(dataset_for(config, data_dir=data_dir).s)
-
-
-def _t_star(alpha: float, beta: float, s: float, depth: int) -> float:
-    """t*_alpha(beta): eq. 15 (L = 2), eq. 97 (L >= 3); ValueError where it is undefined."""
-    value = float(_t_star_eq(alpha, beta, s, depth))
-    if not (math.isfinite(value) and value > 0):
-        raise ValueError(f"t*_{alpha:g} == {value:g} is not a positive finite time")
-    return value
 
 
 def expand(spec: SweepSpec, s_of: SOf | None = None, source: str | None = None) -> list[SweepRun]:
@@ -60,7 +51,7 @@ def expand(spec: SweepSpec, s_of: SOf | None = None, source: str | None = None) 
             s = s_of(SimpleNamespace(dataset=get("dataset"), size=get("size"), data_seed=get("data_seed"),
                                      positive=get("positive")))
             try:
-                t_star = _t_star(spec.horizon.alpha, get("beta"), s, get("depth"))
+                t_star = t_star_time(spec.horizon.alpha, get("beta"), s, get("depth"))
             except ValueError as exc:
                 err.add(f"[horizon] t_star_multiple: t*_{spec.horizon.alpha:g} is undefined {at}: {exc}")
                 continue

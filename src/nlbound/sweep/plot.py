@@ -12,6 +12,7 @@ import csv
 import json
 import math
 from pathlib import Path
+
 import numpy as np
 
 from nlbound._validate import ParameterError

@@ -19,6 +19,7 @@ from nlbound.sweep.spec import SweepSpec
 from nlbound.sweep.tables import tables
 from nlbound.tables import SWEEP_TABLES, to_frame
 
+
 @dataclass
 class SweepResult:
     """The outcome of one `run_sweep` (for the CLI and tests)."""

@@ -16,10 +16,10 @@ from nlbound.theory.terms import (
     v_beta,
     w,
 )
-from nlbound.theory.training_time import t_star
+from nlbound.theory.training_time import t_star, t_star_or_none, t_star_time
 
 __all__ = [
     "beta_bar", "bound_terms", "full_bound", "gamma_upper", "one_bar", "phi_kappa", "s_bar",
-    "s_bar_r", "s_hat", "t_blow", "u_beta", "upsilon", "v_beta", "w", "t_star",
+    "s_bar_r", "s_hat", "t_blow", "u_beta", "upsilon", "v_beta", "w", "t_star", "t_star_or_none", "t_star_time",
     "deviation_limit", "deviation_at_t_star",
 ]

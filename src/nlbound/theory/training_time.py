@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 from scipy import special
 
@@ -63,3 +65,21 @@ def t_star(alpha, beta, s, depth):
     with np.errstate(under="ignore", over="ignore"):
         check_alpha_above(a, b**L / s_)
     return _t_star(a, b, s_, L)
+
+
+def t_star_time(alpha: float, beta: float, s: float, depth: int) -> float:
+    """t*_α(β) (eq. 15 / eq. 97) of one point as a time: `t_star`'s value and its ValueError where
+    it is undefined, and a ValueError where it is not a positive finite float64."""
+    value = float(t_star(alpha, beta, s, depth))
+    if not (math.isfinite(value) and value > 0):
+        raise ValueError(f"t*_{alpha:g} == {value:g} is not a positive finite time")
+    return value
+
+
+def t_star_or_none(alpha: float, beta: float, s: float, depth: int) -> float | None:
+    """`t_star_time`, or None where it raises ValueError (α outside (β^L/s, 1), invalid arguments, or
+    not a positive finite time): for callers that record or mark t* only where it exists."""
+    try:
+        return t_star_time(alpha, beta, s, depth)
+    except ValueError:
+        return None

@@ -13,7 +13,13 @@ import numpy as np
 from nlbound._validate import Integral, Interval, Options, Real, validate_params
 from nlbound.training.controllers import ERROR_NORMS, GLOBAL_LOCAL_FACTOR, IController, error_ratio, global_scale, rms
 from nlbound.training.stats import (
-    DEFAULT_MAX_GRAD_EVALS, Advance, Flow, FlowDivergedError, IntegratorStats, Record, WorkLimitError,
+    DEFAULT_MAX_GRAD_EVALS,
+    Advance,
+    Flow,
+    FlowDivergedError,
+    IntegratorStats,
+    Record,
+    WorkLimitError,
 )
 from nlbound.training.stiff import ROSENBROCK, StiffnessDetector, rosenbrock_step, spectral_estimate
 from nlbound.training.tableaux import TABLEAUX

@@ -17,6 +17,8 @@ from nlbound._validate import Boolean, Integral, Interval, Options, ParameterErr
 from nlbound.data.dataset import DATASETS
 from nlbound.data.npz import PREFIX, DatasetName, canonical_positive, dataset_identity, file_sha256, is_npz, npz_path
 from nlbound.data.transform import VALID_SIZES
+from nlbound.training.adaptive import STIFFNESS
+from nlbound.training.integrators import INTEGRATORS  # the registry owns the names
 
 __all__ = ["TrainConfig", "RunOptions", "DTYPES", "PRECISIONS", "DEFAULT_GAMMAS", "LIMITS", "RTOL_BY_EPS",
            "default_rtol", "train_constraints"]
@@ -63,9 +65,6 @@ LIMITS = {
 @lru_cache(maxsize=None)
 def train_constraints() -> dict:
     """The declarative constraint table of TrainConfig (nlbound._validate), caps from LIMITS."""
-    from nlbound.training.adaptive import STIFFNESS
-    from nlbound.training.integrators import INTEGRATORS  # the registry owns the names
-
     return {
         "dataset": DatasetName(DATASETS),  # or npz:PATH, a researcher's own file (nlbound.data.npz)
         "size": Options(*VALID_SIZES),

@@ -25,7 +25,13 @@ import numpy as np
 from nlbound._validate import Integral, Interval, Real, validate_params
 from nlbound.training.adaptive import ADAPTIVE_OPTIONS, integrate_adaptive
 from nlbound.training.stats import (
-    DEFAULT_MAX_GRAD_EVALS, Advance, Flow, FlowDivergedError, IntegratorStats, Record, WorkLimitError,
+    DEFAULT_MAX_GRAD_EVALS,
+    Advance,
+    Flow,
+    FlowDivergedError,
+    IntegratorStats,
+    Record,
+    WorkLimitError,
 )
 
 __all__ = [

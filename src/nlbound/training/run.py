@@ -18,34 +18,40 @@ exactly: it is I for full-rank whitened data, and the projector P otherwise.)
 
 from __future__ import annotations
 
-import math
 import platform
 import shutil
-import signal
-import sys
-import threading
 import time
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import scipy
 import torch
 
 from nlbound import __version__
 from nlbound._blas import blas_threads
 from nlbound._io import atomic_write_columns, atomic_write_json
+from nlbound.data import dataset_for, dataset_statistics
 from nlbound.evaluation import metrics as M
 from nlbound.networks import frobenius_spectral_ratio, init_weights, pack
+from nlbound.theory import t_star_or_none
 from nlbound.training.config import RunOptions, TrainConfig
 from nlbound.training.flows import TWIN_RTOL, LinearTwinFlow, NetFlow
 from nlbound.training.integrators import FlowDivergedError, get_integrator, integrate_adaptive, integrator_options
 from nlbound.training.recording import Recorder, TrainingDivergedError
+from nlbound.training.rundir import (
+    DEFAULT_RUNS,
+    INFO_FILE,
+    TRACE_FILE,
+    RunDirLock,
+    publish,
+    read_run,
+    run_dir,
+    temporary_dir,
+)
+from nlbound.training.supervise import Heartbeat, progress_bar, signals_blocked, sigterm_as_interrupt
 from nlbound.training.sensitivity import SensitivityFlow, initial_state, split_state
 from nlbound.training.stopping import should_stop
-from nlbound.training.rundir import (
-    INFO_FILE, TRACE_FILE, RunDirLock, publish, read_run, run_dir, temporary_dir,
-)
 
 __all__ = ["TrainResult", "TrainingDivergedError", "train", "load_run", "recording_times", "t_star_default"]
 
@@ -65,24 +71,22 @@ class TrainResult:
 
 
 def t_star_default(beta: float, s: float, depth: int, alpha: float = DEFAULT_ALPHA) -> float | None:
-    """t*_alpha(beta) from nlbound.theory (eq. 15 / eq. 97); None where it is undefined."""
-    from nlbound.theory import t_star
-
-    try:
-        value = float(t_star(alpha, beta, s, depth))
-    except ValueError:  # alpha outside (beta^L/s, 1): t* undefined
-        return None
-    return value if np.isfinite(value) and value > 0 else None
+    """t*_alpha(beta) of eq. 15 / eq. 97 (nlbound.theory.t_star_or_none); None where it is undefined."""
+    return t_star_or_none(alpha, beta, s, depth)
 
 
 def recording_times(config: TrainConfig, s: float) -> np.ndarray:
     """Sorted recording times: 0 and t_end always; config.times if given, else 25 log-spaced
     times over [t_end/1e3, t_end], 25 evenly spaced ones and t*_0.5 when it is below t_end."""
+    return _recording_times(config, t_star_default(config.beta, s, config.depth))
+
+
+def _recording_times(config: TrainConfig, ts: float | None) -> np.ndarray:
+    """recording_times with t*_0.5 given (`ts`, None where undefined): train() computes it once."""
     t_end = config.t_end
     times = [0.0, t_end, *config.times]
     if not config.times:
         times += list(np.geomspace(t_end / 1e3, t_end, 25)) + list(np.linspace(0, t_end, 26))
-        ts = t_star_default(config.beta, s, config.depth)
         if ts is not None and ts < t_end:
             times.append(ts)
     return np.unique(np.asarray(times, dtype=np.float64))
@@ -100,17 +104,8 @@ def _train_twin(c: np.ndarray, S: np.ndarray, theta0: np.ndarray, times: np.ndar
 
 
 def _versions() -> dict:
-    import scipy
-
     return {"nlbound": __version__, "python": platform.python_version(), "numpy": np.__version__,
             "torch": torch.__version__, "scipy": scipy.__version__}
-
-
-def _load_dataset(config: TrainConfig, options: RunOptions):
-    """The dataset named by config: (dataset, size, data_seed, positive) via nlbound.data.dataset_for."""
-    from nlbound.data import dataset_for
-
-    return dataset_for(config, data_dir=options.data_dir, cache_dir=options.cache_dir)
 
 
 def _check_dataset(config: TrainConfig, ds) -> None:
@@ -134,7 +129,8 @@ def _prepare(config: TrainConfig, ds, out_dir: Path):
     weights0 = init_weights(d, config.width, config.depth, config.beta, rank_one=config.rank_one,
                             seed=config.init_seed)
     theta0 = pack(weights0)
-    times = recording_times(config, float(ds.s))
+    t_star_half = t_star_default(config.beta, float(ds.s), config.depth)  # once per run: times and run.json
+    times = _recording_times(config, t_star_half)
     S = x.T @ x / m
     c_exact = x.T @ np.asarray(ds.y_train, dtype=np.float64) / m  # Y X~^T / m
     basis = M.range_basis(S)  # rank < d: round the d_eff coordinates on the range (PROOFS.md, step C)
@@ -145,7 +141,7 @@ def _prepare(config: TrainConfig, ds, out_dir: Path):
         **config.as_dict(), "key": config.key(), "out_dir": str(out_dir),
         "rho": frobenius_spectral_ratio(weights0[0]), "s": float(ds.s), "rank": int(ds.rank), "d": d, "m": m,
         "m_test": int(np.asarray(ds.x_test).shape[0]),
-        "t_star_0.5": t_star_default(config.beta, float(ds.s), config.depth),
+        "t_star_0.5": t_star_half,
         "twin": {**twin_stats.as_dict(), "source": "statistics c = Y X^T/m, S = X X^T/m"},
         "p_rounding": {"c_max_abs_change": float(np.abs(c - c_exact).max())},
         "versions": _versions(), "threads": torch.get_num_threads(), "status": "running",
@@ -172,10 +168,10 @@ def train(config: TrainConfig, dataset=None, options: RunOptions = RunOptions())
         raise ValueError(f"config == {config!r}, must be a TrainConfig")
     if options.threads is not None:
         torch.set_num_threads(int(options.threads))
-    ds = dataset if dataset is not None else _load_dataset(config, options)
+    ds = dataset if dataset is not None else dataset_for(config, data_dir=options.data_dir, cache_dir=options.cache_dir)
     _check_dataset(config, ds)
-    out_dir = Path(options.out_dir) if options.out_dir is not None else run_dir("runs", config)
-    with blas_threads(options.threads), RunDirLock(out_dir), _sigterm_as_interrupt():
+    out_dir = Path(options.out_dir) if options.out_dir is not None else run_dir(DEFAULT_RUNS, config)
+    with blas_threads(options.threads), RunDirLock(out_dir), sigterm_as_interrupt():
         tmp = temporary_dir(out_dir)
         try:
             return _train_into(config, ds, options, tmp, out_dir)
@@ -189,8 +185,8 @@ def _train_into(config: TrainConfig, ds, options: RunOptions, tmp: Path, out_dir
     theta0, times, twin, twin_exact, info, S, basis = _prepare(config, ds, out_dir)
     rec = Recorder(config, ds, twin, twin_exact, tmp, S, basis)
     flow, state0, split = _flow(config, ds, theta0)
-    pbar = _progress(options.progress, config.t_end)
-    beat = _Heartbeat(options.progress_file, config.t_end)
+    pbar = progress_bar(options.progress, config.t_end)
+    beat = Heartbeat(options.progress_file, config.t_end)
     index = iter(range(len(times)))
 
     def advance(t: float, theta: np.ndarray) -> None:
@@ -201,7 +197,7 @@ def _train_into(config: TrainConfig, ds, options: RunOptions, tmp: Path, out_dir
         beat(t)
 
     def finish(status: str, stats=None) -> None:
-        with _signals_blocked():  # the files and the rename are not interrupted half-way
+        with signals_blocked():  # the files and the rename are not interrupted half-way
             info.update(status=status, wall_s=time.perf_counter() - start, grad_evals=flow.evals,
                         p_rounding={**info["p_rounding"], **rec.rounding}, recorded=len(rec.columns.get("t", [])))
             if stats is not None:
@@ -267,7 +263,6 @@ def _record_callback(config: TrainConfig, ds, rec, index, split):
     run once phase 3 (App. B, nlbound.training.stopping) is observed and t >= m * t2."""
     if not config.stop_phase3:
         return lambda t, th: rec.record(next(index), t, *split(th))
-    from nlbound.data import dataset_statistics
 
     st = dataset_statistics(ds)
     lin_risk, lin_loss = float(st["linear_train_risk"]), float(st["linear_train_mse"])
@@ -279,61 +274,6 @@ def _record_callback(config: TrainConfig, ds, rec, index, split):
             raise _StopRequested(t)
 
     return on_record
-
-
-@contextmanager
-def _sigterm_as_interrupt():
-    """SIGTERM raises KeyboardInterrupt while a run is written (main thread only; restored after)."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    def handler(signum, frame):
-        raise KeyboardInterrupt(f"signal {signum}")
-
-    previous = signal.signal(signal.SIGTERM, handler)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
-
-
-@contextmanager
-def _signals_blocked():
-    """SIGINT and SIGTERM held back (delivered on exit) while the run directory is published."""
-    sigs = {signal.SIGINT, signal.SIGTERM}
-    old = signal.pthread_sigmask(signal.SIG_BLOCK, sigs)
-    try:
-        yield
-    finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, old)
-
-
-class _Heartbeat:
-    """Writes the current t to options.progress_file (atomically, at most every 0.5 s), so a
-    supervising process (the experiments' runner) can show the progress of running runs."""
-
-    def __init__(self, path, t_end: float):
-        self.path, self.t_end, self.last = (Path(path) if path is not None else None), t_end, -math.inf
-
-    def __call__(self, t: float) -> None:
-        now = time.perf_counter()
-        if self.path is not None and now - self.last >= 0.5:
-            self.last = now
-            atomic_write_json(self.path, {"t": float(t), "t_end": self.t_end})
-
-    def close(self) -> None:
-        if self.path is not None:
-            self.path.unlink(missing_ok=True)
-
-
-def _progress(enabled: bool, total: float):
-    if not enabled:
-        return None
-    from tqdm import tqdm
-
-    return tqdm(total=total, unit="t", file=sys.stderr, mininterval=0.5,
-                bar_format="{l_bar}{bar}| t={n:.3g}/{total:.3g} [{elapsed}<{remaining}]")
 
 
 def load_run(out_dir, *, complete: bool = True) -> TrainResult:

@@ -41,6 +41,8 @@ import numpy as np
 from nlbound._validate import ParameterError
 from nlbound.data.npz import dataset_identity
 
+DEFAULT_RUNS = "runs"  # the run cache without --out / --runs / $NLBOUND_RUNS (read by cli._common only)
+
 __all__ = [
     "TRACE_FILE", "INFO_FILE", "STATUSES", "RunDirError", "RunDirLockedError", "run_dir", "RunDirLock",
     "temporary_dir", "publish", "read_trace", "read_info", "check_run", "read_run", "pid_alive", "process_token",

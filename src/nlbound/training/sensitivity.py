@@ -33,6 +33,7 @@ from torch.func import grad, jvp
 
 from nlbound._validate import Integral, Interval, Options, Real, validate_params
 from nlbound.networks import layer_shapes, unpack
+from nlbound.training.integrators import get_integrator
 
 __all__ = ["SensitivityFlow", "split_state", "initial_state", "field_and_tangent", "manual_field_and_tangent",
            "manual_primal", "manual_jacobian_product", "integrate_sensitivity"]
@@ -244,8 +245,6 @@ def integrate_sensitivity(flow: SensitivityFlow, theta0: np.ndarray, times, *, i
     ([(t, θ(t), ∂θ/∂τ(t)) at each requested time], IntegratorStats). `integrator_options` are the
     integrator's own declared options (adaptive: rtol, atol, method, h_min, ...; gd: lr), passed
     through unchanged: the registry rejects any it does not declare."""
-    from nlbound.training.integrators import get_integrator
-
     states: list = []
 
     def record(*args) -> None:  # (t, z) or (i, t, z): the recorder's index is not needed here
