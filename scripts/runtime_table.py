@@ -110,7 +110,7 @@ def main() -> int:
         mean_norm = float(np.mean(np.linalg.norm(ds.x_test, axis=1)))
         d, L = run_params(run)["d"], run_params(run)["depth"]
         # the deviation columns are differences of outputs evaluated in the run's dtype: absolute error
-        # <= 16 u max|f| (tests/test_recording.py's stated tolerance), max|f| <= prod ||W_l|| max ||x~||
+        # <= 16 u max|f| (tests/training/test_recording.py's stated tolerance), max|f| <= prod ||W_l|| max ||x~||
         u = 2.0**-24 if spec.config.dtype == "float32" else 2.0**-53
         fmax = np.prod([run.col(f"W{l}_spec") for l in range(1, L + 1)], axis=0)
         float_tol = {k: 16 * u * fmax * float(np.max(np.linalg.norm(x, axis=1)))

@@ -6,7 +6,7 @@ import numpy as np
 
 # Theorem 5.2's terms, one point computed along two code paths (alone vs inside a grid, the driver's
 # blocks vs whole arrays): each elementary function (pow, exp, log, log1p) of numpy's SIMD loops and of
-# the C library differ by ≤ 2 ULP (measured: 2,000 hypothesis grids of tests/test_theory.py on an
+# the C library differ by ≤ 2 ULP (measured: 2,000 hypothesis grids of tests/theory/test_theory.py on an
 # AVX-512 CPU, X86_V4/AVX512_ICL loops; bitwise at the baseline dispatch); a term composes a few of
 # them (x4), and a term formed as exp(ℓ) inherits ℓ's absolute error (assert_ulp_close's log_scaled).
 GRID_ULPS = 8

@@ -109,7 +109,7 @@ def fit_whitening(x_train: np.ndarray, *, name: str = "the training inputs") -> 
     X̃X̃ᵀ/m - P at ~1e-7. A second eigh of the whitened Gram matrix G = W Σ_X W (≈ P, well
     conditioned on the range) refines W <- W G^{+1/2}, which brings the error to ~1e-14 (measured
     at 28x28). G must be formed from the whitened data X̃ᵀX̃/m: the cheaper d x d product W Σ_X W
-    leaves ~4e-7 on a matrix whose singular values spread over 5.5 decades (tests/test_data.py).
+    leaves ~4e-7 on a matrix whose singular values spread over 5.5 decades (tests/data/test_data.py).
     """
     x = np.asarray(x_train, dtype=np.float64)
     m, d = x.shape

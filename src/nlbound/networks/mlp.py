@@ -134,7 +134,7 @@ def loss_and_grads(
     resid = out - y
     # as a (1, m) x (m, 1) product, like every other sum over the samples here: the BLAS splits a
     # product over its output, never over the samples, so no result depends on the thread count
-    # (torch.dot does split the sum over threads: tests/test_networks.py)
+    # (torch.dot does split the sum over threads: tests/networks/test_networks.py)
     loss = (resid.reshape(1, -1) @ resid.reshape(-1, 1)).reshape(()) / (2 * m)
     e = resid.mul_(1.0 / m).reshape(-1, 1)  # dLoss/df, (m, 1)
     grads: list[torch.Tensor] = [None] * len(weights)  # type: ignore[list-item]

@@ -233,7 +233,7 @@ def integrate_adaptive(
     stiffness: "ignore" (default), "ros2" or "rodas3": from the first time `StiffnessDetector` finds
     the explicit steps stability-limited, that Rosenbrock method (nlbound.training.stiff; its Krylov
     solves use the flow's `linearize` where it has one -- NetFlow's exact a.e. products -- else
-    finite-difference JVPs with relative step jvp_rel_step). Measured (tests/test_integrators.py,
+    finite-difference JVPs with relative step jvp_rel_step). Measured (tests/training/test_integrators.py,
     BENCHMARKS "Deep networks past convergence"): it pays where the flow has come to rest (linear
     regime, deep nets past convergence: Fig. 6's L = 3 net to 4 t* in 3,487 evaluations against the
     explicit 10,783, same curves) and pays little where the net keeps learning nonlinearly (ROS2's 2nd

@@ -18,7 +18,7 @@ deviations (eq. 1), L_X and the correction w of eq. 25 neither lose digits over 
 depend on a BLAS's blocking or thread count -- and (Y - f) X~^T, (f - g1) X~^T use the float64
 inputs, since L_X = ||(Y - f) X~^T||^2 / 2m cancels by orders of magnitude as the net fits the data.
 Float32 outputs leave each output off by ~2^-24 max|f|: deviations are then exact to that absolute
-level and L_X to its first-order bound (tests/test_recording.py). A float64 run records exactly as the
+level and L_X to its first-order bound (tests/training/test_recording.py). A float64 run records exactly as the
 previous recorder did (the test keeps that recorder and checks every column to 1e-12).
 
 p-bit rounding diagnostic (run.json["p_rounding"], p < 64): how far the rounding of c moved g1, glin

@@ -17,7 +17,7 @@ of a step are solved in one Krylov basis of J that all its stages share (KrylovB
 first stage, each new basis vector one JVP, i.e. one evaluation).
 
 Rodas3 (the RODAS3 constant below) is third order with an embedded second-order estimate: on the
-stiff linear test problem of tests/test_integrators.py it needs 658 evaluations where ROS2 needs
+stiff linear test problem of tests/training/test_integrators.py it needs 658 evaluations where ROS2 needs
 8,756 (observed orders 2.99-3.05, measured).
 """
 

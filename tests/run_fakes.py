@@ -8,6 +8,8 @@ from pathlib import Path
 import numpy as np
 
 from nlbound._io import atomic_write_columns, atomic_write_json
+from nlbound.analysis.spec import Experiment
+from nlbound.analysis.traces import Inputs, load_run_dir
 from nlbound.paper.figures import Context
 
 S = 0.6
@@ -87,3 +89,13 @@ def interrupting_train(config, out_dir, data_dir) -> None:
     if config.eps == 0.5:
         raise KeyboardInterrupt
     write_run(config, out_dir)
+
+
+def inputs_of(exp: Experiment, tmp_path: Path) -> Inputs:
+    """The figure inputs of `exp` with every run written as a synthetic run under tmp_path."""
+    runs = {}
+    for r in exp.runs:
+        d = tmp_path / r.config.key()
+        write_run(r.config, d)
+        runs[r.label] = load_run_dir(d)
+    return Inputs(exp, runs, {("mnist", 14): dict(BASE)})

@@ -15,7 +15,7 @@ import nlbound.paper.reproduce as reproduce_module
 from nlbound.cli.main import main
 from nlbound.data import clear_cache, load_dataset, sources
 from nlbound.theory import t_star
-from test_data import fake_mnist, write_idx_dir
+from mnist_fakes import fake_mnist, write_idx_dir
 
 BASE = ["--dataset", "synthetic", "--size", "7", "--width", "8", "--no-progress"]
 TINY = [*BASE, "--until", "0.5"]

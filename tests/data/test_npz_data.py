@@ -13,7 +13,7 @@ from nlbound.cli.main import main
 from nlbound.data import DataError, SourceUnavailableError, clear_cache, dataset_statistics, load_dataset
 from nlbound.training import TrainConfig
 
-RESULTS = Path(__file__).resolve().parents[1] / "results"
+RESULTS = Path(__file__).resolve().parents[2] / "results"
 
 
 def save(path: Path, **arrays) -> str:

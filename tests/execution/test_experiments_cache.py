@@ -18,7 +18,7 @@ from nlbound.execution.runner import clean_partials, run_all
 from nlbound.training import TrainConfig
 from nlbound.training.rundir import run_dir
 
-from test_experiments_support import CountingTrain, write_run
+from run_fakes import CountingTrain, write_run
 
 CFG = TrainConfig(beta=2e-3, t_end=5.0, gammas=(1e-2,))
 

@@ -17,7 +17,7 @@ from nlbound.paper.plotting import draw
 from nlbound.sweep import load_spec, run_sweep
 from nlbound.sweep.plot import read_sweep, sweep_figure
 
-from test_experiments_support import synthetic_trace, write_run
+from run_fakes import synthetic_trace, write_run
 
 # 7x7 MNIST-like runs (fake traces: m = 60,000, rank 49; see test_experiments_support), kappa 1 and 2.
 SPEC = """

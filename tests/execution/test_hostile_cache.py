@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
-from test_experiments_support import write_run
+from run_fakes import write_run
 
 from nlbound.cli.main import main
 from nlbound.execution import lease as L

@@ -19,7 +19,7 @@ from nlbound.paper.panels import PLOTS
 from nlbound.paper.plotting import FigureData, Panel, draw
 from nlbound.analysis.traces import Inputs, load_run_dir
 
-from test_experiments_support import BASE, ctx, write_run
+from run_fakes import BASE, ctx, write_run
 
 ISSUE = re.compile(r"\bissues?\b", re.IGNORECASE)
 CAPITAL_UPSILON = "\u03a5"  # DejaVu Sans draws it as a Latin Y: use ϒ (U+03D2)

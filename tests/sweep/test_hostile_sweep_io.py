@@ -87,7 +87,7 @@ def test_ray_client_form_is_advertised_only_with_its_extra(capsys):
     import tomllib
     from pathlib import Path
 
-    root = Path(__file__).resolve().parents[1]
+    root = Path(__file__).resolve().parents[2]
     extra = tomllib.loads((root / "pyproject.toml").read_text())["project"]["optional-dependencies"]["ray"]
     if any("client" in req for req in extra):
         pytest.skip("the extra installs ray[client]")

@@ -17,8 +17,7 @@ from nlbound.paper.panels import ODE_SUFFIX, PLOTS
 from nlbound.paper.plotting import render
 from nlbound.theory import bound_terms
 
-from test_experiments import _inputs
-from test_experiments_support import ctx
+from run_fakes import ctx, inputs_of
 
 SEVEN = dict(d=49, m=60000, depth=2, beta=1e-3, rho=3.8433405149843227, s=0.6331852403652786)
 
@@ -76,7 +75,7 @@ def _series(path: Path) -> dict:
 def test_ode_series_are_below_closed_in_the_figure_csv(tmp_path, name):
     """Every Theorem 5.2 line of Figs. 1, 3, 8 has an "[ode form]" twin at the same t, ≤ it everywhere."""
     exp = BUILDERS[name](ctx(quick=True))
-    series = _series(render(PLOTS[name](_inputs(exp, tmp_path / "runs")), tmp_path / "figs")["csv"])
+    series = _series(render(PLOTS[name](inputs_of(exp, tmp_path / "runs")), tmp_path / "figs")["csv"])
     twins = [(k, (k[0], k[1][: -len(ODE_SUFFIX) - 1])) for k in series if k[1].endswith(ODE_SUFFIX)]
     assert len(twins) >= 3
     strict = 0
@@ -91,7 +90,7 @@ def test_ode_series_are_below_closed_in_the_figure_csv(tmp_path, name):
 
 def test_bound_curve_form_bad_input(tmp_path):
     exp = BUILDERS["fig1"](ctx(quick=True))
-    run = next(iter(_inputs(exp, tmp_path / "runs").runs.values()))
+    run = next(iter(inputs_of(exp, tmp_path / "runs").runs.values()))
     with pytest.raises(ValueError, match="form"):
         bound_curve(run, exp.bounds[0], form="exact")
 

@@ -21,18 +21,9 @@ from nlbound.analysis.spec import BoundVariant, Experiment, Output
 from nlbound.analysis.traces import Inputs, RunData, load_run_dir
 from nlbound.training import TrainConfig
 
-from test_experiments_support import (
-    BASE, CountingTrain, ctx, fake_baselines, fake_train, read_json, synthetic_trace, write_run,
+from run_fakes import (
+    CountingTrain, ctx, fake_baselines, fake_train, inputs_of, read_json, synthetic_trace, write_run,
 )
-
-
-def _inputs(exp: Experiment, tmp_path: Path) -> Inputs:
-    runs = {}
-    for r in exp.runs:
-        d = tmp_path / r.config.key()
-        write_run(r.config, d)
-        runs[r.label] = load_run_dir(d)
-    return Inputs(exp, runs, {("mnist", 14): dict(BASE)})
 
 
 # --- declarations --------------------------------------------------------------------------------
@@ -127,7 +118,7 @@ def test_runner_parallel_processes(tmp_path):
 
 
 def test_interrupted_parallel_sweep_raises_cleanly_and_resumes(tmp_path):
-    from test_experiments_support import interrupting_train
+    from run_fakes import interrupting_train
 
     cfgs = _configs(3)
     bad = cfgs[0].replace(eps=0.5)
@@ -196,7 +187,7 @@ def test_optimistic_bound_direct(tmp_path):
 @pytest.mark.parametrize("name", list(PLOTS))
 def test_each_figure_renders_png_pdf_csv(tmp_path, name):
     exp = BUILDERS[name](ctx(quick=True))
-    paths = render(PLOTS[name](_inputs(exp, tmp_path / "runs")), tmp_path / "figs")
+    paths = render(PLOTS[name](inputs_of(exp, tmp_path / "runs")), tmp_path / "figs")
     for ext in ("png", "pdf", "csv"):
         assert paths[ext].exists() and paths[ext].stat().st_size > 100
     header = paths["csv"].read_text().splitlines()[0]
@@ -209,7 +200,7 @@ BOUND_FIGS = ["fig1", "fig2", "fig3", "fig4", "fig5", "fig6", "fig8", "fig9"]
 @pytest.mark.parametrize("name", BOUND_FIGS)
 def test_bound_panels_are_linear_0_1_and_csv_unclipped(tmp_path, name):
     exp = BUILDERS[name](ctx(quick=True))
-    fig = PLOTS[name](_inputs(exp, tmp_path / "runs"))
+    fig = PLOTS[name](inputs_of(exp, tmp_path / "runs"))
     bound_panels = [i for i, p in enumerate(fig.panels) if "bound" in p.ylabel]
     assert bound_panels
     mfig = draw(fig)
@@ -239,17 +230,17 @@ def test_bound_panels_are_linear_0_1_and_csv_unclipped(tmp_path, name):
 
 def test_bound_values_above_the_top_stay_in_the_csv(tmp_path):
     exp = BUILDERS["fig1"](ctx(quick=True))
-    fig = PLOTS["fig1"](_inputs(exp, tmp_path / "runs"))
+    fig = PLOTS["fig1"](inputs_of(exp, tmp_path / "runs"))
     fig.lines[-1].y = fig.lines[-1].y * 0 + 1e30  # a bound that exploded
     rows = render(fig, tmp_path / "figs")["csv"].read_text().splitlines()
     assert any(r.endswith(",1e+30") for r in rows)
 
 
 def test_fig4_four_columns_and_fig6_errata_note(tmp_path):
-    f4 = PLOTS["fig4"](_inputs(BUILDERS["fig4"](ctx(quick=True)), tmp_path / "a"))
+    f4 = PLOTS["fig4"](inputs_of(BUILDERS["fig4"](ctx(quick=True)), tmp_path / "a"))
     assert f4.ncols == 4 and [p.title.split(": ")[1] for p in f4.panels[:4]] == \
         ["full bound", "without ϒ_κ", "without Δε^κ/γ", "the two terms"]
-    f6 = PLOTS["fig6"](_inputs(BUILDERS["fig6"](ctx(quick=True)), tmp_path / "b"))
+    f6 = PLOTS["fig6"](inputs_of(BUILDERS["fig6"](ctx(quick=True)), tmp_path / "b"))
     assert "ERRATA 8" in f6.note
 
 
@@ -257,7 +248,7 @@ def test_fig4_four_columns_and_fig6_errata_note(tmp_path):
 
 def _fig(name: str, tmp_path: Path, traces: dict | None = None) -> dict[str, Inputs]:
     exp = BUILDERS[name](ctx(quick=False))
-    inp = _inputs(exp, tmp_path)
+    inp = inputs_of(exp, tmp_path)
     for label, fn in (traces or {}).items():
         run = inp.runs[label]
         inp.runs[label] = RunData(fn(dict(run.trace)), run.info)

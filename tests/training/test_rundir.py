@@ -24,7 +24,7 @@ DS = toy_dataset(m=400, d=6, m_test=200, seed=0)
 QUICK = TrainConfig(dataset="synthetic", width=8, eps=0.1, beta=0.05, t_end=3.0, times=(1.0, 2.0, 3.0))
 # ~10^6 GD steps: a run that lasts far longer than the tests wait for it
 SLOW = QUICK.replace(integrator="gd", lr=1e-5, t_end=10.0, times=tuple(np.linspace(0, 10, 400)[1:]))
-TESTS = Path(__file__).parent
+TESTS = Path(__file__).resolve().parents[1]  # tests/: toy_data.py
 
 WRITER = """
 import sys, torch
