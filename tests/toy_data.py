@@ -1,4 +1,4 @@
-"""A tiny whitened random dataset with the Dataset attributes train() reads (test helper, no tests here).
+"""Test helpers, no tests here: a tiny whitened random dataset with the Dataset attributes train() reads, and the [fixed] table of the tiny sweeps.
 
 It calls itself "synthetic" with size None (d = 6 is not a square), which train() accepts for any
 config size (see training.run._check_dataset)."""
@@ -9,7 +9,17 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["ToyDataset", "toy_dataset"]
+__all__ = ["TINY_SWEEP_FIXED", "ToyDataset", "toy_dataset"]
+
+# The [fixed] table of the tests' tiny sweeps (a spec's text starts with it; each test adds its own lines)
+TINY_SWEEP_FIXED = """
+[fixed]
+dataset = "synthetic"
+size = 7
+depth = 2
+width = 8
+beta = 0.01
+"""
 
 
 @dataclass(frozen=True)

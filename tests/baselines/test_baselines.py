@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import math
 
-import mpmath
 import numpy as np
 import pytest
 import torch
@@ -17,25 +16,12 @@ from nlbound.baselines import spectral as S
 from nlbound.networks import layer_shapes
 from nlbound.theory.kl import kl_bernoulli, kl_inverse_upper
 
-
-def _mp_kl(q, p):
-    q, p = mpmath.mpf(q), mpmath.mpf(p)
-    a = q * mpmath.log(q / p) if q > 0 else mpmath.mpf(0)
-    b = (1 - q) * mpmath.log((1 - q) / (1 - p)) if q < 1 else mpmath.mpf(0)
-    return a + b
+from mp_references import mp_kl_inverse
 
 
-def _mp_kl_inverse(q, c):
-    """sup {p in [q, 1]: kl(q||p) <= c} by 300 bisection steps at 60 digits."""
-    with mpmath.workdps(60):
-        lo, hi = mpmath.mpf(q), mpmath.mpf(1)
-        for _ in range(300):
-            mid = (lo + hi) / 2
-            if _mp_kl(q, mid) <= c:
-                lo = mid
-            else:
-                hi = mid
-        return float(lo)
+def _mp_kl_inverse(q, c) -> float:
+    """The 60-digit reference of tests/mp_references.py as a float."""
+    return float(mp_kl_inverse(q, c))
 
 
 @pytest.mark.parametrize("q,c", [(0.0, 0.01), (0.05, 0.001), (0.19, 0.0087), (0.5, 0.2), (0.9, 0.05), (0.3, 1e-6)])
@@ -280,3 +266,14 @@ def test_nbs_bound_hand_computed_small_case():
     assert got["union_events"] == 7 and got["beta_tilde"] == pytest.approx(0.75, rel=1e-14)
     assert got["sigma"] == pytest.approx(sigma, rel=1e-14) and got["kl"] == pytest.approx(kl, rel=1e-12)
     assert got["bound"] == pytest.approx(expected, rel=1e-13)
+
+
+def test_pacbayes_settings_name_their_own_fields():
+    """A refused PacBayesSettings field is reported under its own name (delta_pb, n_mc), not the
+    name of the function parameter it feeds."""
+    with pytest.raises(ValueError, match=r"^delta_pb == 1.5, must be in \(0, 1\)"):
+        PB.PacBayesSettings(delta_pb=1.5)
+    with pytest.raises(ValueError, match=r"^n_mc == 0, must be in \[1, inf\)"):
+        PB.PacBayesSettings(n_mc=0)
+    with pytest.raises(ValueError, match=r"^delta_mc == 0, must be in \(0, 1\)"):
+        PB.PacBayesSettings(delta_mc=0.0)

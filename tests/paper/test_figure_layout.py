@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import copy
 import re
-from pathlib import Path
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -17,9 +16,8 @@ from nlbound.paper.fig10 import fig10_configs, plot_fig10
 from nlbound.paper.figures import BUILDERS, Context
 from nlbound.paper.panels import PLOTS
 from nlbound.paper.plotting import FigureData, Panel, draw
-from nlbound.analysis.traces import Inputs, load_run_dir
 
-from run_fakes import BASE, ctx, write_run
+from run_fakes import ctx, inputs_of
 
 ISSUE = re.compile(r"\bissues?\b", re.IGNORECASE)
 CAPITAL_UPSILON = "\u03a5"  # DejaVu Sans draws it as a Latin Y: use ϒ (U+03D2)
@@ -60,19 +58,10 @@ def layout_problems(fig: FigureData) -> list[str]:
         plt.close(mfig)
 
 
-def _inputs(exp, root: Path) -> Inputs:
-    runs = {}
-    for r in exp.runs:
-        d = root / r.config.key()
-        write_run(r.config, d)
-        runs[r.label] = load_run_dir(d)
-    return Inputs(exp, runs, {("mnist", 14): dict(BASE)})
-
-
 @pytest.mark.parametrize("quick", [True, False], ids=["quick", "full"])
 @pytest.mark.parametrize("name", list(PLOTS))
 def test_figures_1_to_9_have_no_layout_problems(tmp_path, name, quick):
-    fig = PLOTS[name](_inputs(BUILDERS[name](ctx(quick=quick)), tmp_path))
+    fig = PLOTS[name](inputs_of(BUILDERS[name](ctx(quick=quick)), tmp_path))
     assert layout_problems(fig) == []
 
 
@@ -154,7 +143,7 @@ def test_fig8_cut_label_is_computed_from_the_run(tmp_path):
     T before 1.5·t2 (as the committed Fig. 8, whose runs end at the 60·t* cap), never a fixed text."""
     from nlbound.analysis.phases import run_phases
 
-    inp = _inputs(BUILDERS["fig8"](ctx(quick=False)), tmp_path)
+    inp = inputs_of(BUILDERS["fig8"](ctx(quick=False)), tmp_path)
     fig = PLOTS["fig8"](inp)
     run = inp.runs[inp.exp.main_runs()[0].label]
     ph = run_phases(run, inp.baseline(run))

@@ -15,14 +15,9 @@ from nlbound.cli.main import main
 from nlbound.sweep import SpecError, expand, load_spec, parse_spec
 from nlbound.planning import PlanGrid
 
-BASE = """
-[fixed]
-dataset = "synthetic"
-size = 7
-depth = 2
-width = 8
-beta = 0.01
-[sweep]
+from toy_data import TINY_SWEEP_FIXED
+
+BASE = TINY_SWEEP_FIXED + """[sweep]
 eps = [0.0, 0.1]
 [horizon]
 t_end = 1.0

@@ -15,14 +15,9 @@ from nlbound.cli.main import main
 from nlbound.execution.backends import LocalBackend
 from nlbound.sweep import load_spec, run_sweep
 
-SPEC = """
-[fixed]
-dataset = "synthetic"
-size = 7
-depth = 2
-width = 8
-beta = 0.01
-[sweep]
+from toy_data import TINY_SWEEP_FIXED
+
+SPEC = TINY_SWEEP_FIXED + """[sweep]
 eps = [0.0, 0.1]
 data_seed = [0, 1]
 [horizon]

@@ -13,17 +13,12 @@ from pathlib import Path
 
 import pytest
 
+from toy_data import TINY_SWEEP_FIXED
+
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc for the process tree")
 
 # runs that last minutes (rtol 1e-9, long horizon): the driver is killed while both workers train
-SPEC = """
-[fixed]
-dataset = "synthetic"
-size = 7
-depth = 2
-width = 8
-beta = 0.01
-rtol = 1e-9
+SPEC = TINY_SWEEP_FIXED + """rtol = 1e-9
 [sweep]
 eps = [0.1, 0.2, 0.3]
 [horizon]

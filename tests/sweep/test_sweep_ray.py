@@ -17,18 +17,13 @@ import pytest
 from nlbound.execution.backends import LocalBackend, RayBackend
 from nlbound.sweep import load_spec, run_sweep
 
+from toy_data import TINY_SWEEP_FIXED
+
 # CI installs the extra (`pip install -e '.[test,ray]'`): there a missing Ray fails loudly below.
 pytestmark = pytest.mark.skipif(importlib.util.find_spec("ray") is None and not os.environ.get("CI"),
                                 reason="Ray not installed (pip install 'nlbound[ray]')")
 
-SPEC = """
-[fixed]
-dataset = "synthetic"
-size = 7
-depth = 2
-width = 8
-beta = 0.01
-[sweep]
+SPEC = TINY_SWEEP_FIXED + """[sweep]
 eps = [0.0, 0.1]
 init_seed = [0, 1]
 [horizon]

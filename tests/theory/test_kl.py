@@ -13,31 +13,7 @@ from hypothesis import strategies as st
 
 from nlbound.theory.kl import kl_bernoulli, kl_inverse_upper
 
-
-def _mp_kl(q, p):
-    q, p = mpmath.mpf(q), mpmath.mpf(p)
-    a = q * mpmath.log(q / p) if q > 0 else mpmath.mpf(0)
-    b = (1 - q) * mpmath.log((1 - q) / (1 - p)) if q < 1 else mpmath.mpf(0)
-    return a + b
-
-
-def _mp_inverse(q, c):
-    """sup{p ∈ [q, 1]: kl(q‖p) ≤ c} at 60 digits: q = 0 in closed form (kl(0‖p) = −ln(1−p)), else
-    500 bisection steps on [q, 1 − 10^-50] (a bracket of width 2^-500, far below float64's resolution;
-    a root above 1 − 10^-50 is 1 in float64)."""
-    with mpmath.workdps(60):
-        if q == 0:
-            return -mpmath.expm1(-mpmath.mpf(c))
-        lo, hi = mpmath.mpf(q), 1 - mpmath.mpf(10) ** -50
-        if _mp_kl(q, hi) <= c:
-            return mpmath.mpf(1)
-        for _ in range(500):
-            mid = (lo + hi) / 2
-            if _mp_kl(q, mid) <= c:
-                lo = mid
-            else:
-                hi = mid
-        return hi
+from mp_references import mp_kl, mp_kl_inverse
 
 
 def _close_above(got, ref, q=None):
@@ -63,14 +39,14 @@ def _close_above(got, ref, q=None):
     (0.5, 1e-25), (0.212, 0.0366), (0.99, 0.5), (0.3, 20.0), (1e-9, 0.1), (0.7, 1e-4),
 ])
 def test_inverse_matches_mpmath(q, c):
-    _close_above(float(kl_inverse_upper(q, c)), _mp_inverse(q, c), q)
+    _close_above(float(kl_inverse_upper(q, c)), mp_kl_inverse(q, c), q)
 
 
 @settings(max_examples=60, deadline=None)
 @given(q=st.floats(0.0, 1.0), logc=st.floats(-14.0, 1.5))
 def test_inverse_matches_mpmath_random(q, logc):
     c = 10.0**logc
-    _close_above(float(kl_inverse_upper(q, c)), _mp_inverse(q, c), q)
+    _close_above(float(kl_inverse_upper(q, c)), mp_kl_inverse(q, c), q)
 
 
 @settings(max_examples=200, deadline=None)
@@ -106,7 +82,7 @@ def test_inverse_array_equals_scalar():
 def test_kl_matches_mpmath(q, p):
     """Relative 1e-13, or absolute 1e-15 |p − q| where the two terms (each ~|p − q|) cancel to ~(p − q)²."""
     with mpmath.workdps(60):
-        ref = float(_mp_kl(q, p))
+        ref = float(mp_kl(q, p))
     assert float(kl_bernoulli(q, p)) == pytest.approx(ref, rel=1e-13, abs=1e-15 * abs(p - q))
 
 

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from nlbound._validate import Integral, Interval, Options, Real, validate_params
+from nlbound.theory import CONSTRAINTS as THEORY
 
 GAMMA_RULES = ("beta2", "alpha", "fixed")
 TERMS = ("full", "no_upsilon", "no_deviation")
@@ -64,12 +65,12 @@ class BoundVariant:
 # Theorem 5.2's parameters as the figures vary them (kappa in {1, 2}, delta in (0, 1), eq. 6); the
 # theory layer checks the full grid again when the bound is evaluated.
 _VARIANT_CONSTRAINTS = {
-    "kappa": Options(1, 2),
+    "kappa": THEORY["kappa"],
     "p": Interval(Integral, 1, None, closed="left"),
-    "delta": Interval(Real, 0, 1, closed="neither"),
+    "delta": THEORY["delta"],
     "gamma_rule": Options(*GAMMA_RULES),
     "q": Interval(Real, 0, None, closed="neither"),
-    "alpha": Interval(Real, 0, 1, closed="neither"),
+    "alpha": THEORY["alpha"],
     "terms": Options(*TERMS),
 }
 
@@ -122,7 +123,7 @@ class Experiment:
     params: tuple[tuple[str, Any], ...] = field(default=())  # extra declared constants
 
     def __post_init__(self) -> None:
-        validate_params({"alpha": Interval(Real, 0, 1, closed="neither")}, {"alpha": self.alpha})
+        validate_params({"alpha": THEORY["alpha"]}, {"alpha": self.alpha})
 
     def key(self) -> str:
         return stable_hash(self)

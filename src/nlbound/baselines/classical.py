@@ -39,6 +39,7 @@ import numpy as np
 
 from nlbound._validate import Integral, Interval, Real, validate_params
 from nlbound.theory import upsilon
+from nlbound.theory import CONSTRAINTS as THEORY
 
 __all__ = ["counting_gap", "counting_bound", "network_parameter_count", "bhlm_vc_dimension",
            "vc_log_growth", "vc_gap", "vc_bound"]
@@ -47,7 +48,7 @@ _CONSTRAINTS = {
     "m": Interval(Integral, 1, None, closed="left"),
     "n_params": Interval(Integral, 1, None, closed="left"),
     "p": Interval(Integral, 1, None, closed="left"),
-    "delta": Interval(Real, 0, 1, closed="neither"),
+    "delta": THEORY["delta"],
     "emp_risk": Interval(Real, 0, 1, closed="both"),
     "d": Interval(Integral, 1, None, closed="left"),
     "width": Interval(Integral, 1, None, closed="left"),

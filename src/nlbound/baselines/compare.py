@@ -21,7 +21,7 @@ from typing import Callable
 import numpy as np
 import torch
 
-from nlbound._validate import Interval, Real, validate_params
+from nlbound._validate import validate_params
 from nlbound.baselines import classical as C
 from nlbound.baselines import pacbayes as PB
 from nlbound.baselines.cache import cache_problem, plain, read_cached, write_cached
@@ -30,11 +30,12 @@ from nlbound.baselines.weights import TrainedNet, checked_run, recorded_time, tr
 from nlbound.evaluation import metrics as M
 from nlbound.evaluation.run_bound import run_bound
 from nlbound.networks import forward_many, layer_shapes, unpack
+from nlbound.theory import CONSTRAINTS as THEORY
 
 __all__ = ["CompareSettings", "theorem_bound", "linear_counting", "network_counting", "network_vc",
            "spectral", "pac_bayes", "compare_net", "compare_run", "cache_path"]
 
-_CONSTRAINTS = {"delta": Interval(Real, 0, 1, closed="neither")}
+_CONSTRAINTS = {"delta": THEORY["delta"]}
 
 
 @dataclass(frozen=True)

@@ -53,13 +53,14 @@ import torch
 from nlbound._validate import Integral, Interval, Real, validate_params
 from nlbound.networks import forward_many, layer_shapes, unpack
 from nlbound.theory.kl import kl_inverse_upper
+from nlbound.theory import CONSTRAINTS as THEORY
 
 __all__ = ["PacBayesSettings", "gaussian_kl", "b_re", "lambda_grid_index",
            "mc_error_bound", "pac_bayes_bound", "optimise_posterior", "gibbs_errors"]
 
 _CONSTRAINTS = {
     "q": Interval(Real, 0, 1, closed="both"),
-    "delta": Interval(Real, 0, 1, closed="neither"),
+    "delta": THEORY["delta"],
     "m": Interval(Integral, 2, None, closed="left"),
     "n": Interval(Integral, 1, None, closed="left"),
     "steps": Interval(Integral, 0, None, closed="left"),
@@ -70,6 +71,8 @@ _CONSTRAINTS = {
     "prior_c": Interval(Real, 0, None, closed="neither"),
     "seed": Interval(Integral, 0, None, closed="left"),
 }
+# PacBayesSettings' fields, each checked under its own name (delta_pb, delta_mc: δ of the theory's table)
+_SETTINGS = {**_CONSTRAINTS, "delta_pb": THEORY["delta"], "delta_mc": THEORY["delta"], "n_mc": _CONSTRAINTS["n"]}
 
 
 @dataclass(frozen=True)
@@ -89,10 +92,9 @@ class PacBayesSettings:
     seed: int = 0
 
     def __post_init__(self) -> None:
-        validate_params(_CONSTRAINTS, {"delta": self.delta_pb, "b": self.b, "prior_c": self.prior_c,
-                                       "steps": self.steps, "batch": self.batch, "lr": self.lr,
-                                       "logit_scale": self.logit_scale, "n": self.n_mc, "seed": self.seed})
-        validate_params({"delta_mc": _CONSTRAINTS["delta"]}, {"delta_mc": self.delta_mc})
+        validate_params(_SETTINGS, {"delta_pb": self.delta_pb, "delta_mc": self.delta_mc, "b": self.b,
+                                    "prior_c": self.prior_c, "steps": self.steps, "batch": self.batch, "lr": self.lr,
+                                    "logit_scale": self.logit_scale, "n_mc": self.n_mc, "seed": self.seed})
         if self.delta_pb + self.delta_mc >= 1:
             raise ValueError(f"delta_pb + delta_mc == {self.delta_pb + self.delta_mc:g}, must be in (0, 1)")
 

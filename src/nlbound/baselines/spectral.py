@@ -48,6 +48,7 @@ from typing import Sequence
 import numpy as np
 
 from nlbound._validate import Integral, Interval, Real, validate_params
+from nlbound.theory import CONSTRAINTS as THEORY
 
 __all__ = ["DEFAULT_GAMMAS", "nbs_sigma", "nbs_kl", "nbs_beta_grid", "nbs_bound_at", "nbs_bound"]
 
@@ -56,7 +57,7 @@ DEFAULT_GAMMAS = (0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0)  # fixed before seeing d
 _CONSTRAINTS = {
     "gamma": Interval(Real, 0, None, closed="neither"),
     "m": Interval(Integral, 2, None, closed="left"),
-    "delta": Interval(Real, 0, 1, closed="neither"),
+    "delta": THEORY["delta"],
     "B": Interval(Real, 0, None, closed="neither"),
     "depth": Interval(Integral, 1, None, closed="left"),
     "h": Interval(Integral, 1, None, closed="left"),

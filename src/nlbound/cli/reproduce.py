@@ -104,8 +104,15 @@ def run(args: argparse.Namespace) -> int:
             return _check(args.check, out, done)
     ctx = Context(quick=args.quick, data_dir=args.data_dir, crosscheck=not args.no_crosscheck, dataset=args.dataset)
     res = paper_reproduce.reproduce(names, output, quick=args.quick, report_path=report, backend=backend, ctx=ctx,
-                    from_cache=args.from_cache, dataset=args.dataset,
-                    preamble=_preamble(report or out / "REPRODUCTION.md"))
+                                    from_cache=args.from_cache, dataset=args.dataset,
+                                    preamble=_preamble(report or out / "REPRODUCTION.md"))
+    _summary(res, out)
+    return _check(args.check, out, done)
+
+
+def _summary(res, out: Path) -> None:
+    """One line on stdout: figures written, claims held, sound curves, training time (and a warning
+    line on stderr naming the figures --from-cache skipped)."""
     if res.meta.get("skipped_not_cached"):
         print(f"nlbound: warning: not in the cache, skipped: {', '.join(res.meta['skipped_not_cached'])}",
               file=sys.stderr)
@@ -117,7 +124,6 @@ def run(args: argparse.Namespace) -> int:
           f"bound ≥ test risk on {th['sound']}/{th['total']} curves; "
           f"training took {res.meta['wall_s']:.0f} s ({res.meta['trained']} runs trained, "
           f"{res.meta['cached']} cached)", file=sys.stdout)
-    return _check(args.check, out, done)
 
 
 def _check(committed: str | None, out: Path, figures: list[str]) -> int:

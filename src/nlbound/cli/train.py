@@ -11,7 +11,7 @@ import sys
 from nlbound import data as data_layer
 from nlbound import training  # names looked up at call time (tests substitute TrainConfig, load_dataset)
 from nlbound._io import check_output_dir
-from nlbound._validate import Interval, ParameterError, Real, validate_params
+from nlbound._validate import ParameterError, validate_params
 from nlbound.cli._common import DEFAULT_RUNS, RUNS_ENV, add_data_flags, runs_root
 from nlbound.cli._dataset import add_dataset_arguments, dataset_fields, load_kwargs
 from nlbound.cli._progress import progress_enabled
@@ -19,6 +19,7 @@ from nlbound.theory import t_star
 from nlbound.training.adaptive import STIFFNESS
 from nlbound.training.config import DTYPES, PRECISIONS, RunOptions
 from nlbound.training.rundir import run_dir
+from nlbound.theory import CONSTRAINTS as THEORY
 
 # TrainConfig / RunOptions field -> the flag that sets it (others: "--" + field with dashes)
 PARAM_FLAGS = {"t_end": "--until", "init_seed": "--seed"}
@@ -88,7 +89,7 @@ def _check_before_data(args: argparse.Namespace, fields: dict, config_cls: type)
     """Every check that does not need the data, before it is loaded (seconds for 28x28 MNIST): the
     whole config with a stand-in horizon (--until tstar: t = lr, inside gd's lr range; the real t*
     is validated again once s is known) and --alpha in (0, 1)."""
-    validate_params({"alpha": Interval(Real, 0, 1, closed="neither")}, {"alpha": args.alpha})
+    validate_params({"alpha": THEORY["alpha"]}, {"alpha": args.alpha})
     config_cls(**fields, t_end=args.lr if args.integrator == "gd" and args.lr > 0 else 1.0)
 
 

@@ -53,6 +53,32 @@ def _history_entry(h: dict[str, str]) -> str:
 
 
 def claims_markdown(claims: list[Claim], sound: dict[str, Any], meta: dict[str, Any], figures_rel: str) -> str:
+    """REPRODUCTION.md's claims section: the table, soundness, cross-check, additive view, figures."""
+    lines = _claims_table(claims, meta) + _soundness_lines(sound)
+    for name, cc in (meta.get("gd_crosscheck") or {}).items():
+        diffs = ", ".join(f"{k} {v}" for k, v in list(cc["max_abs_difference"].items())[:5])
+        lines += ["", "### Cross-check with the paper's own scheme (GD)", "",
+                  f"- {name}: largest difference at {cc['common_times']} recorded times: {diffs}"]
+    lines += _additive_lines(meta.get("additive") or {})
+    stops = meta.get("stopped") or {}
+    if stops:
+        lines += ["", "### Where the Figs. 8–9 runs ended (App. B phase 3 + margin, or the cap)", ""]
+        lines += [f"- {k}: t = {v['ended_at']:.4g} ({v['why']})" for k, v in stops.items()]
+    if meta.get("skipped_not_cached"):
+        lines += ["", f"**Not drawn in this invocation** (`--from-cache`: a run missing from the cache): "
+                      f"{', '.join(meta['skipped_not_cached'])}."]
+    lines += ["", "### Figures", ""]
+    for name in meta.get("figures", []):
+        lines.append(f"![{name}]({figures_rel}/{name}.png)")
+    if meta.get("wall_s") is not None:
+        lines += ["", f"Training wall time of this invocation: {meta['wall_s']:.0f} s "
+                      f"({meta.get('trained', 0)} runs trained, {meta.get('cached', 0)} from the cache, "
+                      f"{meta.get('processes')} processes); sum of per-run training times over the "
+                      f"figures' runs: {meta.get('sum_run_s', 0):.0f} s."]
+    return "\n".join(lines) + "\n"
+
+
+def _claims_table(claims: list[Claim], meta: dict[str, Any]) -> list[str]:
     lines = [
         f"## Claims of Sec. 6 / App. B on real {DATASET_LABELS.get(meta.get('dataset', 'mnist'), 'MNIST')}",
         "",
@@ -79,8 +105,12 @@ def claims_markdown(claims: list[Claim], sound: dict[str, Any], meta: dict[str, 
     notes = [c for c in claims if c.notes]
     if notes:
         lines += [""] + [f"**{c.id}.** {c.notes}" for c in notes]
+    return lines
+
+
+def _soundness_lines(sound: dict[str, Any]) -> list[str]:
     th, op = sound["theorem"], sound["optimistic"]
-    lines += [
+    lines = [
         "",
         "### Soundness: is the bound ≥ the measured test risk at every recorded time?",
         "",
@@ -99,37 +129,22 @@ def claims_markdown(claims: list[Claim], sound: dict[str, Any], meta: dict[str, 
                   f"(without the p-bit term: {f['violations_without_precision']})" for name, f in dl["figures"].items()]
     for v in sound["violations"][:20]:
         lines.append(f"  - violated: {v['figure']} {v['run']} {v['bound']}: {v['points']} of {v['of']} points")
-    for name, cc in (meta.get("gd_crosscheck") or {}).items():
-        diffs = ", ".join(f"{k} {v}" for k, v in list(cc["max_abs_difference"].items())[:5])
-        lines += ["", "### Cross-check with the paper's own scheme (GD)", "",
-                  f"- {name}: largest difference at {cc['common_times']} recorded times: {diffs}"]
-    add = meta.get("additive") or {}
-    if add:
-        lines += ["", "### The additive view: each term's share of B at the run's minimum (docs/PROOFS.md)", "",
-                  "| run | B | margin risk | Υ_κ(δ/n) | Δε^κ/γ | p-bit term | B with Δ's slack removed (measured) |",
-                  "|---|---|---|---|---|---|---|"]
-        for k, r in add.items():
-            if r.get("at"):
-                lines.append(f"| {k} ({r['at']}, t = {r['t']:.3g}) | {r['B']:.4f} | "
-                             + " | ".join(f"{r[x]:.4g} ({100 * r[x + '_share']:.0f} %)"
-                                          for x in ("margin_risk", "upsilon", "deviation", "precision"))
-                             + f" | {r['B_without_deviation_slack']:.4f} |")
-    stops = meta.get("stopped") or {}
-    if stops:
-        lines += ["", "### Where the Figs. 8–9 runs ended (App. B phase 3 + margin, or the cap)", ""]
-        lines += [f"- {k}: t = {v['ended_at']:.4g} ({v['why']})" for k, v in stops.items()]
-    if meta.get("skipped_not_cached"):
-        lines += ["", f"**Not drawn in this invocation** (`--from-cache`: a run missing from the cache): "
-                      f"{', '.join(meta['skipped_not_cached'])}."]
-    lines += ["", "### Figures", ""]
-    for name in meta.get("figures", []):
-        lines.append(f"![{name}]({figures_rel}/{name}.png)")
-    if meta.get("wall_s") is not None:
-        lines += ["", f"Training wall time of this invocation: {meta['wall_s']:.0f} s "
-                      f"({meta.get('trained', 0)} runs trained, {meta.get('cached', 0)} from the cache, "
-                      f"{meta.get('processes')} processes); sum of per-run training times over the "
-                      f"figures' runs: {meta.get('sum_run_s', 0):.0f} s."]
-    return "\n".join(lines) + "\n"
+    return lines
+
+
+def _additive_lines(add: dict[str, Any]) -> list[str]:
+    if not add:
+        return []
+    lines = ["", "### The additive view: each term's share of B at the run's minimum (docs/PROOFS.md)", "",
+             "| run | B | margin risk | Υ_κ(δ/n) | Δε^κ/γ | p-bit term | B with Δ's slack removed (measured) |",
+             "|---|---|---|---|---|---|---|"]
+    for k, r in add.items():
+        if r.get("at"):
+            lines.append(f"| {k} ({r['at']}, t = {r['t']:.3g}) | {r['B']:.4f} | "
+                         + " | ".join(f"{r[x]:.4g} ({100 * r[x + '_share']:.0f} %)"
+                                      for x in ("margin_risk", "upsilon", "deviation", "precision"))
+                         + f" | {r['B_without_deviation_slack']:.4f} |")
+    return lines
 
 
 def write_report(out_dir: Path, claims: list[Claim], sound: dict[str, Any], meta: dict[str, Any],

@@ -78,10 +78,7 @@ def reproduce(
     ctx = ctx or Context(quick=quick, data_dir=output.data_dir, dataset=dataset)
     exps = build(names, ctx)
     cache = Path(output.cache_dir)
-    skipped = []
-    if from_cache:  # render only the figures whose every run is in the cache; train nothing
-        skipped = [e.name for e in exps if not all(is_done(cache, c) for c in e.configs())]
-        exps = [e for e in exps if e.name not in skipped]
+    exps, skipped = _only_cached(exps, cache) if from_cache else (exps, [])
     configs = [c for e in exps for c in e.configs()]
     already = {c.key() for c in configs if is_done(cache, c)}
     start = time.perf_counter()
@@ -91,24 +88,49 @@ def reproduce(
     wall = time.perf_counter() - start
     baselines = _baselines_for(exps, baselines_fn or real_baselines, output.data_dir)
     out = Path(output.out_dir)
+    inputs, figures = _draw(exps, dirs, baselines, out / "figures")
+    claims, sound = evaluate_claims(inputs), _soundness(inputs, out)
+    walls = run_walls(dirs.values())
+    cached = len(already & set(dirs))
+    meta = {"quick": quick, "dataset": ctx.dataset, "figures": [e.name for e in exps], "experiments": {e.name: e.key() for e in exps},
+            "wall_s": wall, "trained": len(dirs) - cached, "cached": cached, "processes": output.processes,
+            "skipped_not_cached": skipped, "sum_run_s": sum(walls.values()), "run_wall_s": walls,
+            **_findings(inputs, baselines)}
+    atomic_write_json(out / "runs.json", _run_table(exps, walls))
+    write_report(out, claims, sound, meta, report_path=report_path, preamble=preamble)
+    return Reproduction(exps, figures, claims, sound, meta)
+
+
+def _only_cached(exps: list[Experiment], cache: Path) -> tuple[list[Experiment], list[str]]:
+    """--from-cache: the figures whose every run is in the cache, and the names of the others."""
+    skipped = [e.name for e in exps if not all(is_done(cache, c) for c in e.configs())]
+    return [e for e in exps if e.name not in skipped], skipped
+
+
+def _soundness(inputs: dict[str, Inputs], out: Path) -> dict[str, Any]:
+    """Every bound against the test risk, and the deviation links (written to soundness.json)."""
+    sound = soundness(inputs)
+    links = deviation_soundness(inputs)
+    sound["deviation_links"] = {k: links[k] for k in ("what", "total", "figures")}
+    atomic_write_json(out / "soundness.json", links)
+    return sound
+
+
+def _findings(inputs: dict[str, Inputs], baselines: dict) -> dict[str, Any]:
+    """claims.json meta read from the runs: App. B baselines, the GD cross-check, where runs stopped,
+    the additive view of B."""
+    return {"baselines": {f"{k[0]}-{k[1]}": v for k, v in baselines.items()},
+            "gd_crosscheck": crosscheck(inputs), "stopped": _stops(inputs), "additive": additive_table(inputs)}
+
+
+def _draw(exps: list[Experiment], dirs: dict[str, Path], baselines: dict, fig_dir: Path) -> tuple[dict, dict]:
+    """Each figure's inputs read from its finished runs, and the figure drawn into fig_dir."""
     inputs, figures = {}, {}
     for e in exps:
         runs = {r.label: load_run_dir(dirs[r.config.key()], config=r.config) for r in e.runs}
         inputs[e.name] = Inputs(e, runs, baselines)
-        figures[e.name] = render(PLOTS[e.name](inputs[e.name]), out / "figures")
-    claims, sound = evaluate_claims(inputs), soundness(inputs)
-    links = deviation_soundness(inputs)
-    sound["deviation_links"] = {k: links[k] for k in ("what", "total", "figures")}
-    atomic_write_json(out / "soundness.json", links)
-    walls = run_walls(dirs.values())
-    meta = {"quick": quick, "dataset": ctx.dataset, "figures": [e.name for e in exps], "experiments": {e.name: e.key() for e in exps},
-            "wall_s": wall, "trained": len(dirs) - len(already & set(dirs)), "cached": len(already & set(dirs)),
-            "processes": output.processes, "skipped_not_cached": skipped, "sum_run_s": sum(walls.values()), "run_wall_s": walls,
-            "baselines": {f"{k[0]}-{k[1]}": v for k, v in baselines.items()},
-            "gd_crosscheck": crosscheck(inputs), "stopped": _stops(inputs), "additive": additive_table(inputs)}
-    atomic_write_json(out / "runs.json", _run_table(exps, walls))
-    write_report(out, claims, sound, meta, report_path=report_path, preamble=preamble)
-    return Reproduction(exps, figures, claims, sound, meta)
+        figures[e.name] = render(PLOTS[e.name](inputs[e.name]), fig_dir)
+    return inputs, figures
 
 
 def _stops(inputs: dict[str, Inputs]) -> dict[str, Any]:

@@ -10,6 +10,7 @@ import numpy as np
 from nlbound._limits import MAX_PLAN_POINTS, check_count, grid_count
 from nlbound._validate import Interval, Options, ParameterError, validate_params
 from nlbound.theory import t_star
+from nlbound.theory import CONSTRAINTS as THEORY
 
 __all__ = ["PlanGrid", "PlanData", "INITS", "paper_t_factors", "eps_grid"]
 
@@ -45,14 +46,14 @@ _GRID = {
     "betas": Interval(Real, 0, None, closed="neither"),
     "inits": Options(*INITS),
     "epss": Interval(Real, 0, 1, closed="right"),
-    "kappas": Options(1, 2),
+    "kappas": THEORY["kappa"],
     "ps": Options(16, 32, 64),
     "gamma_beta_factors": Interval(Real, 0, None, closed="neither"),
     "gamma_alpha_factors": Interval(Real, 0, None, closed="neither"),
     "gamma_alphas": Interval(Real, 0, 1, closed="neither"),
-    "alphas": Interval(Real, 0, 1, closed="neither"),
+    "alphas": THEORY["alpha"],
     "t_factors": Interval(Real, 0, None, closed="neither"),
-    "delta": Interval(Real, 0, 1, closed="neither"),
+    "delta": THEORY["delta"],
     "width": Interval(Integral, 1, None),
     "init_seed": Interval(Integral, 0, None),
 }

@@ -19,6 +19,7 @@ from nlbound.data.npz import canonical_positive
 from nlbound.sweep.spec import Axis, BoundGrid, Horizon, Resources, SpecError, SweepSpec, _Errors
 from nlbound.training import TrainConfig
 from nlbound.training.config import LIMITS
+from nlbound.theory import CONSTRAINTS as THEORY
 
 TABLES = ("fixed", "sweep", "horizon", "bounds", "resources")
 NOT_IN_SPEC = {"data_sha256": "it is the sha256 of the npz:PATH file, read from it", "t_end": "it is set by [horizon]", "times": "the recording times are the default grid of "
@@ -28,17 +29,17 @@ RANGE_KINDS = ("log", "lin")
 
 _HORIZON = {
     "t_star_multiple": Interval(Real, 0, None, closed="neither"),
-    "alpha": Interval(Real, 0, 1, closed="neither"),
+    "alpha": THEORY["alpha"],
     "t_end": Interval(Real, 0, None, closed="neither"),
 }
 _BOUNDS = {
-    "kappa": Options(1, 2),
+    "kappa": THEORY["kappa"],
     "p": Options(16, 32, 64),
-    "delta": Interval(Real, 0, 1, closed="neither"),
+    "delta": THEORY["delta"],
     "gamma_rule": Options(*GAMMA_RULES),
     "q": Interval(Real, 0, None, closed="neither"),
     "terms": Options(*TERMS),
-    "alpha": Interval(Real, 0, 1, closed="neither"),
+    "alpha": THEORY["alpha"],
 }
 _BOUND_LISTS = ("kappa", "p", "gamma_rule", "q", "terms")  # the grid's axes; delta and alpha are scalars
 _RESOURCES = {

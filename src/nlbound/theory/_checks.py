@@ -9,7 +9,9 @@ import numpy as np
 from nlbound._validate import Interval, Options, ParameterError, validate_params
 
 # One entry per parameter of the theory layer's public functions (bound_terms, full_bound, t_star
-# and the term functions). Every real interval rejects NaN and ±inf.
+# and the term functions). Every real interval rejects NaN and ±inf. The shared table of the paper's
+# parameters (nlbound.theory.CONSTRAINTS): other layers take their entries from it (delta, kappa, alpha)
+# and check them under their own field names.
 CONSTRAINTS = {
     "d": Interval(Integral, 1, None, closed="left"),  # input dimension (rank of X)
     "m": Interval(Integral, 1, None, closed="left"),  # training samples; m >= d: check_m_ge_d

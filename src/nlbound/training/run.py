@@ -188,13 +188,7 @@ def _train_into(config: TrainConfig, ds, options: RunOptions, tmp: Path, out_dir
     pbar = progress_bar(options.progress, config.t_end)
     beat = Heartbeat(options.progress_file, config.t_end)
     index = iter(range(len(times)))
-
-    def advance(t: float, theta: np.ndarray) -> None:
-        if not np.all(np.isfinite(theta)):
-            raise TrainingDivergedError(t, out_dir)
-        if pbar is not None:
-            pbar.update(min(t, config.t_end) - pbar.n)
-        beat(t)
+    advance = _advance(config.t_end, out_dir, pbar, beat)
 
     def finish(status: str, stats=None) -> None:
         with signals_blocked():  # the files and the rename are not interrupted half-way
@@ -233,6 +227,18 @@ def _train_into(config: TrainConfig, ds, options: RunOptions, tmp: Path, out_dir
     finish("complete", stats)
     return TrainResult(rec.trace(), info, out_dir, theta0=theta0, theta=rec.last_theta,
                            tangent=rec.last_tangent)
+
+
+def _advance(t_end: float, out_dir: Path, pbar, beat: Heartbeat):
+    """The integrator's per-step hook: a non-finite state is divergence; the bar and heartbeat follow t."""
+    def advance(t: float, theta: np.ndarray) -> None:
+        if not np.all(np.isfinite(theta)):
+            raise TrainingDivergedError(t, out_dir)
+        if pbar is not None:
+            pbar.update(min(t, t_end) - pbar.n)
+        beat(t)
+
+    return advance
 
 
 class _StopRequested(Exception):

@@ -100,6 +100,28 @@ def _buffer(work: dict | None, key, shape: tuple, dtype: torch.dtype) -> torch.T
     return buf
 
 
+def _dual_forward(ws, dws, x: torch.Tensor, slope: float, buf, dtau: bool) -> tuple[list, list, list]:
+    """The forward half of manual_field_and_tangent: activations a_l, their dots ȧ_l (transposed,
+    (n, m)) and the pre-activations h_l of the hidden layers (eqs. 2–3, dual-number rules there)."""
+    n1 = ws[0].shape[0]
+    hh = torch.mm(torch.cat([ws[0], dws[0]]), x.T, out=buf("hh", 2 * n1))  # [h_1; ḣ_1] in one product
+    h, dh = hh[:n1], hh[n1:]
+    acts: list[torch.Tensor] = [x.T]
+    dacts: list[Any] = [None]
+    hs: list[torch.Tensor] = []
+    for l in range(len(ws) - 1):
+        n = ws[l].shape[0]
+        if l > 0:  # ḣ = Ẇ_l a_{l−1} + W_l ȧ_{l−1} (ȧ_0 = 0)
+            h = torch.mm(ws[l], acts[-1], out=buf(("h", l), n))
+            dh = torch.mm(dws[l], acts[-1], out=buf(("dh", l), n)).addmm_(ws[l], dacts[-1])
+        hs.append(h)
+        # ȧ = D ⊙ ḣ − min(0, h): ∂φ^τ/∂τ = −min(0, h) (eq. 3); D ⊙ · fused by leaky_relu_backward
+        da = _lrelu_bwd(dh, h, slope, out=dh)
+        dacts.append(da.sub_(torch.clamp(h, max=0.0, out=buf(("neg", l), n))) if dtau else da)
+        acts.append(torch.ops.aten.leaky_relu.out(h, slope, out=buf(("a", l), n)))  # φ^τ(h) = D ⊙ h (eq. 3)
+    return acts, dacts, hs
+
+
 def manual_field_and_tangent(ws, dws, x: torch.Tensor, y: torch.Tensor, tau: float, work: dict | None = None,
                              dtau: bool = True):
     """(F, Ḟ) per layer, F_l = −∂L/∂W_l (eq. 4), Ḟ_l = its derivative along (Ẇ = dws, τ̇ = 1); with
@@ -117,21 +139,7 @@ def manual_field_and_tangent(ws, dws, x: torch.Tensor, y: torch.Tensor, tau: flo
     def buf(key, n: int) -> torch.Tensor:  # activations are stored transposed, (n, m): halves of a
         return _buffer(work, key, (n, m), x.dtype)  # (2n, m) block are contiguous, so products fuse
 
-    hh = torch.mm(torch.cat([ws[0], dws[0]]), x.T, out=buf("hh", 2 * n1))  # [h_1; ḣ_1] in one product
-    h, dh = hh[:n1], hh[n1:]
-    acts: list[torch.Tensor] = [x.T]
-    dacts: list[Any] = [None]
-    hs: list[torch.Tensor] = []
-    for l in range(L - 1):
-        n = ws[l].shape[0]
-        if l > 0:  # ḣ = Ẇ_l a_{l−1} + W_l ȧ_{l−1} (ȧ_0 = 0)
-            h = torch.mm(ws[l], acts[-1], out=buf(("h", l), n))
-            dh = torch.mm(dws[l], acts[-1], out=buf(("dh", l), n)).addmm_(ws[l], dacts[-1])
-        hs.append(h)
-        # ȧ = D ⊙ ḣ − min(0, h): ∂φ^τ/∂τ = −min(0, h) (eq. 3); D ⊙ · fused by leaky_relu_backward
-        da = _lrelu_bwd(dh, h, slope, out=dh)
-        dacts.append(da.sub_(torch.clamp(h, max=0.0, out=buf(("neg", l), n))) if dtau else da)
-        acts.append(torch.ops.aten.leaky_relu.out(h, slope, out=buf(("a", l), n)))  # φ^τ(h) = D ⊙ h (eq. 3)
+    acts, dacts, hs = _dual_forward(ws, dws, x, slope, buf, dtau)
     out = ws[-1] @ acts[-1]
     dout = torch.addmm(dws[-1] @ acts[-1], ws[-1], dacts[-1])
     e, de = (out.reshape(-1) - y).reshape(1, -1) / m, dout / m  # dL/df and its dot, (1, m)
