@@ -116,11 +116,10 @@ def test_data_dir_reaches_s_and_the_horizons(tmp_path, monkeypatch, capsys):
 
 def test_fig11_trains_its_runs_with_the_runner_then_draws(tmp_path, monkeypatch, capsys):
     """`reproduce fig11` hands Fig. 11's four configs to the one runner, then draws from its cache."""
-    import nlbound.cli.reproduce as R
     import nlbound.paper.fig11 as F
 
     seen = {}
-    monkeypatch.setattr(R, "run_all", lambda configs, cache, **kw: seen.update(configs=configs, cache=cache))
+    monkeypatch.setattr(F, "run_all", lambda configs, cache, **kw: seen.update(configs=configs, cache=cache))
     monkeypatch.setattr(F, "fig11", lambda cache, out, **kw: seen.update(out=out) or {"png": Path(out) / "fig11.png"})
     assert main(["reproduce", "fig11", "--out", str(tmp_path / "o"), "--runs", str(tmp_path / "c")]) == 0
     assert len(seen["configs"]) == 4 and len({c.key() for c in seen["configs"]}) == 4

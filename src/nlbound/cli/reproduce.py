@@ -13,7 +13,6 @@ from nlbound.analysis.spec import Output
 from nlbound.cli._common import add_runs_flag, runs_dir
 from nlbound.data import IMAGE_DATASETS
 from nlbound.execution.backends import make_backend
-from nlbound.execution.runner import run_all
 from nlbound.paper import reproduce as paper_reproduce
 from nlbound.paper.check import check_dirs, expected_files
 from nlbound.paper.figures import FIGURES, Context
@@ -137,13 +136,10 @@ def _check(committed: str | None, out: Path, figures: list[str]) -> int:
 
 def _fig11(args: argparse.Namespace, output, backend) -> None:
     """Train (or reuse) the four runs of Fig. 11 with the one runner, then draw it from the cache."""
-    from nlbound.paper.fig11 import fig11, fig11_configs  # deferred: the baselines pull torch (~3 s), for fig11 only
+    from nlbound.paper.fig11 import reproduce_fig11  # deferred: the baselines pull torch (~3 s), for fig11 only
 
-    ctx = Context(quick=args.quick, data_dir=args.data_dir)
-    run_all([c for _, c in fig11_configs(ctx)], output.cache_dir, backend=backend, data_dir=args.data_dir,
-            progress=output.progress)
-    paths = fig11(output.cache_dir, Path(output.out_dir) / "figures", ctx=ctx, data_dir=args.data_dir,
-                  json_path=Path(output.out_dir) / "fig11.json")
+    paths = reproduce_fig11(output.cache_dir, output.out_dir, quick=args.quick, data_dir=args.data_dir,
+                            backend=backend, progress=output.progress)
     print(f"wrote {', '.join(str(p) for p in paths.values())}", file=sys.stdout)
 
 

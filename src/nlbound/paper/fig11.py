@@ -20,6 +20,7 @@ from nlbound._io import atomic_write_json
 from nlbound.analysis.traces import load_run_dir
 from nlbound.baselines import CompareSettings, compare_run
 from nlbound.baselines.compare import theorem_bound
+from nlbound.execution.runner import run_all
 from nlbound.paper.figures import Context, build
 from nlbound.paper.plotting import FigureData, Panel, render
 from nlbound.training import load_run
@@ -167,3 +168,12 @@ def fig11(cache_dir, out_dir, *, ctx: Any = None, settings: Any = None, n_times:
                                                              "configs": {lab: cfg.key() for lab, cfg in configs},
                                                              "points": points})
     return paths
+
+
+def reproduce_fig11(cache_dir, out_dir, *, quick: bool = False, data_dir=None, backend: Any = None,
+                    progress: bool = True) -> dict[str, Path]:
+    """`nlbound reproduce fig11`: train (or reuse) Fig. 11's four runs with the one runner, then draw
+    it from the cache into <out_dir>/figures and write <out_dir>/fig11.json."""
+    ctx = Context(quick=quick, data_dir=data_dir)
+    run_all([c for _, c in fig11_configs(ctx)], cache_dir, backend=backend, data_dir=data_dir, progress=progress)
+    return fig11(cache_dir, Path(out_dir) / "figures", ctx=ctx, data_dir=data_dir, json_path=Path(out_dir) / "fig11.json")
