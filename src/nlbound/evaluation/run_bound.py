@@ -23,7 +23,9 @@ from nlbound.theory.runtime import runtime_terms
 from nlbound.theory.terms import train_share
 
 __all__ = ["PRECISION_COLUMNS", "RUNTIME_FORMS", "RUN_FORMS", "check_form", "clamp_rho", "run_rho", "run_inputs", "union_delta", "margin_column", "run_bound",
-           "precision_allowances", "runtime_precision_allowances", "deviation_links"]
+           "precision_allowances", "runtime_precision_allowances", "deviation_links", "evaluation_floor"]
+
+UNIT_ROUNDOFF = {"float32": 2.0**-24, "float64": 2.0**-53}
 
 PRECISION_COLUMNS = ("prox_dv", "prox_dv_range", "prox_dv_perp", "prox_nlip", "prox_r")
 RUNTIME_FORMS = ("runtime", "runtime-kl")  # theory.runtime with Hoeffding / kl counting
@@ -178,3 +180,37 @@ def deviation_links(trace: dict, info: dict, kappa: int, form: str = "closed") -
     return {"t": t, "test_dev": np.asarray(trace[f"g{kappa}_test_dev"]), "train_dev": np.asarray(trace[f"g{kappa}_train_dev"]),
             "test_delta": d_test, "train_delta": d_train,
             "test_allowance": d_test + p_test, "train_allowance": d_train + p_train}
+
+
+def _gamma(n: int, u: float) -> float:
+    """γ_n = nu/(1 − nu) (Higham, Accuracy and Stability, Lemma 3.1): |Π(1 + δ_i)^{±1} − 1| ≤ γ_n, |δ_i| ≤ u."""
+    return n * u / (1.0 - n * u)
+
+
+def evaluation_floor(trace: dict, info: dict, kappa: int, mean_norm: float) -> np.ndarray:
+    """A bound, at every recorded t, on |measured − exact| of the deviation column g{κ}_{split}_dev
+    whose split has mean input norm mean_norm (PROOFS.md, "The evaluation floor of the check"): the
+    recorder evaluates f, g̃₁ and x·w in the run's dtype (unit roundoff u). For the bias-free net,
+    inputs, weights, each inner product of length n (any summation order: γ_n, Higham eq. 3.5) and
+    each leaky ReLU (slope rounded, one product: γ_2, φ 1-Lipschitz with |φ(z)| ≤ |z|) give
+    |fl(f(x)) − f(x)| ≤ γ_K |W_L|⋯|W_1||x| ≤ γ_K Π_l √min(shape_l)‖W_l‖ ‖x‖, K = 1 + Σ_l(n_l + 1) +
+    2(L − 1) + 3 (+3: the float64 sum g̃₁ + x·w, the difference and the mean, each ≤ 2^-53 < u),
+    likewise for g̃₁ (the twin's norms); κ = 2 adds γ_{d+2}‖w‖‖x‖ for x·w, ‖w‖ ≤ ‖w̃'‖ + ‖r‖ ≤ b + ‖r‖
+    (run-time S3: ‖(f − g̃₁)(X̃)‖ ≤ √m b). Needs the run-time columns. The mean over a split is then
+    at most the bound at ‖x‖ = mean_norm (training set: √d bounds it exactly, eq. P3)."""
+    x = run_inputs(info)
+    u = UNIT_ROUNDOFF[str(info.get("dtype", "float32"))]
+    L, n_in, width = x["depth"], int(info["d"]), int(info["width"])
+    dims = [(width, n_in)] + [(width, width)] * (L - 2) + [(1, width)]
+    K = 1 + n_in + 1 + (L - 1) * (width + 1) + 2 * (L - 1) + 3
+    norms = _runtime_norms(trace, info, L)
+    abs_norm = np.array([np.sqrt(min(r, c)) for r, c in dims])  # ‖|W|‖ ≤ ‖W‖_F ≤ √rank ‖W‖
+    with np.errstate(over="ignore"):
+        paths = np.prod(norms["w_spec"] * abs_norm, axis=-1) + np.prod(norms["twin_spec"] * abs_norm, axis=-1)
+        floor = _gamma(K, u) * paths * mean_norm
+        if kappa == 2:
+            b = runtime_terms(x["d"], x["m"], L, 1, x["p"], 0.5, x["eps"], 1.0, np.zeros_like(paths),
+                              **norms, precision=(0.0, 0.0))["dev_train"]  # κ = 1, γ = 1: b
+            w = b + np.asarray(trace["prox_r"], dtype=np.float64)
+            floor = floor + _gamma(n_in + 2, u) * w * mean_norm
+    return floor
