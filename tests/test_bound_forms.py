@@ -9,9 +9,11 @@ import math
 
 import numpy as np
 import pytest
+import torch
 from scipy.optimize import brentq
 
-from nlbound.evaluation.run_bound import RUN_FORMS, RUNTIME_FORMS, deviation_links, run_bound
+from nlbound.evaluation.run_bound import RUN_FORMS, RUNTIME_FORMS, deviation_links, evaluation_floor, run_bound
+from nlbound.networks import forward_many
 from nlbound.theory.kl import kl_bernoulli
 from nlbound.training import RunOptions, TrainConfig, train
 from toy_data import toy_dataset
@@ -133,3 +135,37 @@ def test_forms_refuse_unknown_names_and_traces_without_their_columns(p16_run):
     no_r = {k: v for k, v in tr.items() if k != "prox_r"}
     with pytest.raises(ValueError, match="prox_r"):
         deviation_links(no_r, info, 2, form="runtime-kl")
+
+
+@pytest.mark.parametrize("depth", [2, 3])
+def test_evaluation_floor_bounds_the_float32_error_of_a_deviation_column(depth):
+    """evaluation_floor against the error itself: mean |f − g₂| evaluated as the recorder does (f, g̃₁
+    and x·w in float32, the sum and mean in float64) vs the same in float64, on random nets of
+    several scales; the floor is never exceeded."""
+    rng = np.random.default_rng(depth)
+    d, width, m, eps = 6, 16, 500, 0.1
+    for scale in (1e-3, 1.0, 30.0):
+        shapes = [(width, d)] + [(width, width)] * (depth - 2) + [(1, width)]
+        ws = [rng.standard_normal(s) * scale / math.sqrt(s[1]) for s in shapes]
+        wt = [w + 1e-3 * rng.standard_normal(w.shape) * scale / math.sqrt(w.shape[1]) for w in ws]
+        x = rng.standard_normal((m, d))
+        w = rng.standard_normal(d) * scale**depth
+        out = {}
+        for name, dt in (("32", torch.float32), ("64", torch.float64)):
+            f, g1 = forward_many([[torch.from_numpy(a).to(dt) for a in net] for net in (ws, wt)],
+                                 torch.from_numpy(x).to(dt), eps).numpy().astype(np.float64)
+            lin = torch.from_numpy(x).to(dt) @ torch.from_numpy(w).to(dt)
+            out[name] = {1: np.mean(np.abs(f - g1)), 2: np.mean(np.abs(f - (g1 + lin.numpy().astype(np.float64))))}
+        spec = lambda a: float(np.linalg.norm(a, 2))  # noqa: E731
+        trace = {**{f"W{l}_spec": np.array([spec(a)]) for l, a in enumerate(ws, 1)},
+                 **{f"twin_W{l}_spec": np.array([spec(a)]) for l, a in enumerate(wt, 1)},
+                 **{f"gap_W{l}_spec": np.array([spec(a - b)]) for l, (a, b) in enumerate(zip(ws, wt), 1)},
+                 "W1X_fro_over_sqrt_m": np.array([0.0]), "twin_W1X_fro_over_sqrt_m": np.array([0.0]),
+                 "gap_W1X_fro_over_sqrt_m": np.array([0.0]), "prox_r": np.array([np.linalg.norm(w)])}
+        info = {"rank": d, "d": d, "m": m, "width": width, "depth": depth, "eps": eps, "beta": 1.0, "p": 32,
+                "s": 0.5, "rho": 1.0, "dtype": "float32"}
+        mean_norm = float(np.mean(np.linalg.norm(x, axis=1)))
+        for kappa in (1, 2):
+            err = abs(out["32"][kappa] - out["64"][kappa])
+            floor = float(evaluation_floor(trace, info, kappa, mean_norm)[0])
+            assert err <= floor, (depth, scale, kappa, err, floor)
