@@ -159,7 +159,7 @@ def test_evaluation_floor_bounds_the_float32_error_of_a_deviation_column(depth):
         spec = lambda a: float(np.linalg.norm(a, 2))  # noqa: E731
         trace = {**{f"W{l}_spec": np.array([spec(a)]) for l, a in enumerate(ws, 1)},
                  **{f"twin_W{l}_spec": np.array([spec(a)]) for l, a in enumerate(wt, 1)},
-                 **{f"gap_W{l}_spec": np.array([spec(a - b)]) for l, (a, b) in enumerate(zip(ws, wt), 1)},
+                 **{f"gap_W{l}_spec": np.array([spec(a - b)]) for l, (a, b) in enumerate(zip(ws, wt, strict=True), 1)},
                  "W1X_fro_over_sqrt_m": np.array([0.0]), "twin_W1X_fro_over_sqrt_m": np.array([0.0]),
                  "gap_W1X_fro_over_sqrt_m": np.array([0.0]), "prox_r": np.array([np.linalg.norm(w)])}
         info = {"rank": d, "d": d, "m": m, "width": width, "depth": depth, "eps": eps, "beta": 1.0, "p": 32,
