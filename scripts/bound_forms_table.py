@@ -140,9 +140,26 @@ def main() -> int:
                   f"{s['test_violations']}/{s['train_violations']} (of {s['points']}) | "
                   f"{s['test_beyond_floor']}/{s['train_beyond_floor']} | {s['worst_ratio']:.3g} |",
                   flush=True)
+    print()
+    print(condensed(rows, forms))
     if args.json:
         atomic_write_json(args.json, {"delta": DELTA, "command": " ".join(sys.argv), "rows": rows})
     return 0
+
+
+def condensed(rows: list[dict], forms: list[str]) -> str:
+    """One line per run: each form's best (priced) bound, and the soundness counts over all forms."""
+    runs = list(dict.fromkeys(r["run"] for r in rows))
+    lines = ["| run | " + " | ".join(forms) + " | soundness: raw / beyond the float floor (all forms) |",
+             "|" + "---|" * (len(forms) + 2)]
+    for run in runs:
+        mine = {r["form"]: r for r in rows if r["run"] == run}
+        raw = sum(r["soundness"]["test_violations"] + r["soundness"]["train_violations"] for r in mine.values())
+        beyond = sum(r["soundness"]["test_beyond_floor"] + r["soundness"]["train_beyond_floor"] for r in mine.values())
+        pts = sum(r["soundness"]["points"] for r in mine.values())
+        lines.append(f"| {run} | " + " | ".join(f"{mine[f]['bound']:.4f}" for f in forms)
+                     + f" | {raw} / {beyond} of {pts} |")
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":
