@@ -133,7 +133,7 @@ def bench_record(ds, reps: int = 15) -> None:
     theta0, times, twin, twin_exact, info, S = run_module._prepare(cfg, ds, Path("/nonexistent"))
     recs = {f"new, {dt}": Recorder(cfg.replace(dtype=dt), ds, twin, twin_exact, Path("/nonexistent"), S)
             for dt in ("float32", "float64")}
-    tests = Path(__file__).resolve().parent.parent / "tests"
+    tests = Path(__file__).resolve().parent.parent / "tests" / "training"
     if (tests / "test_recording.py").exists():
         sys.path.insert(0, str(tests))
         from test_recording import OldRecorder

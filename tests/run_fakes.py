@@ -52,7 +52,7 @@ def write_run(config, out_dir: Path, trace: dict | None = None, **info) -> None:
     trace = trace or synthetic_trace(config)
     atomic_write_columns(out_dir / "trace.csv", {k: [float(x) for x in v] for k, v in trace.items()})
     payload = {**config.as_dict(), "key": config.key(), "rho": 1.0 if config.rank_one else 5.0, "s": S,
-               "rank": RANK[config.size], "m": 60000, "m_test": 10000, "status": "complete",
+               "rank": RANK[config.size], "d": config.size ** 2, "m": 60000, "m_test": 10000, "status": "complete",
                "recorded": len(trace["t"]), **info}
     atomic_write_json(out_dir / "run.json", payload)
 

@@ -201,6 +201,13 @@ def test_compare_run_sound_and_cached(tiny_run):
     assert len(files) == 1
     again = compare_run(out, 5.0, s, threads=1)
     assert again == json.loads(files[0].read_text()) == r
+    # another form of Theorem 5.2 on top of the cached comparison: only that entry changes, nothing re-run
+    kl = compare_run(out, 5.0, s, threads=1, form="kl")
+    assert {k: v for k, v in kl["bounds"].items() if k != "theorem_5_2"} == {k: v for k, v in b.items() if k != "theorem_5_2"}
+    assert kl["bounds"]["theorem_5_2"]["form"] == "kl" and kl["bounds"]["theorem_5_2"]["bound"] <= b["theorem_5_2"]["bound"]
+    rt = compare_run(out, 5.0, s, threads=1, form="runtime-kl")["bounds"]["theorem_5_2"]
+    assert rt["a_priori"] is False and rt["bound"] >= r["test_risk"]
+    assert len(list((out / "baselines").glob("*.json"))) == 1
 
 
 def test_cli_compare(tiny_run, capsys):
@@ -213,6 +220,10 @@ def test_cli_compare(tiny_run, capsys):
     assert main(["compare", str(out), "--delta", "0"]) == 2
     assert "--delta == 0, must be in (0.01, 1)" in capsys.readouterr().err
     assert main(["compare", str(out / "nope")]) == 2
+    capsys.readouterr()
+    assert main(["compare", str(out), "--form", "bogus"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "--form == 'bogus', must be one of closed, ode, kl" in err[0], err
 
 
 def test_theorem_bound_matches_experiments_bound_curve(tiny_run):

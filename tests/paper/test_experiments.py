@@ -430,3 +430,34 @@ def test_expected_horizon_and_cost_order_the_long_runs_first():
     assert cost["β=0.001 GD lr=0.001"] > 30 * cost["β=0.001"]
     assert estimated_cost(f8, c.expected_horizon(f8)) > estimated_cost(f9["ε=1"], c.expected_horizon(f9["ε=1"]))
     assert estimated_cost(f1["β=0.001"]) == estimated_cost(f1["β=0.001"], 3.0)  # sweep's one-argument call
+
+
+def test_deviation_soundness_separates_excesses_within_the_float_floor(tmp_path):
+    """A raw excess smaller than the evaluation floor (the proved float error of the measured column)
+    is counted as a violation but not beyond the floor; one larger than the floor counts as both."""
+    from nlbound.evaluation.run_bound import deviation_links, evaluation_floor, run_inputs
+
+    def runtime_columns(tr):
+        tr = dict(tr)
+        for l in (1, 2):
+            tr[f"W{l}_spec"], tr[f"twin_W{l}_spec"], tr[f"gap_W{l}_spec"] = (np.full_like(tr["t"], v) for v in (2.0, 2.0, 0.1))
+        for k, v in (("W1X", 1.0), ("twin_W1X", 1.0), ("gap_W1X", 0.05)):
+            tr[f"{k}_fro_over_sqrt_m"] = np.full_like(tr["t"], v)
+        tr["prox_r"] = np.zeros_like(tr["t"])
+        return tr
+
+    base = _fig("fig1", tmp_path / "a", {"β=0.001": runtime_columns})["fig1"].runs["β=0.001"]
+    lk = deviation_links(base.trace, base.info, 2)
+    floor = evaluation_floor(base.trace, base.info, 2, float(np.sqrt(run_inputs(base.info)["d"])))
+    assert np.all(floor > 0) and np.all(np.isfinite(floor))
+    ok = np.isfinite(lk["train_allowance"]) & (lk["train_allowance"] + 0.5 * floor > lk["train_allowance"])
+    for scale, beyond in ((0.5, 0), (2.0, int(ok.sum()))):
+        def excess(tr, scale=scale):
+            tr = runtime_columns(tr)
+            tr["g2_train_dev"] = np.where(ok, lk["train_allowance"] + scale * floor, 0.0)
+            return tr
+
+        run = _fig("fig1", tmp_path / f"s{scale}", {"β=0.001": excess})["fig1"].runs["β=0.001"]
+        links = S.run_links(run, 2)
+        assert links["train_violations"] == int(ok.sum()) > 0
+        assert links["train_violations_beyond_floor"] == beyond

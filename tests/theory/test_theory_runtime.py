@@ -69,7 +69,7 @@ def test_runtime_terms_assembly_and_kl():
     kw = dict(d=49, m=60000, depth=2, kappa=2, p=32, delta=0.05, eps=0.01, gamma=1e-3, margin_risk=0.2,
               gap_spec=gap, w_spec=w, twin_spec=tw, gap_w1x=np.array([3e-4]), w1x=np.array([0.4]),
               twin_w1x=np.array([0.41]))
-    h, k = runtime_terms(**kw), runtime_terms(**kw, counting="kl")
+    h, k = runtime_terms(**kw, precision=(0.0, 0.0)), runtime_terms(**kw, counting="kl", precision=(0.0, 0.0))
     s = 1 + 1e-9
     a = s * s * (1e-4 * 0.61 + 2e-4 * 0.5)
     b = s * s * (3e-4 * 0.61 + 2e-4 * 0.41)
@@ -79,6 +79,16 @@ def test_runtime_terms_assembly_and_kl():
     assert h["bound"].item() == pytest.approx(0.2 + ups + test + train, rel=1e-14)
     ref = float(kl_inverse_upper(0.2 + train, 2 * ups**2)) + test
     assert k["bound"].item() == pytest.approx(ref, rel=1e-13) and k["bound"].item() < h["bound"].item()
+    # the p-bit term (A_test, A_train): Hoeffding adds both over γ; kl puts A_train inside kl⁻¹, A_test outside
+    a_te, a_tr = 2e-7, 3e-7
+    hp, kp = (runtime_terms(**kw, counting=c, precision=(a_te, a_tr)) for c in ("hoeffding", "kl"))
+    assert hp["bound"].item() == pytest.approx(0.2 + ups + test + train + (a_te + a_tr) / 1e-3, rel=1e-14)
+    ref = float(kl_inverse_upper(0.2 + train + a_tr / 1e-3, 2 * ups**2)) + test + a_te / 1e-3
+    assert kp["bound"].item() == pytest.approx(ref, rel=1e-13) and kp["bound"].item() < hp["bound"].item()
+    assert np.isinf(runtime_terms(**kw)["bound"]).all()  # not charged (None): no bound
+    for bad in ((1.0,), (-1.0, 0.0), (np.nan, 0.0)):
+        with pytest.raises(ValueError, match="precision =="):
+            runtime_terms(**kw, precision=bad)
     with pytest.raises(ValueError, match="gap_spec has"):
         runtime_terms(**{**kw, "depth": 3})
     with pytest.raises(ValueError, match="gap_w1x == -1"):

@@ -78,7 +78,8 @@ def test_plain_trace_matches_the_trace_from_before(ds, tmp_path):
     train(cfg, ds, RunOptions(out_dir=tmp_path / "r"))
     new, old = (tmp_path / "r" / "trace.csv").read_text(), (DATA / "trace_before_sensitivity.csv").read_text()
     runtime = "twin_W1_spec,gap_W1_spec,twin_W2_spec,gap_W2_spec,twin_W1X_fro_over_sqrt_m,gap_W1X_fro_over_sqrt_m"
-    assert new.splitlines()[0] == old.splitlines()[0] + "," + runtime  # then the run-time variant's columns
+    precision = "prox_dv,prox_dv_range,prox_dv_perp,prox_nlip,prox_r"  # step P's inputs (docs/PROOFS.md)
+    assert new.splitlines()[0] == old.splitlines()[0] + "," + runtime + "," + precision
     new_cols, old_cols = read_trace(tmp_path / "r" / "trace.csv"), read_trace(DATA / "trace_before_sensitivity.csv")
     for col, ref in old_cols.items():
         np.testing.assert_allclose(new_cols[col], ref, rtol=0, atol=GOLDEN_ATOL, err_msg=col)

@@ -28,7 +28,7 @@ from nlbound.baselines.cache import cache_problem, plain, read_cached, write_cac
 from nlbound.baselines.spectral import DEFAULT_GAMMAS, nbs_bound
 from nlbound.baselines.weights import TrainedNet, checked_run, recorded_time, trained_net
 from nlbound.evaluation import metrics as M
-from nlbound.evaluation.run_bound import run_bound
+from nlbound.evaluation.run_bound import RUNTIME_FORMS, check_form, run_bound
 from nlbound.networks import forward_many, layer_shapes, unpack
 from nlbound.theory import CONSTRAINTS as THEORY
 
@@ -60,10 +60,11 @@ class CompareSettings:
         return hashlib.sha256(payload.encode()).hexdigest()
 
 
-def theorem_bound(row: dict, info: dict, delta: float, kappas=(1, 2)) -> dict:
+def theorem_bound(row: dict, info: dict, delta: float, kappas=(1, 2), form: str = "closed") -> dict:
     """Theorem 5.2 with the p-bit term (eq. 6 + docs/PROOFS.md step P) at the row's t: the least over
     the recorded gammas and kappas, reported as a bound, so every one of the n = #gammas x #kappas
-    points searched is evaluated at delta / n (evaluation.run_bound.union_delta; `n_searched`)."""
+    points searched is evaluated at delta / n (evaluation.run_bound.union_delta; `n_searched`).
+    form: the bound's form (evaluation.run_bound.RUN_FORMS; the paper's "closed" by default)."""
     trace = {k: np.array([v], dtype=np.float64) for k, v in row.items() if isinstance(v, (int, float))}
     n = len(info["gammas"]) * len(kappas)
     if n == 0:
@@ -72,14 +73,15 @@ def theorem_bound(row: dict, info: dict, delta: float, kappas=(1, 2)) -> dict:
     for gamma in info["gammas"]:
         for kappa in kappas:
             b = {k: float(np.asarray(v).reshape(-1)[0]) for k, v in
-                 run_bound(trace, info, kappa=kappa, gamma=float(gamma), delta=delta, n_searched=n).items()}
+                 run_bound(trace, info, kappa=kappa, gamma=float(gamma), delta=delta, n_searched=n,
+                           form=form).items()}
             if best is None or b["bound"] < best["bound"]:
                 best = {"bound": b["bound"], "gamma": float(gamma), "kappa": kappa, "margin_risk": b["margin_risk"],
                         "upsilon": b["upsilon"], "deviation": b["deviation"], "precision": b["precision"],
                         "n_searched": n}
     assert best is not None  # n >= 1 points were evaluated
-    return {**best, "a_priori": True,
-            "source": f"Theorem 5.2 (eq. 6) + p-bit term, least of {n} (gamma, kappa) at delta/{n} each"}
+    return {**best, "a_priori": form not in RUNTIME_FORMS, "form": form,
+            "source": f"Theorem 5.2 (eq. 6, form {form}) + p-bit term, least of {n} (gamma, kappa) at delta/{n} each"}
 
 
 def linear_counting(net: TrainedNet, delta: float) -> dict:
@@ -189,9 +191,24 @@ def cache_path(run_dir, config_key: str, t: float, settings: CompareSettings) ->
 
 def compare_run(run_dir, at: float | None = None, settings: CompareSettings = CompareSettings(), *,
                 data_dir=None, cache_dir=None, threads: int | None = None, use_cache: bool = True,
-                step: Callable[[str], None] | None = None) -> dict:
+                step: Callable[[str], None] | None = None, form: str = "closed") -> dict:
     """compare_net on the run in run_dir at its recorded time nearest `at`, cached (see module doc);
-    step(name) is called before re-integrating the net and before each bound (a progress hook)."""
+    step(name) is called before re-integrating the net and before each bound (a progress hook).
+    form: Theorem 5.2's form (theorem_bound); the cache holds the paper's ("closed"), another form
+    is evaluated from the run's trace row at t on top of it (no re-integration needed)."""
+    check_form(form)
+    res = _compare_run(run_dir, at, settings, data_dir=data_dir, cache_dir=cache_dir, threads=threads,
+                       use_cache=use_cache, step=step)
+    if form == "closed":
+        return res
+    run, _ = checked_run(run_dir)
+    j = int(np.flatnonzero(run.trace["t"] == res["t"])[0])
+    row = {k: float(v[j]) for k, v in run.trace.items()}
+    return {**res, "bounds": {**res["bounds"], "theorem_5_2": theorem_bound(row, run.info, settings.delta, form=form)}}
+
+
+def _compare_run(run_dir, at, settings, *, data_dir, cache_dir, threads, use_cache, step) -> dict:
+    """compare_run with the paper's form (cached)."""
     run, config = checked_run(run_dir)  # run.json must still hash to its key
     t = recorded_time(run.trace["t"], at)
     path = cache_path(run_dir, config.key(), t, settings)

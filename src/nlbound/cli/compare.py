@@ -20,6 +20,7 @@ from nlbound.baselines import CompareSettings, PacBayesSettings, compare_run
 from nlbound.cli._common import add_data_flags
 from nlbound.cli._output import write_stdout
 from nlbound.cli._progress import Status, progress_enabled
+from nlbound.evaluation.run_bound import RUN_FORMS
 
 ORDER = ("theorem_5_2", "linear_counting", "network_counting", "network_vc", "spectral_nbs2018", "pac_bayes_dr2017")
 _KEY_INPUTS = {
@@ -42,6 +43,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--threads", type=int, default=None,
                         help="threads of the re-integration and the PAC-Bayes optimisation (default: torch's own choice)")
     add_data_flags(parser)
+    parser.add_argument("--form", default="closed",
+                        help="Theorem 5.2's form: closed (the paper's, default), ode, kl, ode-kl, so, ode-so, kl-so, "
+                             "ode-kl-so, or runtime / runtime-kl (the run-time variant, a-posteriori); "
+                             "docs/PROOFS.md")
     parser.add_argument("--no-cache", action="store_true", help="recompute even if a cached result exists")
     parser.add_argument("--json", action="store_true", help="print the full result as JSON")
     parser.add_argument("--no-progress", action="store_true", help="no status line on stderr")
@@ -82,13 +87,15 @@ def run(args: argparse.Namespace) -> int:
         raise ParameterError("--at", args.at, "in [0, inf) (a recorded time of the run)")
     if args.threads is not None and args.threads < 1:
         raise ParameterError("--threads", args.threads, "an integer >= 1")
+    if args.form not in RUN_FORMS:
+        raise ParameterError("--form", args.form, f"one of {', '.join(RUN_FORMS)}")
     settings = _settings(args.delta)
     if args.cache_dir is not None:
         check_output_dir(args.cache_dir, "--cache-dir", writable=False)
     try:
         with Status(progress_enabled(args.no_progress), "compare") as status:
             res = compare_run(run_dir, args.at, settings, data_dir=args.data_dir, cache_dir=args.cache_dir,
-                              threads=args.threads, use_cache=not args.no_cache, step=status.step)
+                              threads=args.threads, use_cache=not args.no_cache, step=status.step, form=args.form)
     except ParameterError as exc:
         raise (exc.renamed("--at") if exc.name == "at" else exc) from None
     write_stdout((json.dumps(res, indent=2) if args.json else _table(res)) + "\n")  # `| head`: quietly

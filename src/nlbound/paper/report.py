@@ -122,10 +122,12 @@ def _soundness_lines(sound: dict[str, Any]) -> list[str]:
     if dl:
         tot = dl["total"]
         lines += ["", "### Soundness link by link: |f − g̃_κ| within the allowance the bound charges (soundness.json)", "",
-                  f"- {dl['what']}: **{tot['violations']} violations** over {tot['points']:,} points "
+                  f"- {dl['what']}: **{tot.get('violations_beyond_floor', tot['violations'])} violations beyond the "
+                  f"float floor**, {tot['violations']} raw, over {tot['points']:,} points "
                   f"({tot['curves']} run × κ curves); against the paper's allowance alone (Δε^κ, no p-bit term): "
                   f"{tot['violations_without_precision']} violations."]
-        lines += [f"  - {name}: {f['violations']} of {f['points']:,} points violated "
+        lines += [f"  - {name}: {f.get('violations_beyond_floor', f['violations'])} beyond the floor, "
+                  f"{f['violations']} raw, of {f['points']:,} points "
                   f"(without the p-bit term: {f['violations_without_precision']})" for name, f in dl["figures"].items()]
     for v in sound["violations"][:20]:
         lines.append(f"  - violated: {v['figure']} {v['run']} {v['bound']}: {v['points']} of {v['of']} points")

@@ -8,6 +8,10 @@ import numpy as np
 
 from nlbound._validate import Interval, Options, ParameterError, validate_params
 
+# The forms of bound_terms: the paper's closed forms, or the comparison ODEs solved; "-kl": the counting
+# step in kl form; "-so": the centred second-order step (docs/PROOFS.md)
+FORMS = ("closed", "ode", "kl", "ode-kl", "so", "ode-so", "kl-so", "ode-kl-so")
+
 # One entry per parameter of the theory layer's public functions (bound_terms, full_bound, t_star
 # and the term functions). Every real interval rejects NaN and ±inf. The shared table of the paper's
 # parameters (nlbound.theory.CONSTRAINTS): other layers take their entries from it (delta, kappa, alpha)
@@ -33,9 +37,7 @@ CONSTRAINTS = {
     "x": Interval(Real, 0, None, closed="neither"),  # Γ(a, x): x > 0
     "q": Interval(Real, 0, None, closed="neither"),  # γ = α/q in the β → 0 limits
     "lower": Options("beta", "beta_bar"),  # lower limit of w in v_β (ERRATA 4)
-    # bound_terms: the paper's closed forms, or the comparison ODEs solved; "-kl": the counting step in kl form
-    # "-so": the centred second-order step (docs/PROOFS.md)
-    "form": Options("closed", "ode", "kl", "ode-kl", "so", "ode-so", "kl-so", "ode-kl-so"),
+    "form": Options(*FORMS),  # bound_terms' forms (FORMS)
 }
 
 

@@ -14,6 +14,7 @@ import numpy as np
 
 from nlbound.theory import ode as _ode
 from nlbound.theory import terms as T
+from nlbound.theory._checks import FORMS as FORMS  # re-exported: the forms bound_terms takes
 from nlbound.theory._checks import validate
 from nlbound.theory._incgamma import log_w_integrals
 from nlbound.theory._threads import blocks, default_workers, run_tasks

@@ -11,8 +11,10 @@ M_X = max(‖W₁^εX̃‖_F, ‖W₁⁰X̃‖_F)/√m:
   κ = 1: D_test = √d a/γ,           D_train = b/γ;
   κ = 2: D_test = ε(L−1)√d (a + b)/γ, D_train = ε(L−1) b/γ,
 
-and R ≤ R̂_γ + Υ_κ + D_test + D_train (Hoeffding, eq. 24) or kl⁻¹(min(1, R̂_γ + D_train), 2Υ_κ²) + D_test
-(kl form). The measured norms are multiplied by 1 + NORM_MARGIN before use.
+and, with the p-bit term A = (A_test, A_train) (docs/PROOFS.md, "Run-time variant with the p-bit proxy":
+θ⁰ is the p-bit twin, so only the κ = 2 correction's rounding remains), R ≤ R̂_γ + Υ_κ + D_test +
+D_train + (A_test + A_train)/γ (Hoeffding, eq. 24) or kl⁻¹(min(1, R̂_γ + D_train + A_train/γ), 2Υ_κ²)
++ D_test + A_test/γ (kl form). The measured norms are multiplied by 1 + NORM_MARGIN before use.
 """
 
 from __future__ import annotations
@@ -53,14 +55,16 @@ def _deviations(kappa, eps, gamma, d, L, a, b):
 
 
 def runtime_terms(d, m, depth, kappa, p, delta, eps, gamma, margin_risk, gap_spec, w_spec, twin_spec,
-                  gap_w1x, w1x, twin_w1x, *, counting="hoeffding") -> dict:
+                  gap_w1x, w1x, twin_w1x, *, counting="hoeffding", precision=None) -> dict:
     """The run-time variant of Theorem 5.2 at measured norms (module docstring; docs/PROOFS.md).
 
     gap_spec, w_spec, twin_spec: arrays (..., L) of ‖W_l − W_l⁰‖, ‖W_l‖, ‖W_l⁰‖ (spectral); gap_w1x,
     w1x, twin_w1x: arrays (...) of the same for W₁X̃ in Frobenius norm over √m. The scalar parameters
     broadcast with (...). counting: "hoeffding" (eq. 24) or "kl" (docs/PROOFS.md, "Counting step in
-    kl form"). Returns dev_test, dev_train, deviation (their sum), upsilon (the counting term
-    charged), a_posteriori = upsilon + deviation and bound = margin_risk + a_posteriori.
+    kl form"). precision: (A_test, A_train), the p-bit allowances in output units (broadcast with
+    (...)); None charges +inf (no bound), as bound_terms does. Returns dev_test, dev_train,
+    deviation (their sum), precision ((A_test + A_train)/γ), upsilon (the counting term charged),
+    a_posteriori = upsilon + deviation + precision and bound = margin_risk + a_posteriori.
     """
     P = validate(d=d, m=m, depth=depth, kappa=kappa, p=p, delta=delta, eps=eps, gamma=gamma,
                  margin_risk=margin_risk)
@@ -74,9 +78,24 @@ def runtime_terms(d, m, depth, kappa, p, delta, eps, gamma, margin_risk, gap_spe
     mx = np.maximum(N["w_spec"], N["twin_spec"]) * s
     a, b = _a_b(N["gap_spec"] * s, mx, N["gap_w1x"] * s, np.maximum(N["w1x"], N["twin_w1x"]) * s)
     test, train = _deviations(P["kappa"], P["eps"], P["gamma"], P["d"], float(L), a, b)
+    a_test, a_train = _precision(precision, P["gamma"])
     up = T._upsilon(P["d"], P["m"], P["kappa"], P["p"], P["delta"])  # eq. 7
-    if counting == "kl":  # the training part inside kl⁻¹: share 1 of dev_train
-        up = T._upsilon_kl(P["margin_risk"], train, 1.0, up)
-    dev = test + train
-    return {"dev_test": test, "dev_train": train, "deviation": dev, "upsilon": up, "a_posteriori": up + dev,
-            "bound": P["margin_risk"] + up + dev}
+    if counting == "kl":  # the training parts inside kl⁻¹ (share 1), the distribution parts outside
+        with np.errstate(invalid="ignore"):
+            up = T._upsilon_kl(P["margin_risk"], train + a_train, 1.0, up)
+    dev, prec = test + train, a_test + a_train
+    with np.errstate(invalid="ignore"):
+        post = up + dev + prec
+    return {"dev_test": test, "dev_train": train, "deviation": dev, "precision": prec, "upsilon": up,
+            "a_posteriori": post, "bound": P["margin_risk"] + post}
+
+
+def _precision(precision, gamma) -> tuple[np.ndarray, np.ndarray]:
+    """(A_test/γ, A_train/γ) of the p-bit term (+inf each where precision is None; 0 where A = 0)."""
+    if precision is None:
+        return np.asarray(np.inf), np.asarray(np.inf)
+    if len(precision) != 2 or not all(np.all(np.asarray(x, dtype=np.float64) >= 0) for x in precision):
+        raise ValueError(f"precision == {precision!r}, must be a pair (A_test, A_train) of allowances >= 0")
+    test, train = (np.asarray(x, dtype=np.float64) for x in precision)  # refused NaN above
+    with np.errstate(over="ignore"):
+        return np.where(test == 0, 0.0, test / gamma), np.where(train == 0, 0.0, train / gamma)

@@ -277,6 +277,15 @@ def upsilon(d, m, kappa, p, delta):
     return _upsilon(P["d"], P["m"], P["kappa"], P["p"], P["delta"])
 
 
+def train_share(d, depth, kappa, rho, so=False):
+    """Φ_train/Φ_κ: the share of the deviation term Δε^κ/γ that bounds the training-set deviation
+    (eqs. 21/27 over eq. 8; so: the centred second-order step's 1/(√d + 1) for L = 2, κ = 2); the
+    rest bounds the distribution part (eqs. 20/26 with eq. 23). docs/PROOFS.md, "Split of the
+    deviation term"."""
+    P = validate(d=d, depth=depth, kappa=kappa, rho=rho)
+    return _train_share(P["d"], P["depth"], P["kappa"], P["rho"], bool(so))
+
+
 def phi_kappa(d, depth, kappa, rho):
     """Φ_κ (eq. 8): L√d + 1 + (L−1)ρ for κ = 1; (L−1)[(L+1+(L−1)ρ)√d + 2(1+(L−1)ρ)] for κ = 2."""
     P = validate(d=d, depth=depth, kappa=kappa, rho=rho)
