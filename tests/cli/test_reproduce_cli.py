@@ -211,3 +211,19 @@ def test_a_hand_written_part_of_the_outputs_report_is_kept(tmp_path):
     assert _preamble(path) == marker  # no file yet
     path.write_text("# Findings\nC1 holds.\n" + marker + "| old table |\n")
     assert _preamble(path) == "# Findings\nC1 holds.\n" + marker
+
+
+def test_form_goes_to_its_own_folder_and_is_refused_for_fig10_fig11(tmp_path, monkeypatch, capsys):
+    """--form F (not the paper's) writes into results/form-F by default and is refused, in one line,
+    for the extra figures that draw their own bounds."""
+    from nlbound.cli.reproduce import _default_out
+
+    assert _default_out("mnist", False, "kl") == "results/form-kl"
+    assert _default_out("fashion", True, "runtime-kl") == "results-quick/fashion/form-runtime-kl"
+    assert _default_out("mnist", False) == "results"
+    assert main(["reproduce", "fig11", "--form", "kl", "--out", "x", "--runs", "y"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "fig11" in err[0] and "--form" in err[0]
+    with pytest.raises(SystemExit) as exc:
+        main(["reproduce", "fig2", "--form", "bogus", "--out", "x", "--runs", "y"])
+    assert exc.value.code == 2 and "--form" in capsys.readouterr().err

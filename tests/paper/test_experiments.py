@@ -461,3 +461,32 @@ def test_deviation_soundness_separates_excesses_within_the_float_floor(tmp_path)
         links = S.run_links(run, 2)
         assert links["train_violations"] == int(ok.sum()) > 0
         assert links["train_violations_beyond_floor"] == beyond
+
+
+def test_reproduce_form_draws_that_form_and_judges_claims_in_the_papers(tmp_path):
+    """reproduce(form="kl"): the figures' Theorem 5.2 series are the kl form's (never above the closed
+    ones, and below somewhere), the title names the form, soundness.json says which form it checked,
+    and the claims are those of the paper's form, unchanged."""
+    import csv
+
+    cache = tmp_path / "runs"
+    res = {}
+    for form in ("closed", "kl"):
+        out = tmp_path / form
+        res[form] = reproduce(["fig2"], Output(str(out), str(cache), processes=1, progress=False), quick=True,
+                              ctx=ctx(quick=True), train_fn=fake_train, baselines_fn=fake_baselines, form=form)
+    assert read_json(tmp_path / "kl" / "soundness.json")["form"] == "kl"
+    assert res["kl"].meta["form"] == "kl" and res["closed"].meta["form"] == "closed"
+    assert [c.measured for c in res["kl"].claims] == [c.measured for c in res["closed"].claims]
+    assert "drawn in the form `kl`" in (tmp_path / "kl" / "REPRODUCTION.md").read_text()
+    assert "drawn in the form" not in (tmp_path / "closed" / "REPRODUCTION.md").read_text()
+
+    def series(form):
+        with open(tmp_path / form / "figures" / "fig2.csv", newline="") as fh:
+            rows = [r for r in csv.DictReader(fh) if r["series"].startswith("κ=")]  # Theorem 5.2's variants
+        return {(r["panel"], r["series"], r["x"]): float(r["y"]) for r in rows}
+
+    closed, kl = series("closed"), series("kl")
+    assert closed.keys() == kl.keys() and len(kl) > 0
+    finite = [k for k in kl if np.isfinite(closed[k])]
+    assert all(kl[k] <= closed[k] + 1e-12 for k in finite) and any(kl[k] < closed[k] for k in finite)

@@ -68,13 +68,13 @@ def _floor(run: RunData, kappa: int) -> np.ndarray | float:
     return evaluation_floor(run.trace, run.info, kappa, float(np.sqrt(run_inputs(run.info)["d"])))
 
 
-def run_links(run: RunData, kappa: int) -> dict[str, Any]:
+def run_links(run: RunData, kappa: int, form: str = "closed") -> dict[str, Any]:
     """One run's deviation links at every recorded t (evaluation.run_bound.deviation_links): points,
     violations of the charged allowance (Δε^κ part + p-bit part) on the test and training sets, the
     worst measured/allowance ratio, the same against the paper's allowance alone (Δ part only), and the
     violations beyond the evaluation floor (a raw excess within the float error of the measured column
     is one the measurement cannot decide; one beyond it is a violation whatever the rounding)."""
-    lk = deviation_links(run.trace, run.info, kappa)
+    lk = deviation_links(run.trace, run.info, kappa, form=form)
     out: dict[str, Any] = {"points": int(lk["t"].size)}
     floor = _floor(run, kappa)
     for split in ("test", "train"):
@@ -91,7 +91,7 @@ def run_links(run: RunData, kappa: int) -> dict[str, Any]:
     return out
 
 
-def deviation_soundness(figs: dict[str, Inputs]) -> dict[str, Any]:
+def deviation_soundness(figs: dict[str, Inputs], form: str = "closed") -> dict[str, Any]:
     """soundness.json: for every run of every figure (seeds included, each run once), κ ∈ {1, 2} and
     recorded t, the measured mean |f − g̃_κ| (trace g{κ}_test_dev, g{κ}_train_dev: the p-bit proxy)
     against the allowance the bound charges (PROOFS.md steps D and P); counts per figure. A run
@@ -106,7 +106,7 @@ def deviation_soundness(figs: dict[str, Inputs]) -> dict[str, Any]:
             run = inp.runs[r.label]
             for kappa in (1, 2):
                 key = (r.config.key(), kappa)
-                links = run_links(run, kappa)
+                links = run_links(run, kappa, form)
                 bad = links["test_violations"] + links["train_violations"]
                 bad_paper = links["test_violations_without_precision"] + links["train_violations_without_precision"]
                 fig["curves"] += 1  # (run, κ) pairs

@@ -52,6 +52,7 @@ class Inputs:
     exp: Experiment
     runs: dict[str, RunData]
     baselines: dict[tuple[str, int], dict[str, float]] = field(default_factory=dict)
+    form: str = "closed"  # the form of Theorem 5.2 the figures draw (reproduce --form); claims use the paper's
 
     def baseline(self, run: RunData) -> dict[str, float]:
         return self.baselines.get((str(run.get("dataset")), int(run.get("size"))), {})

@@ -12,6 +12,7 @@ from nlbound._validate import check_integer
 from nlbound.analysis.spec import Output
 from nlbound.cli._common import add_runs_flag, runs_dir
 from nlbound.data import IMAGE_DATASETS
+from nlbound.evaluation.run_bound import RUN_FORMS
 from nlbound.execution.backends import make_backend
 from nlbound.paper import reproduce as paper_reproduce
 from nlbound.paper.check import check_dirs, expected_files
@@ -28,6 +29,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("figures", nargs="*", default=["all"], metavar="FIGURE",
                         help=f"any of: all, {', '.join(FIGURES)}, and (not in all) "
                              + "; ".join(f"{k}: {v}" for k, v in EXTRA_FIGURES.items()))
+    parser.add_argument("--form", choices=RUN_FORMS, default="closed",
+                        help="the form of Theorem 5.2 the figures draw and soundness.json checks (docs/PROOFS.md; "
+                             "runtime*: the a-posteriori run-time variant); the claims are judged in the paper's "
+                             "form [default closed, the paper's]")
     parser.add_argument("--dataset", choices=IMAGE_DATASETS, default="mnist",
                         help="the image dataset every figure is trained on (the paper's: mnist) [default mnist]")
     parser.add_argument("--quick", action="store_true",
@@ -59,10 +64,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="fig10 only: the lemma runs with these ε (default: all of 0.001, 0.01, 0.1, 0.2, 0.4)")
 
 
-def _default_out(dataset: str, quick: bool) -> str:
-    """results (results-quick) for the paper's MNIST, results/<dataset> (results-quick/<dataset>) otherwise."""
+def _default_out(dataset: str, quick: bool, form: str = "closed") -> str:
+    """results (results-quick) for the paper's MNIST, results/<dataset> (results-quick/<dataset>) otherwise;
+    a form other than the paper's in its own form-<form> folder below that."""
     root = "results-quick" if quick else "results"
-    return root if dataset == "mnist" else f"{root}/{dataset}"
+    out = root if dataset == "mnist" else f"{root}/{dataset}"
+    return out if form == "closed" else f"{out}/form-{form}"
 
 
 def run(args: argparse.Namespace) -> int:
@@ -75,13 +82,16 @@ def run(args: argparse.Namespace) -> int:
     if args.dataset != "mnist" and extra:
         raise ValueError(f"figure == {extra[0]!r} is drawn on mnist only; with --dataset {args.dataset} "
                          f"name any of all, {', '.join(FIGURES)}")
-    out = Path(args.out or _default_out(args.dataset, args.quick))
+    if args.form != "closed" and extra:
+        raise ValueError(f"figure == {extra[0]!r} draws its own bounds; --form applies to all, {', '.join(FIGURES)}")
+    out = Path(args.out or _default_out(args.dataset, args.quick, args.form))
     cache_arg, cache_name = runs_dir(args)
     cache = Path(cache_arg)
     if cache.resolve() == out.resolve() or out.resolve() in cache.resolve().parents:
         raise ValueError(f"{cache_name} == {str(cache)!r}, must not lie inside the output directory {str(out)!r}")
     report = Path(args.report) if args.report else None
-    if report is None and not args.quick and "all" in names and args.out is None and args.dataset == "mnist":
+    if (report is None and not args.quick and "all" in names and args.out is None and args.dataset == "mnist"
+            and args.form == "closed"):
         report = Path("REPRODUCTION.md")
     _check_paths(out, cache, report, cache_name=cache_name)
     if args.check is not None and (not Path(args.check).is_dir() or Path(args.check).resolve() == out.resolve()):
@@ -103,7 +113,7 @@ def run(args: argparse.Namespace) -> int:
             return _check(args.check, out, done)
     ctx = Context(quick=args.quick, data_dir=args.data_dir, crosscheck=not args.no_crosscheck, dataset=args.dataset)
     res = paper_reproduce.reproduce(names, output, quick=args.quick, report_path=report, backend=backend, ctx=ctx,
-                                    from_cache=args.from_cache, dataset=args.dataset,
+                                    from_cache=args.from_cache, dataset=args.dataset, form=args.form,
                                     preamble=_preamble(report or out / "REPRODUCTION.md"))
     _summary(res, out)
     return _check(args.check, out, done)

@@ -19,6 +19,7 @@ from nlbound.analysis.bounds import bound_curve, optimistic_bound, optimistic_mi
 from nlbound.analysis.phases import cut_time, run_phases
 from nlbound.analysis.spec import BoundVariant, Experiment
 from nlbound.analysis.traces import Inputs, RunData
+from nlbound.evaluation.run_bound import RUNTIME_FORMS
 from nlbound.paper.claim_checks import planned_bounds
 from nlbound.paper.figures import PHASE3_MARGIN, SHOWN_GAMMAS
 from nlbound.paper.plotting import FigureData, Panel
@@ -85,20 +86,20 @@ def _bound_panel(fig: FigureData, inp: Inputs, label: str, variants, title: str,
     seeds = _seed_runs(inp, label)
     _band(fig, i, seeds, lambda r: r.col("test_risk"), "test risk: min–max over seeds", "0.5", scale)
     for v in variants:
-        c = bound_curve(run, v)
+        c = bound_curve(run, v, form=inp.form)
         fig.add(i, name(v), c["t"] / scale, c["bound"], color=Q_COLORS.get(v.q), style=style(v))
-        if ode:
+        if ode and inp.form == "closed":  # the ode form beside the paper's (another --form draws only its own)
             fig.add(i, f"{name(v)} {ODE_SUFFIX}", c["t"] / scale, bound_curve(run, v, form="ode")["bound"],
                     color=Q_COLORS.get(v.q), style="--", width=0.9)
         if v.q == 1.0:
-            _band(fig, i, seeds, partial(_bound_of, v), "bound q=1: min–max over seeds",
+            _band(fig, i, seeds, partial(_bound_of, v, inp.form), "bound q=1: min–max over seeds",
                   Q_COLORS[1.0], scale)
     return i
 
 
-def _bound_of(v: BoundVariant, run: RunData) -> np.ndarray:
-    """Theorem 5.2's curve of variant v on one run (for the min–max band over seeds)."""
-    return bound_curve(run, v)["bound"]
+def _bound_of(v: BoundVariant, form: str, run: RunData) -> np.ndarray:
+    """Theorem 5.2's curve of variant v in `form` on one run (for the min–max band over seeds)."""
+    return bound_curve(run, v, form=form)["bound"]
 
 
 def _variants(exp: Experiment, **match: Any):
@@ -114,7 +115,8 @@ def plot_fig1(inp: Inputs) -> FigureData:
             run = inp.runs[gd.label]
             fig.add(i, "GD lr=0.001: test risk", run.t, run.col("test_risk"), color="tab:red", style=":")
             v = _variants(inp.exp, kappa=2, q=1.0)[0]
-            fig.add(i, "GD lr=0.001: bound q=1", run.t, bound_curve(run, v)["bound"], color="tab:red", style="-.")
+            fig.add(i, "GD lr=0.001: bound q=1", run.t, bound_curve(run, v, form=inp.form)["bound"], color="tab:red",
+                    style="-.")
     return fig
 
 
@@ -148,7 +150,7 @@ def plot_fig4(inp: Inputs) -> FigureData:
     titles = {"full": "full bound", "no_upsilon": f"without {UPSILON}_κ", "no_deviation": "without Δε^κ/γ"}
     for r in inp.exp.main_runs():
         run = inp.runs[r.label]
-        full = [bound_curve(run, v)["bound"][run.t > 0] for v in _variants(inp.exp, terms="full")]
+        full = [bound_curve(run, v, form=inp.form)["bound"][run.t > 0] for v in _variants(inp.exp, terms="full")]
         log = bool(min(float(np.nanmin(b)) for b in full) > BOUND_TOP)  # nothing to see on [0, BOUND_TOP]
         for term, title in titles.items():
             _bound_panel(fig, inp, r.label, _variants(inp.exp, terms=term), f"{r.label}: {title}",
@@ -165,7 +167,7 @@ def _components_panel(fig: FigureData, inp: Inputs, label: str) -> None:
                             annotation="y cut to [1e-4, 1e2]: where a term matters"))
     run = inp.runs[label]
     for v in _variants(inp.exp, terms="full"):
-        c = bound_curve(run, v)
+        c = bound_curve(run, v, form=inp.form)
         fig.add(i, f"term Δε^κ/γ, γ=β²/{v.q:g}", c["t"], c["deviation"], color=Q_COLORS[v.q], style=":", width=1.8)
     fig.add(i, f"term {UPSILON}_2", c["t"], c["upsilon"], color="black", style="-.")
 
@@ -214,7 +216,7 @@ def _flat_at_one_plus_upsilon(inp: Inputs) -> list[str]:
     """Labels of the runs whose train margin risk is 1 wherever a bound variant is finite."""
     out = []
     for r in inp.exp.main_runs():
-        curves = [bound_curve(inp.runs[r.label], v) for v in inp.exp.bounds]
+        curves = [bound_curve(inp.runs[r.label], v, form=inp.form) for v in inp.exp.bounds]
         if curves and all(bool(np.all(c["margin_risk"][np.isfinite(c["bound"])] == 1.0)) for c in curves):
             out.append(r.label)
     return out
@@ -293,6 +295,13 @@ def _optimistic_panel(fig: FigureData, inp: Inputs, label: str, proxy: str, titl
           "min-over-γ bound: min–max over seeds", "green")
 
 
+def form_words(form: str) -> str:
+    """How a figure names the form of Theorem 5.2 it draws (docs/PROOFS.md)."""
+    if form in RUNTIME_FORMS:
+        return f"run-time variant, a-posteriori, form {form}"
+    return "a-priori" if form == "closed" else f"a-priori, form {form}"
+
+
 # Fig. 8's run under Theorem 5.2 itself (issue 12 item 4: the bound in both forms); γ = α/q (Sec. 5.3)
 FIG8_THEOREM = tuple(BoundVariant(f"κ=2 p=32 γ=α/{q:g}", kappa=2, p=32, gamma_rule="alpha", q=q)
                      for q in (1.0, 10.0, 100.0))
@@ -316,7 +325,7 @@ def plot_fig8(inp: Inputs) -> FigureData:
     _optimistic_panel(fig, inp, label, "g1", "optimistic bound, κ=1 proxy g1")
     _optimistic_panel(fig, inp, label, "g2", "optimistic bound, κ=2 proxy g2")
     _bound_panel(fig, inp, label, FIG8_THEOREM,
-                 "Theorem 5.2 (a-priori), κ=2, γ=α/q",
+                 f"Theorem 5.2 ({form_words(inp.form)}), κ=2, γ=α/q",
                  name=lambda v: f"Thm 5.2 q={v.q:g}", log=True, ode=True)
     return fig
 

@@ -68,6 +68,10 @@ def claims_markdown(claims: list[Claim], sound: dict[str, Any], meta: dict[str, 
         lines += ["", f"**Not drawn in this invocation** (`--from-cache`: a run missing from the cache): "
                       f"{', '.join(meta['skipped_not_cached'])}."]
     lines += ["", "### Figures", ""]
+    if meta.get("form", "closed") != "closed":
+        lines += [f"Theorem 5.2 is drawn in the form `{meta['form']}` (`--form`, docs/PROOFS.md), and soundness.json "
+                  "checks that form's links; the claims above are judged in the paper's form (`closed`), "
+                  "as their criteria were fixed for it.", ""]
     for name in meta.get("figures", []):
         lines.append(f"![{name}]({figures_rel}/{name}.png)")
     if meta.get("wall_s") is not None:

@@ -15,13 +15,14 @@ from nlbound.analysis.soundness import deviation_soundness, soundness
 from nlbound.analysis.spec import Experiment, Output
 from nlbound.analysis.traces import Inputs, load_run_dir
 from nlbound.data import IMAGE_DATASETS, dataset_statistics, load_dataset
+from nlbound.evaluation.run_bound import check_form
 from nlbound.execution.backends import LocalBackend
 from nlbound.execution.cost import estimated_cost
 from nlbound.execution.runner import is_done, run_all, run_walls
 from nlbound.paper.claims import evaluate_claims
 from nlbound.paper.crosscheck import crosscheck
 from nlbound.paper.figures import Context, build
-from nlbound.paper.panels import PLOTS
+from nlbound.paper.panels import PLOTS, form_words
 from nlbound.paper.plotting import render
 from nlbound.paper.report import write_report
 
@@ -65,6 +66,7 @@ def reproduce(
     backend: Any = None,
     dataset: str = "mnist",
     from_cache: bool = False,
+    form: str = "closed",
 ) -> Reproduction:
     """Run (or reuse) every run the named figures need, then render them and the claims table.
 
@@ -73,8 +75,12 @@ def reproduce(
     backend: who trains the pending runs (nlbound.execution.backends; default
     LocalBackend(output.processes)); it never changes a result, only where runs are computed.
     from_cache: train nothing; figures with a run missing from the cache are skipped (meta
-    "skipped_not_cached" names them)."""
+    "skipped_not_cached" names them).
+    form: the form of Theorem 5.2 the figures draw and soundness.json checks (evaluation.run_bound.
+    RUN_FORMS; docs/PROOFS.md); the claims are judged in the paper's form ("closed") whatever it is:
+    their criteria were fixed for it."""
     check_choice("dataset", dataset, IMAGE_DATASETS)
+    check_form(form)
     ctx = ctx or Context(quick=quick, data_dir=output.data_dir, dataset=dataset)
     exps = build(names, ctx)
     cache = Path(output.cache_dir)
@@ -88,14 +94,15 @@ def reproduce(
     wall = time.perf_counter() - start
     baselines = _baselines_for(exps, baselines_fn or real_baselines, output.data_dir)
     out = Path(output.out_dir)
-    inputs, figures = _draw(exps, dirs, baselines, out / "figures")
-    claims, sound = evaluate_claims(inputs), _soundness(inputs, out)
+    inputs, figures = _draw(exps, dirs, baselines, out / "figures", form)
+    paper = {k: dataclasses.replace(v, form="closed") for k, v in inputs.items()}
+    claims, sound = evaluate_claims(paper), _soundness(paper, inputs, out, form)
     walls = run_walls(dirs.values())
     cached = len(already & set(dirs))
-    meta = {"quick": quick, "dataset": ctx.dataset, "figures": [e.name for e in exps], "experiments": {e.name: e.key() for e in exps},
+    meta = {"quick": quick, "dataset": ctx.dataset, "form": form, "figures": [e.name for e in exps], "experiments": {e.name: e.key() for e in exps},
             "wall_s": wall, "trained": len(dirs) - cached, "cached": cached, "processes": output.processes,
             "skipped_not_cached": skipped, "sum_run_s": sum(walls.values()), "run_wall_s": walls,
-            **_findings(inputs, baselines)}
+            **_findings(paper, baselines)}
     atomic_write_json(out / "runs.json", _run_table(exps, walls))
     write_report(out, claims, sound, meta, report_path=report_path, preamble=preamble)
     return Reproduction(exps, figures, claims, sound, meta)
@@ -107,10 +114,12 @@ def _only_cached(exps: list[Experiment], cache: Path) -> tuple[list[Experiment],
     return [e for e in exps if e.name not in skipped], skipped
 
 
-def _soundness(inputs: dict[str, Inputs], out: Path) -> dict[str, Any]:
-    """Every bound against the test risk, and the deviation links (written to soundness.json)."""
-    sound = soundness(inputs)
-    links = deviation_soundness(inputs)
+def _soundness(paper: dict[str, Inputs], drawn: dict[str, Inputs], out: Path, form: str) -> dict[str, Any]:
+    """Every bound of the claims (the paper's form) against the test risk, and the deviation links of
+    the drawn form (written to soundness.json)."""
+    sound = soundness(paper)
+    links = deviation_soundness(drawn, form)
+    links["form"] = form
     sound["deviation_links"] = {k: links[k] for k in ("what", "total", "figures")}
     atomic_write_json(out / "soundness.json", links)
     return sound
@@ -123,13 +132,18 @@ def _findings(inputs: dict[str, Inputs], baselines: dict) -> dict[str, Any]:
             "gd_crosscheck": crosscheck(inputs), "stopped": _stops(inputs), "additive": additive_table(inputs)}
 
 
-def _draw(exps: list[Experiment], dirs: dict[str, Path], baselines: dict, fig_dir: Path) -> tuple[dict, dict]:
-    """Each figure's inputs read from its finished runs, and the figure drawn into fig_dir."""
+def _draw(exps: list[Experiment], dirs: dict[str, Path], baselines: dict, fig_dir: Path,
+          form: str = "closed") -> tuple[dict, dict]:
+    """Each figure's inputs read from its finished runs, and the figure drawn into fig_dir with
+    Theorem 5.2 in `form` (named in the title unless it is the paper's)."""
     inputs, figures = {}, {}
     for e in exps:
         runs = {r.label: load_run_dir(dirs[r.config.key()], config=r.config) for r in e.runs}
-        inputs[e.name] = Inputs(e, runs, baselines)
-        figures[e.name] = render(PLOTS[e.name](inputs[e.name]), fig_dir)
+        inputs[e.name] = Inputs(e, runs, baselines, form=form)
+        fig = PLOTS[e.name](inputs[e.name])
+        if form != "closed":
+            fig.title = f"{fig.title} [Theorem 5.2: {form_words(form)}]"
+        figures[e.name] = render(fig, fig_dir)
     return inputs, figures
 
 
