@@ -298,8 +298,8 @@ def _optimistic_panel(fig: FigureData, inp: Inputs, label: str, proxy: str, titl
 def form_words(form: str) -> str:
     """How a figure names the form of Theorem 5.2 it draws (docs/PROOFS.md)."""
     if form in RUNTIME_FORMS:
-        return f"run-time variant, a-posteriori, form {form}"
-    return "a-priori" if form == "closed" else f"a-priori, form {form}"
+        return f"run-time variant (a-posteriori), form {form}"
+    return "a-priori" if form == "closed" else f"a-priori {form} form"
 
 
 # Fig. 8's run under Theorem 5.2 itself (issue 12 item 4: the bound in both forms); γ = α/q (Sec. 5.3)

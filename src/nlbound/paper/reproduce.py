@@ -142,7 +142,7 @@ def _draw(exps: list[Experiment], dirs: dict[str, Path], baselines: dict, fig_di
         inputs[e.name] = Inputs(e, runs, baselines, form=form)
         fig = PLOTS[e.name](inputs[e.name])
         if form != "closed":
-            fig.title = f"{fig.title} [Theorem 5.2: {form_words(form)}]"
+            fig.title = f"{fig.title}\nTheorem 5.2 drawn in the {form_words(form)}"
         figures[e.name] = render(fig, fig_dir)
     return inputs, figures
 
