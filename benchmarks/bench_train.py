@@ -130,8 +130,8 @@ def bench_record(ds, reps: int = 15) -> None:
     torch.set_num_threads(1)
     print(f"## recording, 7x7 MNIST, width {WIDTH}, 1 thread, {_load()}", flush=True)
     cfg = TrainConfig(dataset="mnist", size=SIZE, width=WIDTH, eps=0.01, beta=BETA, t_end=10.55)
-    theta0, times, twin, twin_exact, info, S = run_module._prepare(cfg, ds, Path("/nonexistent"))
-    recs = {f"new, {dt}": Recorder(cfg.replace(dtype=dt), ds, twin, twin_exact, Path("/nonexistent"), S)
+    theta0, times, twin, twin_exact, info, S, basis = run_module._prepare(cfg, ds, Path("/nonexistent"))
+    recs = {f"new, {dt}": Recorder(cfg.replace(dtype=dt), ds, twin, twin_exact, Path("/nonexistent"), S, basis)
             for dt in ("float32", "float64")}
     tests = Path(__file__).resolve().parent.parent / "tests" / "training"
     if (tests / "test_recording.py").exists():
