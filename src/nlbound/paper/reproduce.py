@@ -70,15 +70,12 @@ def reproduce(
 ) -> Reproduction:
     """Run (or reuse) every run the named figures need, then render them and the claims table.
 
-    dataset: the image dataset every figure is trained on (one of nlbound.data.IMAGE_DATASETS; the
-    paper's is "mnist"), used when no `ctx` is given (a given ctx names its own).
-    backend: who trains the pending runs (nlbound.execution.backends; default
-    LocalBackend(output.processes)); it never changes a result, only where runs are computed.
-    from_cache: train nothing; figures with a run missing from the cache are skipped (meta
-    "skipped_not_cached" names them).
-    form: the form of Theorem 5.2 the figures draw and soundness.json checks (evaluation.run_bound.
-    RUN_FORMS; docs/PROOFS.md); the claims are judged in the paper's form ("closed") whatever it is:
-    their criteria were fixed for it."""
+    dataset: every figure's image dataset (nlbound.data.IMAGE_DATASETS; the paper's: "mnist") unless
+    `ctx` names one. backend: who trains pending runs (nlbound.execution.backends; default
+    LocalBackend(output.processes)); it never changes a result. from_cache: train nothing; figures
+    with a run missing from the cache are skipped (meta "skipped_not_cached"). form: the form of
+    Theorem 5.2 the figures draw and soundness.json checks (evaluation.run_bound.RUN_FORMS); the
+    claims are judged in the paper's ("closed"), for which their criteria were fixed."""
     check_choice("dataset", dataset, IMAGE_DATASETS)
     check_form(form)
     ctx = ctx or Context(quick=quick, data_dir=output.data_dir, dataset=dataset)
