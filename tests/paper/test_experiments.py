@@ -477,6 +477,7 @@ def test_reproduce_form_draws_that_form_and_judges_claims_in_the_papers(tmp_path
                               ctx=ctx(quick=True), train_fn=fake_train, baselines_fn=fake_baselines, form=form)
     assert read_json(tmp_path / "kl" / "soundness.json")["form"] == "kl"
     assert res["kl"].meta["form"] == "kl" and res["closed"].meta["form"] == "closed"
+    assert res["kl"].soundness["theorem"]["total"] == res["closed"].soundness["theorem"]["total"] > 0
     assert [c.measured for c in res["kl"].claims] == [c.measured for c in res["closed"].claims]
     assert "drawn in the form `kl`" in (tmp_path / "kl" / "REPRODUCTION.md").read_text()
     assert "drawn in the form" not in (tmp_path / "closed" / "REPRODUCTION.md").read_text()

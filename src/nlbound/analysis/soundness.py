@@ -22,8 +22,8 @@ def _p_matches(v, run: RunData, inp: Inputs) -> bool:
 
 
 def soundness(figs: dict[str, Inputs]) -> dict[str, Any]:
-    """For every (run, bound variant) — Theorem 5.2 (with the p-bit term) and eq. 41 — is bound(t) ≥
-    test risk(t) at every recorded t? Pairs are deduplicated by run key and variant parameters."""
+    """For every (run, bound variant) — Theorem 5.2 (with the p-bit term, in each figure's form
+    inp.form) and eq. 41 — is bound(t) ≥ test risk(t) at every recorded t? Pairs are deduplicated by run key and variant parameters."""
     seen, violations = set(), []
     counts = {"theorem": [0, 0], "optimistic": [0, 0]}  # [sound, total]
     for inp in figs.values():
@@ -31,7 +31,7 @@ def soundness(figs: dict[str, Inputs]) -> dict[str, Any]:
             run, key = inp.runs[r.label], r.config.key()
             curves: list[tuple[str, tuple, str, Callable[[], np.ndarray]]] = [
                 ("theorem", (v.kappa, v.p, v.delta, v.gamma_rule, v.q, v.alpha, v.terms), v.label,
-                 partial(_theorem_bound, run, v)) for v in inp.exp.bounds
+                 partial(_theorem_bound, run, v, inp.form)) for v in inp.exp.bounds
                 if v.terms == "full" and _p_matches(v, run, inp)]
             curves += [("optimistic", (proxy, g), f"{proxy} γ={g:g}", partial(_optimistic_bound, run, proxy, g))
                        for proxy in ("g1", "g2", "glin") for g in inp.exp.optimistic_gammas]
@@ -48,8 +48,8 @@ def soundness(figs: dict[str, Inputs]) -> dict[str, Any]:
     return {k: {"sound": v[0], "total": v[1]} for k, v in counts.items()} | {"violations": violations}
 
 
-def _theorem_bound(run: RunData, variant) -> np.ndarray:
-    return bound_curve(run, variant)["bound"]
+def _theorem_bound(run: RunData, variant, form: str = "closed") -> np.ndarray:
+    return bound_curve(run, variant, form=form)["bound"]
 
 
 def _optimistic_bound(run: RunData, proxy: str, gamma: float) -> np.ndarray:

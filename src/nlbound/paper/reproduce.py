@@ -93,7 +93,7 @@ def reproduce(
     out = Path(output.out_dir)
     inputs, figures = _draw(exps, dirs, baselines, out / "figures", form)
     paper = {k: dataclasses.replace(v, form="closed") for k, v in inputs.items()}
-    claims, sound = evaluate_claims(paper), _soundness(paper, inputs, out, form)
+    claims, sound = evaluate_claims(paper), _soundness(inputs, out, form)
     walls = run_walls(dirs.values())
     cached = len(already & set(dirs))
     meta = {"quick": quick, "dataset": ctx.dataset, "form": form, "figures": [e.name for e in exps], "experiments": {e.name: e.key() for e in exps},
@@ -111,10 +111,10 @@ def _only_cached(exps: list[Experiment], cache: Path) -> tuple[list[Experiment],
     return [e for e in exps if e.name not in skipped], skipped
 
 
-def _soundness(paper: dict[str, Inputs], drawn: dict[str, Inputs], out: Path, form: str) -> dict[str, Any]:
-    """Every bound of the claims (the paper's form) against the test risk, and the deviation links of
-    the drawn form (written to soundness.json)."""
-    sound = soundness(paper)
+def _soundness(drawn: dict[str, Inputs], out: Path, form: str) -> dict[str, Any]:
+    """Every drawn bound (Theorem 5.2 in the drawn form, eq. 41) against the test risk, and that form's
+    deviation links (written to soundness.json)."""
+    sound = soundness(drawn)
     links = deviation_soundness(drawn, form)
     links["form"] = form
     sound["deviation_links"] = {k: links[k] for k in ("what", "total", "figures")}
