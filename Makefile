@@ -21,7 +21,7 @@ reproduce: $(STAMP)
 
 # static checks (configured in pyproject.toml): pyflakes + bugbear rules, and the type checker over src/
 lint: $(STAMP)
-	$(VENV)/bin/ruff check src tests
+	$(VENV)/bin/ruff check src tests benchmarks scripts
 	$(VENV)/bin/mypy
 
 # the suite at this CPU's native dispatch, then the tests marked `numerics` again at numpy's baseline

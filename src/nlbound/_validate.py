@@ -19,7 +19,7 @@ import numpy as np
 
 __all__ = [
     "Integral", "Real", "Interval", "Options", "ParameterError", "validate_params", "check_param",
-    "check_in_range", "check_integer", "check_choice",
+    "check_in_range", "check_integer", "check_choice", "allowed",
 ]  # fmt: skip
 
 
@@ -161,6 +161,20 @@ class Boolean:
         if not isinstance(value, (bool, np.bool_)):
             raise ParameterError(name, value, self.description)
         return bool(value)
+
+
+def allowed(constraint: Any) -> str:
+    """The allowed values of a constraint as a help text states them, generated so that --help and the
+    check cannot disagree: "in [0, 1]", ">= 1", "integer in [2, 64]", "integer >= 0", "one of 16, 32"."""
+    if isinstance(constraint, Interval):
+        kind = "integer " if constraint.kind is Integral else ""
+        lo_closed, hi_closed = constraint.closed in ("both", "left"), constraint.closed in ("both", "right")
+        if constraint.hi is None and constraint.lo is not None:
+            return f"{kind}{'>=' if lo_closed else '>'} {_fmt(constraint.lo)}"
+        if constraint.lo is None and constraint.hi is not None:
+            return f"{kind}{'<=' if hi_closed else '<'} {_fmt(constraint.hi)}"
+        return kind + constraint.description
+    return constraint.description
 
 
 def check_param(name: str, value: Any, constraint: Any) -> Any:

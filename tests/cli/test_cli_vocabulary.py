@@ -8,7 +8,12 @@ import re
 
 import pytest
 
+from nlbound._validate import Integral, Options, allowed
+from nlbound.cli.bound import INPUTS
 from nlbound.cli.main import SUBCOMMANDS, build_parser, main
+from nlbound.planning.grid import DATA_CONSTRAINTS, GRID_CONSTRAINTS
+from nlbound.theory import CONSTRAINTS
+from nlbound.training.config import train_constraints
 
 
 def _subparsers() -> dict[str, argparse.ArgumentParser]:
@@ -86,3 +91,54 @@ def test_bound_alpha_with_no_admissible_alpha(capsys):
     capsys.readouterr()
     argv[argv.index("1.2")] = "0.9"  # a non-empty interval: its range, as before
     assert main(argv) == 2 and "(0.81, 1)" in capsys.readouterr().err
+
+
+def _outside(constraint):
+    """A value the constraint refuses, as command-line text."""
+    if isinstance(constraint, Options):
+        return "3" if all(isinstance(c, (int, float)) for c in constraint.choices) else "nonsense"
+    step = 1 if constraint.kind is Integral else 0.5
+    if constraint.hi is not None:
+        return str(constraint.hi + step)
+    return str(constraint.lo - step) if constraint.closed in ("both", "left") else str(constraint.lo)
+
+
+_BOUND = ["bound", "--d", "49", "--m", "1000", "--eps", "0.01", "--beta", "0.01", "--gamma", "0.1", "--rho", "1",
+          "--s", "0.5", "--t", "1"]
+_PLAN = ["plan", "--d", "49", "--m", "1000", "--s", "0.5", "--margin-risk", "0.1", "--no-progress"]
+
+
+def _help_and_refusals():
+    """(argv base, flag, its constraint): the flag's --help states allowed(constraint) and a value
+    outside it is refused in one line stating the same range."""
+    tc = train_constraints()
+    cases = [(_BOUND, f"--{k}", CONSTRAINTS[k]) for k in INPUTS if k != "m"]
+    cases += [(_BOUND, "--margin-risk", CONSTRAINTS["margin_risk"])]
+    cases += [(["train", "--no-progress"], f"--{f}", tc[k]) for f, k in
+              (("depth", "depth"), ("width", "width"), ("eps", "eps"), ("beta", "beta"), ("seed", "init_seed"),
+               ("data-seed", "data_seed"))]
+    cases += [(["train", "--no-progress", "--integrator", "gd"], "--lr", tc["lr"]),
+              (["train", "--no-progress"], "--rtol", tc["rtol"])]
+    cases += [(_PLAN, f"--{f}", GRID_CONSTRAINTS[k]) for f, k in
+              (("depth", "depths"), ("eps", "epss"), ("beta", "betas"), ("kappa", "kappas"), ("p", "ps"),
+               ("delta", "delta"), ("width", "width"))]
+    cases += [(_PLAN, "--s", DATA_CONSTRAINTS["s"])]
+    return cases
+
+
+@pytest.mark.parametrize("base, flag, constraint", _help_and_refusals(), ids=lambda v: v if isinstance(v, str) else "")
+def test_help_ranges_are_the_checked_ranges(tmp_path, capsys, monkeypatch, base, flag, constraint):
+    """The range --help states is generated from the constraint table the value is checked against
+    (nlbound._validate.allowed): a value outside it is refused, exit 2, in one line with that range."""
+    import nlbound.data
+
+    monkeypatch.setattr(nlbound.data, "load_dataset", lambda *a, **k: pytest.fail("data loaded before the check"))
+    sub = _subparsers()[base[0]]
+    (action,) = [a for a in sub._actions if flag in a.option_strings]
+    assert allowed(constraint) in sub._get_formatter()._expand_help(action)
+    argv = [*base, *(["--out", str(tmp_path / "run")] if base[0] == "train" else [])]
+    if flag in argv:
+        argv = argv[:argv.index(flag)] + argv[argv.index(flag) + 2:]
+    assert main([*argv, flag, _outside(constraint)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and flag in err and constraint.description in err, err

@@ -16,7 +16,10 @@ from nlbound.networks import init_weights, pack, unpack
 from nlbound.training import NetFlow, RunOptions, TrainConfig, get_integrator, load_run, train
 from nlbound.training.integrators import FlowDivergedError, WorkLimitError, integrator_options
 from nlbound.training.stats import IntegratorStats
-from nlbound.training.stiff import RODAS3, ros2_step, rosenbrock_step
+from nlbound.training.adaptive import METHODS_BY_NAME
+from nlbound.training.controllers import global_scale
+from nlbound.training.step import Tolerances
+from nlbound.training.stiff import RODAS3, SOLVE_FRACTION, ros2_step, rosenbrock_step
 from nlbound.training.tableaux import BS3, DOPRI5
 from toy_data import toy_dataset
 
@@ -175,6 +178,31 @@ def test_ros2_is_second_order_and_l_stable_on_a_stiff_linear_ode():
     assert np.all(np.abs(orders - 2) < 0.15) and np.all(np.diff(orders) > 0), orders  # -> 2 from below
     y, _ = ros2_step(lambda v: -1e8 * v, np.ones(2), -1e8 * np.ones(2), 1.0, solve_tol=1e-15, rel_step=1e-7)
     assert np.abs(y).max() < 1e-7  # L-stable: R(z) -> 0 as z -> -inf
+
+
+def test_every_method_attempts_a_step_through_one_interface():
+    """adaptive.METHODS_BY_NAME: each method's `attempt` is its own step (bitwise: the same code path), its
+    Step offers dense output exactly when the method declares it (dense(0) = theta), F(theta_new) where
+    it was evaluated (FSAL), and the stiffness probe only where a stability bound is finite."""
+    a, fun = _stiff_linear(rates=(0.01, 0.1, 1e3))
+    y0, h, tol = np.array([1.0, -0.5, 2.0]), 1e-3, Tolerances(1e-5, 1e-12, 1e-7)
+    assert set(METHODS_BY_NAME) == {"dopri5", "bs3", "ros2", "rodas3"}
+    for name, method in METHODS_BY_NAME.items():
+        step = method.attempt(fun, y0, fun(y0), h, tol)
+        assert (step.dense is not None) == method.dense_output and (step.probe is not None) == method.dense_output
+        if method.dense_output:
+            K = np.empty((method.stages + 1, 3))
+            theta_new, _ = method.step(fun, y0, fun(y0), h, K)
+            assert np.array_equal(step.theta_new, theta_new) and np.array_equal(step.error, method.error(K, h))
+            assert np.array_equal(step.f_new, fun(step.theta_new)) and np.array_equal(step.dense(0.0), y0)
+            assert method.stability < np.inf and not method.uses_jvps
+        else:
+            solve_tol = SOLVE_FRACTION * global_scale(y0, y0, 1e-5, 1e-12)
+            theta_new, e = rosenbrock_step(method, fun, y0, fun(y0), h, solve_tol=solve_tol, rel_step=1e-7)
+            assert np.array_equal(step.theta_new, theta_new) and np.array_equal(step.error, e)
+            assert step.f_new is None and method.stability == np.inf and method.uses_jvps
+        exact = scipy.linalg.expm(a * h) @ y0
+        assert np.linalg.norm(step.theta_new - exact) < 1e-6, name  # a step of the flow, whatever the method
 
 
 def _observed_orders(tab, fun, y0, exact, T, ns):

@@ -45,14 +45,14 @@ __all__ = ["counting_gap", "counting_bound", "network_parameter_count", "bhlm_vc
            "vc_log_growth", "vc_gap", "vc_bound"]
 
 _CONSTRAINTS = {
-    "m": Interval(Integral, 1, None, closed="left"),
+    "m": THEORY["m"],
     "n_params": Interval(Integral, 1, None, closed="left"),
     "p": Interval(Integral, 1, None, closed="left"),
     "delta": THEORY["delta"],
-    "emp_risk": Interval(Real, 0, 1, closed="both"),
-    "d": Interval(Integral, 1, None, closed="left"),
+    "emp_risk": THEORY["margin_risk"],
+    "d": THEORY["d"],
     "width": Interval(Integral, 1, None, closed="left"),
-    "depth": Interval(Integral, 2, None, closed="left"),
+    "depth": THEORY["depth"],
     "vc_dim": Interval(Real, 1, None, closed="left"),
     "pieces": Interval(Integral, 2, None, closed="left"),
 }

@@ -55,7 +55,7 @@ __all__ = ["DEFAULT_GAMMAS", "nbs_sigma", "nbs_kl", "nbs_beta_grid", "nbs_bound_
 DEFAULT_GAMMAS = (0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0)  # fixed before seeing data (union bound)
 
 _CONSTRAINTS = {
-    "gamma": Interval(Real, 0, None, closed="neither"),
+    "gamma": THEORY["gamma"],
     "m": Interval(Integral, 2, None, closed="left"),
     "delta": THEORY["delta"],
     "B": Interval(Real, 0, None, closed="neither"),

@@ -23,25 +23,26 @@ import math
 import numpy as np
 
 from nlbound._limits import MAX_ROWS, check_count, grid_count
-from nlbound._validate import ParameterError
+from nlbound._validate import ParameterError, allowed
 from nlbound.cli._output import write_stdout
-from nlbound.theory._checks import check_alpha_above, check_m_ge_d, validate
+from nlbound.theory._checks import CONSTRAINTS, check_alpha_above, check_m_ge_d, validate
 from nlbound.theory.bound import KL_FORMS, OUT_KEYS, evaluate_charged
 from nlbound.theory.training_time import _t_star
 
-# flag -> (default or None if required, allowed range shown in --help)
+# flag -> (default or None if required, what it is, a note); --help states each range from
+# nlbound.theory.CONSTRAINTS (the table `validate` checks), so the two cannot disagree
 INPUTS = {
-    "d": (None, "input dimension (rank of X), integer >= 1"),
-    "m": (None, "number of training samples, integer >= d"),
-    "depth": ("2", "number of layers L, integer >= 2 (the paper's)"),
-    "kappa": ("2", "proxy order kappa in {1, 2}"),
-    "p": ("32", "floating point precision in bits, >= 1"),
-    "delta": ("0.05", "failure probability, in (0, 1)"),
-    "eps": (None, "leaky-ReLU nonlinearity epsilon, in [0, 1] (paper experiments: 0.001, 0.01)"),
-    "beta": (None, "initial spectral norm bound beta, > 0"),
-    "gamma": (None, "margin gamma, > 0"),
-    "rho": (None, "sqrt of the stable rank of W1(0), >= 1 (1 for a rank-one input layer)"),
-    "s": (None, "s = ||Y X~^+||, in (0, 1] (a dataset statistic)"),
+    "d": (None, "input dimension (rank of X)", ""),
+    "m": (None, "number of training samples", ", and >= d"),
+    "depth": ("2", "number of layers L", " (the paper's)"),
+    "kappa": ("2", "proxy order kappa", ""),
+    "p": ("32", "floating point precision in bits", ""),
+    "delta": ("0.05", "failure probability", ""),
+    "eps": (None, "leaky-ReLU nonlinearity epsilon", " (paper experiments: 0.001, 0.01)"),
+    "beta": (None, "initial spectral norm bound beta", ""),
+    "gamma": (None, "margin gamma", ""),
+    "rho": (None, "sqrt of the stable rank of W1(0)", " (1 for a rank-one input layer)"),
+    "s": (None, "s = ||Y X~^+||", " (a dataset statistic)"),
 }
 INTEGER_INPUTS = ("d", "m", "depth", "kappa")  # written as JSON integers (p too when integer-valued)
 OUTPUTS = [k for k in OUT_KEYS if k != "a_priori"] + ["precision", "a_priori", "a_priori_as_printed"]
@@ -50,16 +51,16 @@ CHUNK = 1 << 16  # rows evaluated and printed at a time
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    for name, (default, text) in INPUTS.items():
+    for name, (default, what, note) in INPUTS.items():
         req = default is None
         parser.add_argument(f"--{name}", required=req, default=default, metavar="X[,X...]",
-                            help=text + (" (required)" if req else ""))
+                            help=f"{what}, {allowed(CONSTRAINTS[name])}{note}" + (" (required)" if req else ""))
     g = parser.add_mutually_exclusive_group(required=True)
-    g.add_argument("--t", metavar="T[,T...]", help="training time t >= 0")
+    g.add_argument("--t", metavar="T[,T...]", help=f"training time t, {allowed(CONSTRAINTS['t'])}")
     g.add_argument("--alpha", metavar="A[,A...]",
                    help="evaluate at t = t*_alpha(beta); alpha in (beta^L/s, 1)")
     parser.add_argument("--margin-risk", metavar="R[,R...]", default=None,
-                        help="empirical margin risk in [0, 1]; adds the column bound = R + a_priori (eq. 6)")
+                        help=f"empirical margin risk, {allowed(CONSTRAINTS['margin_risk'])}; adds the column bound = R + a_priori (eq. 6)")
     parser.add_argument("--precision-allowance", metavar="A[,A...]", default=None,
                         help="allowance for the p-bit rounding of the proxy, output units >= 0 (docs/PROOFS.md "
                              "step P: the test + train bounds from a run's prox_* trace columns); not known a "

@@ -15,13 +15,15 @@ import math
 from pathlib import Path
 
 from nlbound._io import check_output_dir
-from nlbound._validate import Interval, ParameterError, Real, check_param
+from nlbound._validate import Interval, ParameterError, Real, allowed, check_param
 from nlbound.baselines import CompareSettings, PacBayesSettings, compare_run
 from nlbound.cli._common import add_data_flags
 from nlbound.cli._output import write_stdout
 from nlbound.cli._progress import Status, progress_enabled
 from nlbound.evaluation.run_bound import RUN_FORMS
 
+# the theory's delta in (0, 1), above the 0.01 that PAC-Bayes gives its Monte-Carlo step (delta_mc)
+_DELTA = Interval(Real, 0.01, 1, closed="neither")
 ORDER = ("theorem_5_2", "linear_counting", "network_counting", "network_vc", "spectral_nbs2018", "pac_bayes_dr2017")
 _KEY_INPUTS = {
     "theorem_5_2": ("gamma", "kappa", "margin_risk", "upsilon", "deviation"),
@@ -38,7 +40,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--at", type=float, default=None,
                         help="time t (the recorded time nearest to it is used; default: the last one)")
     parser.add_argument("--delta", type=float, default=0.05,
-                        help="failure probability shared by every bound, in (0, 1) (default 0.05); "
+                        help=f"failure probability shared by every bound, {allowed(_DELTA)} (default 0.05); "
                              "PAC-Bayes splits it as delta - 0.01 (PAC-Bayes-kl) + 0.01 (Monte Carlo)")
     parser.add_argument("--threads", type=int, default=None,
                         help="threads of the re-integration and the PAC-Bayes optimisation (default: torch's own choice)")
@@ -54,7 +56,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def _settings(delta: float):
     try:
-        check_param("delta", delta, Interval(Real, 0.01, 1, closed="neither"))
+        check_param("delta", delta, _DELTA)
     except ParameterError as exc:
         raise exc.renamed("--delta") from None
     return CompareSettings(delta=delta, pacbayes=PacBayesSettings(delta_pb=delta - 0.01, delta_mc=0.01))

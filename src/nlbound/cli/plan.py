@@ -15,13 +15,14 @@ from typing import Any
 import torch
 
 from nlbound._io import check_output_dir, check_output_file
-from nlbound._validate import Integral, Interval, Options, Real, validate_params
+from nlbound._validate import Integral, Interval, Options, Real, allowed, validate_params
 from nlbound.cli._common import add_runs_flag, runs_dir
 from nlbound.cli._dataset import add_dataset_arguments, dataset_fields, load_kwargs
 from nlbound.cli._output import write_stdout
 from nlbound.cli._progress import Status, progress_enabled
 from nlbound.data import VALID_SIZES, load_dataset
 from nlbound.planning import PlanData, PlanGrid, eps_grid, make_plan, report
+from nlbound.planning.grid import DATA_CONSTRAINTS, EPS_GRID_CONSTRAINTS, GRID_CONSTRAINTS
 from nlbound.planning.plot import plot_plan
 from nlbound.planning.report import record
 from nlbound.planning.verify import verify
@@ -41,41 +42,49 @@ _CLI = {"top": Interval(Integral, 1, None), "verify": Interval(Integral, 0, None
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     a = parser.add_argument
+    G, D, E = GRID_CONSTRAINTS, DATA_CONSTRAINTS, EPS_GRID_CONSTRAINTS  # --help's ranges: the tables checked
     add_dataset_arguments(parser, "image side (7, 14, 28)")
     a("--data-dir", default=None, help="directory of IDX files (default: see README)")
-    a("--data-seed", type=int, default=0, help="seed of the synthetic dataset [default 0]")
-    a("--d", default=None, help="data not on disk: input dimension (rank of X~); needs --m --s --margin-risk")
-    a("--m", default=None, help="data not on disk: number of training samples")
-    a("--s", default=None, help="data not on disk: s = ||Y X~^+|| in (0, 1]")
-    a("--margin-risk", default=None, help="data not on disk: the train margin risk assumed at every point")
-    a("--depth", default="2", help="L, comma-separated list [default 2]")
+    a("--data-seed", type=int, default=0, help=f"seed of the synthetic dataset, {allowed(_CLI['data_seed'])} [default 0]")
+    a("--d", default=None,
+      help=f"data not on disk: input dimension (rank of X~), {allowed(D['d'])}; needs --m --s --margin-risk")
+    a("--m", default=None, help=f"data not on disk: number of training samples, {allowed(D['m'])} and >= d")
+    a("--s", default=None, help=f"data not on disk: s = ||Y X~^+||, {allowed(D['s'])}")
+    a("--margin-risk", default=None,
+      help=f"data not on disk: the train margin risk assumed at every point, {allowed(D['margin_risk'])}")
+    a("--depth", default="2", help=f"L, comma-separated list, each {allowed(G['depths'])} [default 2]")
     g = parser.add_mutually_exclusive_group()
-    g.add_argument("--eps", default=None, help="eps, one value or a list [default 0.001]")
-    g.add_argument("--eps-max", default=None, help="log grid of eps from --eps-min to this, 3 per decade")
-    a("--eps-min", default="0.001", help="smallest eps of the --eps-max grid [default 0.001]")
-    a("--beta", default=None, help="beta list [default 1e-4,3e-4,...,0.3]")
+    g.add_argument("--eps", default=None, help=f"eps, one value or a list, each {allowed(G['epss'])} [default 0.001]")
+    g.add_argument("--eps-max", default=None,
+                   help=f"log grid of eps from --eps-min to this, 3 per decade; {allowed(E['eps_max'])}")
+    a("--eps-min", default="0.001", help=f"smallest eps of the --eps-max grid, {allowed(E['eps_min'])} [default 0.001]")
+    a("--beta", default=None, help=f"beta list, each {allowed(G['betas'])} [default 1e-4,3e-4,...,0.3]")
     a("--init", default="default,rank-one", help="W1(0): default (rho measured) and/or rank-one (rho = 1)")
-    a("--kappa", default="1,2", help="kappa in {1, 2} [default 1,2]")
-    a("--p", default="16,32", help="precision p in {16, 32, 64} [default 16,32]")
-    a("--gamma-beta", default=None,
-      help="gamma = f beta^L for these f ('none': no such gamma) [default 1e-3,1e-2,0.1,1]")
-    a("--gamma-alpha", default=None, help="gamma = f alpha for these f ('none') [default 1e-3,1e-2,0.1,1]")
-    a("--gamma-alpha-of", default=None, help="the alpha of --gamma-alpha [default 0.5]")
-    a("--alpha", default=None,
-      help="stopping times t*_alpha for these alpha ('none') [default 0.1,...,0.9,0.95,0.99]")
-    a("--t-factors", default=None, help="stopping times f t*_0.5 ('none') [default: the paper's recording times, see PlanGrid]")
-    a("--delta", default="0.05", help="failure probability of the whole plan [default 0.05]")
-    a("--width", default="64", help="hidden width (the twin and --verify) [default 64]")
-    a("--seed", default="0", help="initialisation seed (the twin and --verify) [default 0]")
-    a("--target", type=float, default=0.5, help="a bound below this is non-vacuous [default 0.5]")
-    a("--top", type=int, default=10, help="how many trained networks to list [default 10]")
+    a("--kappa", default="1,2", help=f"kappa, each {allowed(G['kappas'])} [default 1,2]")
+    a("--p", default="16,32", help=f"precision p, each {allowed(G['ps'])} [default 16,32]")
+    a("--gamma-beta", default=None, help="gamma = f beta^L for these f ('none': no such gamma), each "
+      f"{allowed(G['gamma_beta_factors'])} [default 1e-3,1e-2,0.1,1]")
+    a("--gamma-alpha", default=None,
+      help=f"gamma = f alpha for these f ('none'), each {allowed(G['gamma_alpha_factors'])} [default 1e-3,1e-2,0.1,1]")
+    a("--gamma-alpha-of", default=None, help=f"the alpha of --gamma-alpha, {allowed(G['gamma_alphas'])} [default 0.5]")
+    a("--alpha", default=None, help=f"stopping times t*_alpha for these alpha ('none'), each {allowed(G['alphas'])} "
+      "[default 0.1,...,0.9,0.95,0.99]")
+    a("--t-factors", default=None, help=f"stopping times f t*_0.5 ('none'), each {allowed(G['t_factors'])} "
+      "[default: the paper's recording times, see PlanGrid]")
+    a("--delta", default="0.05", help=f"failure probability of the whole plan, {allowed(G['delta'])} [default 0.05]")
+    a("--width", default="64", help=f"hidden width (the twin and --verify), {allowed(G['width'])} [default 64]")
+    a("--seed", default="0", help=f"initialisation seed (the twin and --verify), {allowed(G['init_seed'])} [default 0]")
+    a("--target", type=float, default=0.5,
+      help=f"a bound below this is non-vacuous, {allowed(_CLI['target'])} [default 0.5]")
+    a("--top", type=int, default=10, help=f"how many trained networks to list, {allowed(_CLI['top'])} [default 10]")
     a("--json", action="store_true", help="JSON lines (kind: top, eps, verify) instead of tables")
     a("--plot", default=None, metavar="FILE", help="heat map of the best predicted bound over (beta, eps)")
     a("--verify", type=int, default=0, metavar="K", help="train the K best and print realised vs predicted")
     a("--verify-from", default="top", choices=("top", "frontier"),
       help="top: the K best networks; frontier: the K best-per-eps points nearest the target [default top]")
     add_runs_flag(parser, " for --verify")
-    a("--processes", type=int, default=2, help="training processes for --verify [default 2]")
+    a("--processes", type=int, default=2,
+      help=f"training processes for --verify, {allowed(_CLI['processes'])} [default 2]")
     a("--no-progress", action="store_true", help="no status line on stderr (also off with --json)")
     a("--threads", type=int, default=None, help="threads of torch and bound_terms (default: all cores)")
     a("--form", default="closed", help="bound_terms form: closed, ode, kl, ode-kl, so, ode-so, kl-so or ode-kl-so "
@@ -138,7 +147,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace, status: Status) -> int:
-    status.step("loading the planner (torch)")
+    status.step("checking the flags")
     validate_params({**_CLI, "size": Options(*VALID_SIZES)}, {name: getattr(args, name) for name in _CLI})
     grid = _grid(args)
     if args.plot:

@@ -11,13 +11,13 @@ import sys
 from nlbound import data as data_layer
 from nlbound import training  # names looked up at call time (tests substitute TrainConfig, load_dataset)
 from nlbound._io import check_output_dir
-from nlbound._validate import ParameterError, validate_params
+from nlbound._validate import ParameterError, allowed, validate_params
 from nlbound.cli._common import DEFAULT_RUNS, RUNS_ENV, add_data_flags, runs_root
 from nlbound.cli._dataset import add_dataset_arguments, dataset_fields, load_kwargs
 from nlbound.cli._progress import progress_enabled
 from nlbound.theory import t_star
 from nlbound.training.adaptive import STIFFNESS
-from nlbound.training.config import DTYPES, PRECISIONS, RunOptions
+from nlbound.training.config import DTYPES, PRECISIONS, RunOptions, train_constraints
 from nlbound.training.rundir import run_dir
 from nlbound.theory import CONSTRAINTS as THEORY
 
@@ -27,20 +27,26 @@ PARAM_FLAGS = {"t_end": "--until", "init_seed": "--seed"}
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    c = train_constraints()  # each range in --help is generated from the table TrainConfig checks
     add_dataset_arguments(parser, "image side K of the K x K downsampled images (7, 14, 28)")
-    parser.add_argument("--depth", type=int, default=2, help="number of layers L, >= 2")
-    parser.add_argument("--width", type=int, default=64, help="width of the hidden layers")
-    parser.add_argument("--eps", type=float, default=0.01, help="nonlinearity: leaky-ReLU slope 1 - eps, eps in [0, 1]")
-    parser.add_argument("--beta", type=float, default=1e-3, help="spectral norm of each layer at t = 0, > 0")
-    parser.add_argument("--until", default="tstar", help="'tstar' (t*_alpha(beta)) or a training time > 0")
-    parser.add_argument("--alpha", type=float, default=0.5, help="alpha of t*_alpha for --until tstar")
+    parser.add_argument("--depth", type=int, default=2, help=f"number of layers L, {allowed(c['depth'])}")
+    parser.add_argument("--width", type=int, default=64, help=f"width of the hidden layers, {allowed(c['width'])}")
+    parser.add_argument("--eps", type=float, default=0.01,
+                        help=f"nonlinearity: leaky-ReLU slope 1 - eps, eps {allowed(c['eps'])}")
+    parser.add_argument("--beta", type=float, default=1e-3,
+                        help=f"spectral norm of each layer at t = 0, {allowed(c['beta'])}")
+    parser.add_argument("--until", default="tstar",
+                        help=f"'tstar' (t*_alpha(beta)) or a training time {allowed(c['t_end'])}")
+    parser.add_argument("--alpha", type=float, default=0.5,
+                        help=f"alpha of t*_alpha for --until tstar, {allowed(THEORY['alpha'])} and > beta^L/s")
     parser.add_argument("--integrator", default="adaptive", choices=("gd", "adaptive"), help="integrator of the flow")
-    parser.add_argument("--lr", type=float, default=1e-3, help="step of --integrator gd, > 0")
+    parser.add_argument("--lr", type=float, default=1e-3, help=f"step of --integrator gd, {allowed(c['lr'])}")
     parser.add_argument("--rtol", type=float, default=None,
-                        help="relative tolerance of --integrator adaptive, in [1e-12, 1] (default: 3e-4 for "
+                        help=f"relative tolerance of --integrator adaptive, {allowed(c['rtol'])} (default: 3e-4 for "
                              "eps <= 0.01, 1e-4 above; nlbound.training.config.RTOL_BY_EPS)")
-    parser.add_argument("--seed", type=int, default=0, help="initialisation seed, >= 0")
-    parser.add_argument("--data-seed", type=int, default=0, help="seed of the synthetic dataset, >= 0")
+    parser.add_argument("--seed", type=int, default=0, help=f"initialisation seed, {allowed(c['init_seed'])}")
+    parser.add_argument("--data-seed", type=int, default=0,
+                        help=f"seed of the synthetic dataset, {allowed(c['data_seed'])}")
     parser.add_argument("--rank-one", action="store_true", help="rank-one input layer (rho = 1)")
     parser.add_argument("--sensitivity", action="store_true",
                         help="also integrate the tangent d(theta)/d(tau) at tau = eps and write its norms "

@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from nlbound._blas import one_blas_thread
-from nlbound._validate import check_in_range, check_integer
+from nlbound._validate import Integral, Interval, check_in_range, check_integer, check_param
 from nlbound.data.errors import DataError
 from nlbound.data.npz import DatasetName, canonical_positive, file_sha256, is_npz, npz_path, pm1_labels, read_npz
 from nlbound.data.sources import load_raw, resolve_source
@@ -69,6 +69,8 @@ class Dataset:
         """Y X̃⁺ as a vector of length d: the least-squares linear model x̃ -> x̃ · w (Sec. 5.3)."""
         return self.x_train.T @ self.y_train / self.m
 
+
+SYNTHETIC_SEED = Interval(Integral, 0, None)  # the synthetic dataset's seed (numpy's default_rng takes any)
 
 def _readonly(a: np.ndarray) -> np.ndarray:
     a = np.ascontiguousarray(a)
@@ -289,7 +291,7 @@ def synthetic_dataset(
     check_integer("d", d, 1)
     check_integer("m", m, 1)
     check_integer("m_test", m_test, 1)
-    check_integer("seed", seed, 0)
+    check_param("seed", seed, SYNTHETIC_SEED)
     check_in_range("noise", noise, 0)
     if rank is not None:
         check_integer("rank", rank, 1, d)

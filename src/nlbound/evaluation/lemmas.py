@@ -14,7 +14,8 @@ from typing import Sequence
 
 import numpy as np
 
-from nlbound._validate import Integral, Interval, Options, Real, validate_params
+from nlbound._validate import Interval, Real, validate_params
+from nlbound.theory import CONSTRAINTS as THEORY
 from nlbound.theory import one_bar
 
 __all__ = ["ratio", "ChainParams", "data_fro", "layer_norms", "xi_norms", "lemma_links", "deviation_rhs", "measured_deviation",
@@ -33,14 +34,11 @@ LINKS = {
     "dev_Delta": "(train + test deviation)/ε^κ vs Δ_κ,β(t) (eq. 7)",
 }
 
+# the theory's entries (nlbound.theory.CONSTRAINTS), except eps: (0, 1] here, since the chain divides
+# the measured deviation by eps^kappa (dev_Delta), which eps = 0 (the linear net: no deviation) leaves undefined
 _CONSTRAINTS = {
-    "depth": Interval(Integral, 2, None, closed="left"),
+    **{k: THEORY[k] for k in ("depth", "beta", "rho", "s", "d", "kappa")},
     "eps": Interval(Real, 0, 1, closed="right"),
-    "beta": Interval(Real, 0, None, closed="neither"),
-    "rho": Interval(Real, 1, None, closed="left"),
-    "s": Interval(Real, 0, None, closed="left"),
-    "d": Interval(Integral, 1, None, closed="left"),
-    "kappa": Options(1, 2),
 }
 
 

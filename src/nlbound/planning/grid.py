@@ -12,7 +12,8 @@ from nlbound._validate import Interval, Options, ParameterError, validate_params
 from nlbound.theory import t_star
 from nlbound.theory import CONSTRAINTS as THEORY
 
-__all__ = ["PlanGrid", "PlanData", "INITS", "paper_t_factors", "eps_grid"]
+__all__ = ["PlanGrid", "PlanData", "INITS", "paper_t_factors", "eps_grid", "GRID_CONSTRAINTS", "DATA_CONSTRAINTS",
+           "EPS_GRID_CONSTRAINTS"]
 
 INITS = ("default", "rank_one")  # W1(0) as PyTorch draws it (rho measured) / rank one (rho = 1, Fig. 3)
 
@@ -27,7 +28,7 @@ def paper_t_factors() -> tuple[float, ...]:
 
 def eps_grid(eps_max: float, eps_min: float = 1e-3, per_decade: int = 3) -> tuple[float, ...]:
     """Log grid of eps from eps_min to eps_max (both included), `per_decade` points per decade."""
-    P = validate_params(_EPS_GRID, {"eps_max": eps_max, "eps_min": eps_min, "per_decade": per_decade})
+    P = validate_params(EPS_GRID_CONSTRAINTS, {"eps_max": eps_max, "eps_min": eps_min, "per_decade": per_decade})
     lo, hi = float(P["eps_min"]), float(P["eps_max"])
     if hi <= lo:
         return (hi,)
@@ -35,17 +36,19 @@ def eps_grid(eps_max: float, eps_min: float = 1e-3, per_decade: int = 3) -> tupl
     return tuple(float(f"{v:.6g}") for v in np.geomspace(lo, hi, n))
 
 
-_EPS_GRID = {
+# eps itself is the theory's [0, 1] (THEORY["eps"]: eps = 0, the linear net, can be planned); the ends of
+# the log grid are (0, 1], since a log-spaced grid needs a positive smallest point
+EPS_GRID_CONSTRAINTS = {
     "eps_max": Interval(Real, 0, 1, closed="right"),
     "eps_min": Interval(Real, 0, 1, closed="right"),
     "per_decade": Interval(Integral, 1, 100),
 }
 
-_GRID = {
+GRID_CONSTRAINTS = {
     "depths": Interval(Integral, 2, 64),
     "betas": Interval(Real, 0, None, closed="neither"),
     "inits": Options(*INITS),
-    "epss": Interval(Real, 0, 1, closed="right"),
+    "epss": THEORY["eps"],
     "kappas": THEORY["kappa"],
     "ps": Options(16, 32, 64),
     "gamma_beta_factors": Interval(Real, 0, None, closed="neither"),
@@ -93,17 +96,17 @@ class PlanGrid:
 
     def __post_init__(self) -> None:
         self._check_size()
-        for name in _GRID:
+        for name in GRID_CONSTRAINTS:
             value, cast = getattr(self, name), _CAST.get(name, float)
             if name in _SCALARS:
-                validate_params(_GRID, {name: value})
+                validate_params(GRID_CONSTRAINTS, {name: value})
                 object.__setattr__(self, name, cast(value))
                 continue
             value = list(value) if isinstance(value, (list, tuple, np.ndarray)) else [value]
             if not value and name not in _MAY_BE_EMPTY:
                 raise ParameterError(name, (), "non-empty")
             if value:
-                validate_params(_GRID, {name: value})
+                validate_params(GRID_CONSTRAINTS, {name: value})
             object.__setattr__(self, name, tuple(sorted({cast(v) for v in value})))
         if not (self.gamma_beta_factors or (self.gamma_alpha_factors and self.gamma_alphas)):
             raise ParameterError("gamma_beta_factors", (), "non-empty when gamma_alpha_factors is empty")
@@ -144,12 +147,9 @@ class PlanGrid:
         return t, alpha[first]
 
 
-_DATA = {
-    "d": Interval(Integral, 1, None),
-    "m": Interval(Integral, 1, None),
-    "s": Interval(Real, 0, 1, closed="right"),
+DATA_CONSTRAINTS = {
+    **{k: THEORY[k] for k in ("d", "m", "s", "margin_risk")},
     "n_in": Interval(Integral, 1, None),
-    "margin_risk": Interval(Real, 0, 1),
 }
 
 
@@ -169,7 +169,7 @@ class PlanData:
     margin_risk: float | None = None
 
     def __post_init__(self) -> None:
-        validate_params(_DATA, {"d": self.d, "m": self.m, "s": self.s, "n_in": self.n_in,
+        validate_params(DATA_CONSTRAINTS, {"d": self.d, "m": self.m, "s": self.s, "n_in": self.n_in,
                                 "margin_risk": self.margin_risk})
         for name, cast in (("d", int), ("m", int), ("n_in", int), ("s", float)):
             object.__setattr__(self, name, cast(getattr(self, name)))

@@ -1,8 +1,9 @@
 """The adaptive integrator's loop: attempt, accept or reject, record, switch methods.
 
-A step is attempted with an explicit tableau (tableaux.py) or a Rosenbrock method (stiff.py); the
-I controller (controllers.py) picks the next h; methods switch on stalls (5(4) -> 3(2)) and, when
-asked, on stiffness (explicit -> ROS2 or Rodas3)."""
+A step is attempted through one interface (step.StepMethod: an explicit tableau of tableaux.py or a
+Rosenbrock method of stiff.py; the loop does not ask which); the I controller (controllers.py) picks
+the next h; methods switch on stalls (5(4) -> 3(2)) and, when asked, on stiffness (explicit -> ROS2
+or Rodas3)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from nlbound._validate import Integral, Interval, Options, Real, validate_params
-from nlbound.training.controllers import ERROR_NORMS, GLOBAL_LOCAL_FACTOR, IController, error_ratio, global_scale, rms
+from nlbound.training.controllers import ERROR_NORMS, GLOBAL_LOCAL_FACTOR, IController, error_ratio, rms
 from nlbound.training.stats import (
     DEFAULT_MAX_GRAD_EVALS,
     Advance,
@@ -21,7 +22,8 @@ from nlbound.training.stats import (
     Record,
     WorkLimitError,
 )
-from nlbound.training.stiff import ROSENBROCK, StiffnessDetector, rosenbrock_step, spectral_estimate
+from nlbound.training.step import Step, StepMethod, Tolerances
+from nlbound.training.stiff import ROSENBROCK, StiffnessDetector, spectral_estimate
 from nlbound.training.tableaux import TABLEAUX
 
 __all__ = ["integrate_adaptive", "ADAPTIVE_OPTIONS", "METHODS"]
@@ -35,10 +37,8 @@ ADAPTIVE_OPTIONS = {
     "max_grad_evals": Interval(Integral, 1, None, closed="left"),
     "jvp_rel_step": Interval(Real, 0, 1, closed="neither"),
 }  # fmt: skip
+METHODS_BY_NAME: dict[str, StepMethod] = {**TABLEAUX, **ROSENBROCK}  # every method behind step.StepMethod
 STALL_REJECTIONS = 3  # "auto": this many rejections in a row make Dormand-Prince hand over to 3(2)
-# Linear solves of the Rosenbrock methods: residual (in state units) <= SOLVE_FRACTION x the global
-# tolerance, so that the state error they cause is ~SOLVE_FRACTION of what the error control allows.
-SOLVE_FRACTION = 1e-3
 
 
 class _Counted:
@@ -81,7 +81,7 @@ class _Run:
         self.current = "dopri5" if method == "auto" else method
         self.stiff_method = stiffness
         self.detector = StiffnessDetector() if stiffness != "ignore" and method not in ROSENBROCK else None
-        self.jvp_rel_step = jvp_rel_step
+        self.tol = Tolerances(rtol, atol, jvp_rel_step)
         self.t, self.t_end, self.i, self.in_a_row = 0.0, float(times[-1]) if len(times) else 0.0, 0, 0
         self.stats = IntegratorStats("adaptive", settings={
             "rtol": rtol, "atol": atol, "h_min": h_min, "method": method, "error_norm": norm,
@@ -109,41 +109,29 @@ class _Run:
     def attempt(self) -> None:
         """Try one step from (t, theta) with the current h."""
         used = self.current
-        explicit = used in TABLEAUX
-        stop = self.t_end if explicit else float(self.times[self.i])  # no dense output: hit the times
+        method = METHODS_BY_NAME[used]
+        stop = self.t_end if method.dense_output else float(self.times[self.i])  # no dense output: hit the times
         truncated = self.h >= stop - self.t  # a step shortened to end at `stop` says nothing about stalling
         h_free, h = self.h, min(self.h, stop - self.t)
         n0 = self.fun.n
-        K: np.ndarray | None
-        if explicit:
-            tab = TABLEAUX[self.current]
-            K = np.empty((tab.stages + 1, self.theta.size))
-            theta_new, arg = tab.step(self.fun, self.theta, self.f, h, K)
-            e, q = tab.error(K, h), tab.exponent
-        else:
-            K = arg = None
-            rtab = ROSENBROCK[used]
-            tol = SOLVE_FRACTION * global_scale(self.theta, self.theta, self.rtol, self.atol)
-            theta_new, e = rosenbrock_step(rtab, self.fun, self.theta, self.f, h, solve_tol=tol,
-                                           rel_step=self.jvp_rel_step)
-            q = rtab.exponent
+        step = method.attempt(self.fun, self.theta, self.f, h, self.tol)
         per = self.stats.settings["evals_per_method"]
         per[used] = per.get(used, 0) + self.fun.n - n0
         self.stats.grad_evals = self.fun.n
-        if not explicit:  # of them Jacobian-vector products (each ~2.6 gradients' wall for NetFlow)
+        if method.uses_jvps:  # of them Jacobian-vector products (each ~2.6 gradients' wall for NetFlow)
             self.stats.settings["jvp_evals"] = self.fun.jvps
-        err = error_ratio(self.norm, e, self.theta, theta_new, self.rtol, self.atol)
-        finite = bool(np.isfinite(err) and np.all(np.isfinite(theta_new)))
+        err = error_ratio(self.norm, step.error, self.theta, step.theta_new, self.rtol, self.atol)
+        finite = bool(np.isfinite(err) and np.all(np.isfinite(step.theta_new)))
         accepted = finite and (err <= 1.0 or self.ctl.at_floor(h))
         if self.step_log is not None:
             self.step_log.append((self.t, h, float(err), accepted, used))
         if self.max_evals is not None and self.stats.grad_evals > self.max_evals:
             raise WorkLimitError(f"adaptive integrator exceeded max_grad_evals={self.max_evals} at t={self.t:g}")
         if not accepted:
-            self.reject(h, err, q, finite)
+            self.reject(h, err, method.exponent, finite)
             return
-        self.accept(h, err, theta_new, K, arg)
-        self.after_accept(used, h, h_free, err, q, truncated)
+        self.accept(h, err, step, method)
+        self.after_accept(used, h, h_free, err, method, truncated)
 
     def reject(self, h: float, err: float, q: int, finite: bool) -> None:
         """Shrink the step. A non-finite step that could not be shortened (at the floor h_min, or
@@ -158,41 +146,39 @@ class _Run:
             raise RuntimeError(f"adaptive integrator: step size underflow (h = {h:g}) at t={self.t:g}")
         self.h = self.ctl.after_reject(h, err, q)
 
-    def accept(self, h: float, err: float, theta_new: np.ndarray, K, arg) -> None:
+    def accept(self, h: float, err: float, step: Step, method: StepMethod) -> None:
         """Record the requested times the step passed (dense output), then move to its end."""
         if err > 1.0:
             self.stats.forced += 1
             self.stats.max_forced_err = max(self.stats.max_forced_err, float(err))
         t_new = self.t + h
-        tab = TABLEAUX.get(self.current)  # None on a Rosenbrock step (then K is None too)
         while self.i < len(self.times) and self.times[self.i] <= t_new * (1 + 1e-14):
             x = (self.times[self.i] - self.t) / h
-            state = tab.interpolate(self.theta, K, h, x) if x < 1 and K is not None and tab is not None \
-                else theta_new
+            state = step.dense(x) if x < 1 and step.dense is not None else step.theta_new
             self.record(float(self.times[self.i]), state)
             self.i += 1
-        if K is not None:
-            f_new = K[-1].copy()
-            if self.detector is not None and tab is not None:
-                rho = spectral_estimate(K[-1], K[-2], theta_new, arg)
-                if self.detector.update(h, rho, tab.stability) and t_new < self.t_end:
-                    self.current = self.stiff_method  # stability-limited: from here on Rosenbrock
-                    self.stats.settings["stiff_switch_time"] = t_new
+        if step.f_new is not None:
+            f_new = step.f_new
         else:
-            f_new = self.fun(theta_new)
+            f_new = self.fun(step.theta_new)
             self.stats.grad_evals = self.fun.n
             per = self.stats.settings["evals_per_method"]
             per[self.current] = per.get(self.current, 0) + 1
-        self.theta, self.t, self.f = theta_new, t_new, f_new
+        if self.detector is not None and step.probe is not None:
+            rho = spectral_estimate(*step.probe)
+            if self.detector.update(h, rho, method.stability) and t_new < self.t_end:
+                self.current = self.stiff_method  # stability-limited: from here on Rosenbrock
+                self.stats.settings["stiff_switch_time"] = t_new
+        self.theta, self.t, self.f = step.theta_new, t_new, f_new
 
-    def after_accept(self, used: str, h: float, h_free: float, err: float, q: int, truncated: bool) -> None:
+    def after_accept(self, used: str, h: float, h_free: float, err: float, method: StepMethod, truncated: bool) -> None:
         """Count the step, call advance, pick the next step (and switch 5(4) -> 3(2) if it stalled)."""
         self.stats.steps += 1
         steps = self.stats.settings["steps_per_method"]
         steps[used] = steps.get(used, 0) + 1
         if self.advance is not None:
             self.advance(self.t, self.theta)
-        h_next = self.ctl.after_accept(h, err, q)
+        h_next = self.ctl.after_accept(h, err, method.exponent)
         if not truncated:
             # Only repeated rejections count as a stall. A step much shorter than the longest
             # so far is not one: flows from small beta have a long slow plateau (huge steps) then a
@@ -203,7 +189,7 @@ class _Run:
                     and self.in_a_row >= STALL_REJECTIONS):
                 self.current = "bs3"  # the 5(4) step stalled: from here on the cheaper 3(2) pair
                 self.stats.settings["switch_time"] = self.t
-        elif used in ROSENBROCK:
+        elif not method.dense_output:
             h_next = max(h_next, h_free)  # shortened to hit a recording time: resume the free step
         self.in_a_row = 0
         self.h = h_next

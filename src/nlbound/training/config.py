@@ -17,6 +17,7 @@ from nlbound._validate import Boolean, Integral, Interval, Options, ParameterErr
 from nlbound.data.dataset import DATASETS
 from nlbound.data.npz import PREFIX, DatasetName, canonical_positive, dataset_identity, file_sha256, is_npz, npz_path
 from nlbound.data.transform import VALID_SIZES
+from nlbound.theory import CONSTRAINTS as THEORY
 from nlbound.training.adaptive import STIFFNESS
 from nlbound.training.integrators import INTEGRATORS  # the registry owns the names
 
@@ -70,7 +71,7 @@ def train_constraints() -> dict:
         "size": Options(*VALID_SIZES),
         "depth": Interval(Integral, 2, LIMITS["depth"]),
         "width": Interval(Integral, 1, LIMITS["width"]),
-        "eps": Interval(Real, 0, 1, closed="both"),
+        "eps": THEORY["eps"],  # the theory's [0, 1]: eps = 0 is the linear net
         "beta": Interval(Real, 0, LIMITS["beta"], closed="right"),
         "init_seed": Interval(Integral, 0, LIMITS["seed"]),
         "data_seed": Interval(Integral, 0, LIMITS["seed"]),

@@ -33,6 +33,7 @@ from torch.func import grad, jvp
 
 from nlbound._validate import Integral, Interval, Options, Real, validate_params
 from nlbound.networks import layer_shapes, unpack
+from nlbound.theory import CONSTRAINTS as THEORY
 from nlbound.training.integrators import get_integrator
 
 __all__ = ["SensitivityFlow", "split_state", "initial_state", "field_and_tangent", "manual_field_and_tangent",
@@ -41,7 +42,7 @@ __all__ = ["SensitivityFlow", "split_state", "initial_state", "field_and_tangent
 _CONSTRAINTS = {
     "tau": Interval(Real, 0, 1, closed="both"),
     "width": Interval(Integral, 1, None, closed="left"),
-    "depth": Interval(Integral, 2, None, closed="left"),
+    "depth": THEORY["depth"],
     "tangent_scale": Interval(Real, 0, None, closed="neither"),
     "mode": Options("manual", "jvp"),
     "dtype": Options("float32", "float64"),

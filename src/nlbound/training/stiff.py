@@ -29,16 +29,20 @@ from typing import Callable
 
 import numpy as np
 
-from nlbound.training.controllers import norm2
+from nlbound.training.controllers import global_scale, norm2
+from nlbound.training.step import Step, Tolerances
 
 __all__ = [
-    "ROS2_GAMMA", "ROS2", "RODAS3", "ROSENBROCK", "RosenbrockTableau", "KrylovBasis", "rosenbrock_step", "ros2_step",
+    "SOLVE_FRACTION", "ROS2_GAMMA", "ROS2", "RODAS3", "ROSENBROCK", "RosenbrockTableau", "KrylovBasis", "rosenbrock_step", "ros2_step",
     "jvp_fd",
     "linearization", "StiffnessDetector", "spectral_estimate",
 ]
 
 Flow = Callable[[np.ndarray], np.ndarray]
 ROS2_GAMMA = 1.0 + 1.0 / math.sqrt(2.0)
+# Linear solves of a step in the adaptive loop: residual (in state units) <= SOLVE_FRACTION x the global
+# tolerance, so that the state error they cause is ~SOLVE_FRACTION of what the error control allows.
+SOLVE_FRACTION = 1e-3
 
 
 def jvp_fd(fun: Flow, theta: np.ndarray, f0: np.ndarray, v: np.ndarray, rel_step: float) -> np.ndarray:
@@ -111,6 +115,17 @@ class RosenbrockTableau:
     b: np.ndarray
     e: np.ndarray
     exponent: int
+
+    stability = math.inf  # L-stable: no step is stability-limited
+    dense_output = False  # no dense output: the loop ends steps at the recording times
+    uses_jvps = True
+
+    def attempt(self, fun: Flow, theta: np.ndarray, f0: np.ndarray, h: float, tol: Tolerances) -> Step:
+        """One step as the adaptive loop takes it (step.StepMethod): rosenbrock_step with each linear
+        solve's residual held to SOLVE_FRACTION of the global tolerance at theta."""
+        solve_tol = SOLVE_FRACTION * global_scale(theta, theta, tol.rtol, tol.atol)
+        theta_new, e = rosenbrock_step(self, fun, theta, f0, h, solve_tol=solve_tol, rel_step=tol.jvp_rel_step)
+        return Step(theta_new, e)
 
 
 _G2 = ROS2_GAMMA

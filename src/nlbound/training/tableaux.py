@@ -7,6 +7,8 @@ from typing import Callable
 
 import numpy as np
 
+from nlbound.training.step import Step, Tolerances
+
 __all__ = ["Tableau", "DOPRI5", "BS3", "TABLEAUX"]
 
 Flow = Callable[[np.ndarray], np.ndarray]
@@ -31,9 +33,21 @@ class Tableau:
     dense: np.ndarray
     stability: float
 
+    dense_output = True  # every step can be evaluated inside (dense)
+    uses_jvps = False
+
     @property
     def stages(self) -> int:
         return len(self.b)
+
+    def attempt(self, fun: Flow, theta: np.ndarray, f0: np.ndarray, h: float, tol: Tolerances) -> Step:
+        """One step as the adaptive loop takes it (step.StepMethod): the solution, its error estimate,
+        F at the new point (FSAL), the dense output and the last two stages for the stiffness test.
+        `tol` is not needed by an explicit method."""
+        K = np.empty((self.stages + 1, theta.size))
+        theta_new, arg = self.step(fun, theta, f0, h, K)
+        return Step(theta_new, self.error(K, h), f_new=K[-1].copy(),
+                    dense=lambda x: self.interpolate(theta, K, h, x), probe=(K[-1], K[-2], theta_new, arg))
 
     def step(self, fun: Flow, theta: np.ndarray, k0: np.ndarray, h: float, K: np.ndarray):
         """One step of size h from theta with F(theta) = k0; fills K (s + 1, n).
