@@ -171,8 +171,21 @@ def test_cli_table_says_what_is_predicted(capsys):
     assert "largest eps with a predicted bound < 0.5: eps = 0.001" in out.out
 
 
+def test_cli_plans_the_linear_net_at_eps_0(capsys):
+    """eps has the theory's range [0, 1] in the plan too: at eps = 0 the deviation term is exactly 0, so
+    kappa = 1 (the smaller Upsilon) is the best point, and eps = 0 is never worse than eps = 0.001."""
+    rc, out = _cli(capsys, *STATS, "--eps", "0,0.001", "--json")
+    assert rc == 0, out.err
+    rows = [json.loads(line) for line in out.out.splitlines()]
+    best = {r["eps"]: r for r in rows if r["kind"] == "eps"}
+    assert best[0.0]["deviation"] == 0.0 and best[0.0]["kappa"] == 1
+    assert best[0.0]["pred_margin_risk"] + best[0.0]["upsilon"] <= \
+        best[0.001]["pred_margin_risk"] + best[0.001]["upsilon"] + best[0.001]["deviation"]
+
+
 @pytest.mark.parametrize("argv, message", [
-    (["--eps", "1.5"], "--eps == 1.5, must be in (0, 1]"),
+    (["--eps", "1.5"], "--eps == 1.5, must be in [0, 1]"),  # the theory's range: eps = 0 is planned too
+    (["--eps", "-0.1"], "--eps == -0.1, must be in [0, 1]"),
     (["--eps-max", "0"], "--eps-max == 0, must be in (0, 1]"),
     (["--kappa", "3"], "--kappa == 3, must be one of 1, 2"),
     (["--p", "8"], "--p == 8, must be one of 16, 32, 64"),

@@ -184,8 +184,8 @@ def test_every_method_attempts_a_step_through_one_interface():
     """adaptive.METHODS_BY_NAME: each method's `attempt` is its own step (bitwise: the same code path), its
     Step offers dense output exactly when the method declares it (dense(0) = theta), F(theta_new) where
     it was evaluated (FSAL), and the stiffness probe only where a stability bound is finite."""
-    a, fun = _stiff_linear(rates=(0.01, 0.1, 1e3))
-    y0, h, tol = np.array([1.0, -0.5, 2.0]), 1e-3, Tolerances(1e-5, 1e-12, 1e-7)
+    a, fun = _stiff_linear(rates=(0.01, 0.1, 1.0))
+    y0, h, tol = np.array([1.0, -0.5, 2.0]), 1e-2, Tolerances(1e-5, 1e-12, 1e-7)
     assert set(METHODS_BY_NAME) == {"dopri5", "bs3", "ros2", "rodas3"}
     for name, method in METHODS_BY_NAME.items():
         step = method.attempt(fun, y0, fun(y0), h, tol)
@@ -201,8 +201,10 @@ def test_every_method_attempts_a_step_through_one_interface():
             theta_new, e = rosenbrock_step(method, fun, y0, fun(y0), h, solve_tol=solve_tol, rel_step=1e-7)
             assert np.array_equal(step.theta_new, theta_new) and np.array_equal(step.error, e)
             assert step.f_new is None and method.stability == np.inf and method.uses_jvps
-        exact = scipy.linalg.expm(a * h) @ y0
-        assert np.linalg.norm(step.theta_new - exact) < 1e-6, name  # a step of the flow, whatever the method
+        # a step of the flow whatever the method, its error estimate above the true local error
+        # (measured: dopri5 3.5e-16, bs3 4.1e-10, ros2 1.3e-6, rodas3 3.2e-10; estimates 8e-14 ... 1.1e-4)
+        local = np.linalg.norm(step.theta_new - scipy.linalg.expm(a * h) @ y0)
+        assert local < 1e-5 and local <= np.linalg.norm(step.error) + 1e-15, (name, local)
 
 
 def _observed_orders(tab, fun, y0, exact, T, ns):
