@@ -16,6 +16,8 @@ from nlbound.evaluation.run_bound import RUN_FORMS
 from nlbound.execution.backends import make_backend
 from nlbound.paper import reproduce as paper_reproduce
 from nlbound.paper.check import check_dirs, expected_files
+from nlbound.paper.fig10 import FIG10_RUNS, QUICK_RUNS, fig10
+from nlbound.paper.fig11 import reproduce_fig11
 from nlbound.paper.figures import FIGURES, Context
 
 # figures drawn from cached runs by their own module, not part of "all" (minutes per net)
@@ -146,8 +148,6 @@ def _check(committed: str | None, out: Path, figures: list[str]) -> int:
 
 def _fig11(args: argparse.Namespace, output, backend) -> None:
     """Train (or reuse) the four runs of Fig. 11 with the one runner, then draw it from the cache."""
-    from nlbound.paper.fig11 import reproduce_fig11  # deferred: the baselines pull torch (~3 s), for fig11 only
-
     paths = reproduce_fig11(output.cache_dir, output.out_dir, quick=args.quick, data_dir=args.data_dir,
                             backend=backend, progress=output.progress)
     print(f"wrote {', '.join(str(p) for p in paths.values())}", file=sys.stdout)
@@ -155,8 +155,6 @@ def _fig11(args: argparse.Namespace, output, backend) -> None:
 
 def _fig10(args: argparse.Namespace, output) -> None:
     """Compute (or reuse from <cache>/lemmas/) the lemma runs of Fig. 10, then draw it and write lemmas.json."""
-    from nlbound.paper.fig10 import FIG10_RUNS, QUICK_RUNS, fig10  # deferred: torch (~3 s), for fig10 only
-
     allowed = [f["eps"] for _, _, f in (QUICK_RUNS if args.quick else FIG10_RUNS)]
     eps: list[float] | None = None
     if args.lemma_eps is not None:

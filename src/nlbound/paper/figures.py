@@ -14,6 +14,7 @@ from functools import lru_cache, partial
 from typing import Any, Callable
 
 import numpy as np
+import torch  # as nlbound.networks imports it: no cost of its own here
 
 from nlbound.analysis.spec import BoundVariant, Experiment, RunSpec, gamma_value
 from nlbound.data import load_dataset
@@ -62,8 +63,6 @@ def pytorch_default_beta(d: int, width: int, depth: int = 2, seed: int = 0) -> f
     """The init scale of PyTorch's default linear layers, measured: the geometric mean of the
     spectral norms of U(-1/sqrt(fan_in), 1/sqrt(fan_in)) layers drawn from the generator stream
     networks.init_weights uses before it rescales them (so beta^L is their product), 3 digits."""
-    import torch  # deferred: ~3 s to import; `reproduce` needs it only for Fig. 6's PyTorch scale
-
     gen = torch.Generator().manual_seed(int(seed))
     logs = []
     for n_out, n_in in layer_shapes(d, width, depth):
