@@ -19,7 +19,7 @@ from nlbound.sweep.plot import read_sweep, sweep_figure
 
 from run_fakes import synthetic_trace, write_run
 
-# 7x7 MNIST-like runs (fake traces: m = 60,000, rank 49; see test_experiments_support), kappa 1 and 2.
+# 7x7 MNIST-like runs (fake traces: m = 60,000, rank 49; see run_fakes), kappa 1 and 2.
 SPEC = """
 [fixed]
 dataset = "mnist"

@@ -26,6 +26,7 @@ from nlbound.data.transform import (
 
 DATASETS = ("mnist", "fashion", "synthetic")
 IMAGE_DATASETS = ("mnist", "fashion")  # the 28x28 image datasets (pooled to size x size; reproduce's choices)
+SYNTHETIC_SEED = Interval(Integral, 0, None)  # the synthetic dataset's seed (numpy's default_rng takes any)
 
 
 @dataclass(frozen=True, eq=False)
@@ -68,9 +69,6 @@ class Dataset:
     def linear_weights(self) -> np.ndarray:
         """Y X̃⁺ as a vector of length d: the least-squares linear model x̃ -> x̃ · w (Sec. 5.3)."""
         return self.x_train.T @ self.y_train / self.m
-
-
-SYNTHETIC_SEED = Interval(Integral, 0, None)  # the synthetic dataset's seed (numpy's default_rng takes any)
 
 def _readonly(a: np.ndarray) -> np.ndarray:
     a = np.ascontiguousarray(a)

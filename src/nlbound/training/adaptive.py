@@ -131,7 +131,7 @@ class _Run:
             self.reject(h, err, method.exponent, finite)
             return
         self.accept(h, err, step, method)
-        self.after_accept(used, h, h_free, err, method, truncated)
+        self.after_accept(method, h, h_free, err, truncated)
 
     def reject(self, h: float, err: float, q: int, finite: bool) -> None:
         """Shrink the step. A non-finite step that could not be shortened (at the floor h_min, or
@@ -171,11 +171,11 @@ class _Run:
                 self.stats.settings["stiff_switch_time"] = t_new
         self.theta, self.t, self.f = step.theta_new, t_new, f_new
 
-    def after_accept(self, used: str, h: float, h_free: float, err: float, method: StepMethod, truncated: bool) -> None:
+    def after_accept(self, method: StepMethod, h: float, h_free: float, err: float, truncated: bool) -> None:
         """Count the step, call advance, pick the next step (and switch 5(4) -> 3(2) if it stalled)."""
         self.stats.steps += 1
         steps = self.stats.settings["steps_per_method"]
-        steps[used] = steps.get(used, 0) + 1
+        steps[method.name] = steps.get(method.name, 0) + 1
         if self.advance is not None:
             self.advance(self.t, self.theta)
         h_next = self.ctl.after_accept(h, err, method.exponent)

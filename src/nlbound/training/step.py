@@ -12,9 +12,9 @@ from typing import Callable, Protocol
 
 import numpy as np
 
-__all__ = ["Step", "StepMethod", "Tolerances"]
+from nlbound.training.stats import Flow
 
-Flow = Callable[[np.ndarray], np.ndarray]
+__all__ = ["Step", "StepMethod", "Tolerances"]
 
 
 @dataclass(frozen=True)

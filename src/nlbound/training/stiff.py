@@ -30,6 +30,7 @@ from typing import Callable
 import numpy as np
 
 from nlbound.training.controllers import global_scale, norm2
+from nlbound.training.stats import Flow
 from nlbound.training.step import Step, Tolerances
 
 __all__ = [
@@ -38,7 +39,6 @@ __all__ = [
     "linearization", "StiffnessDetector", "spectral_estimate",
 ]
 
-Flow = Callable[[np.ndarray], np.ndarray]
 ROS2_GAMMA = 1.0 + 1.0 / math.sqrt(2.0)
 # Linear solves of a step in the adaptive loop: residual (in state units) <= SOLVE_FRACTION x the global
 # tolerance, so that the state error they cause is ~SOLVE_FRACTION of what the error control allows.

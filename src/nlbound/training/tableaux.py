@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 
+from nlbound.training.stats import Flow
 from nlbound.training.step import Step, Tolerances
 
 __all__ = ["Tableau", "DOPRI5", "BS3", "TABLEAUX"]
-
-Flow = Callable[[np.ndarray], np.ndarray]
 
 
 @dataclass(frozen=True, eq=False)
@@ -46,7 +44,7 @@ class Tableau:
         `tol` is not needed by an explicit method."""
         K = np.empty((self.stages + 1, theta.size))
         theta_new, arg = self.step(fun, theta, f0, h, K)
-        return Step(theta_new, self.error(K, h), f_new=K[-1].copy(),
+        return Step(theta_new, self.error(K, h), f_new=K[-1],
                     dense=lambda x: self.interpolate(theta, K, h, x), probe=(K[-1], K[-2], theta_new, arg))
 
     def step(self, fun: Flow, theta: np.ndarray, k0: np.ndarray, h: float, K: np.ndarray):
